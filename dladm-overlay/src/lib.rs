@@ -1,0 +1,1 @@
+//! dladm overlay support.

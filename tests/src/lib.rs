@@ -1,0 +1,16 @@
+//! Shared harness for the end-to-end tests (network namespaces, daemons).
+
+/// Whether a test that needs root may run. Without root the test fails, since
+/// CI runs as root and must never skip; set `OVERLAY_TESTS_ALLOW_SKIP=1` to
+/// skip such tests on a developer's unprivileged machine instead.
+pub fn have_root(test: &str) -> bool {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        return true;
+    }
+    if std::env::var_os("OVERLAY_TESTS_ALLOW_SKIP").is_some() {
+        eprintln!("{test}: skipped: needs root");
+        return false;
+    }
+    panic!("{test}: needs root (set OVERLAY_TESTS_ALLOW_SKIP=1 to skip)");
+}

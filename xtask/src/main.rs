@@ -1,0 +1,43 @@
+//! The project's task runner: `cargo xtask <task>`.
+//!
+//! | task    | what it does |
+//! |---------|--------------|
+//! | `test`  | installs what the checks need, then runs every check (README's test command, called by `.ci/run`) |
+//! | `demo`  | the two-host demo in network namespaces |
+//! | `kmod`  | builds and checks the illumos kernel object; prints its path last |
+//! | `bench` | the benchmarks |
+
+mod setup;
+mod test;
+mod util;
+
+use std::process::ExitCode;
+
+fn usage() -> ExitCode {
+    eprintln!("usage: cargo xtask <test|demo|kmod|bench>");
+    ExitCode::from(2)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(task) = args.first() else {
+        return usage();
+    };
+    let rest = &args[1..];
+    let result = match task.as_str() {
+        "test" => test::run(rest),
+        "demo" => Err(
+            "cargo xtask demo: not yet: the two-host demo lands with the daemons and dladm".into(),
+        ),
+        "kmod" => Err("cargo xtask kmod: not yet".into()),
+        "bench" => Err("cargo xtask bench: not yet".into()),
+        _ => return usage(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

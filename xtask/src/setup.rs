@@ -1,0 +1,61 @@
+//! Installs what the checks need on a fresh machine: rustup components and
+//! targets, and Debian packages.
+
+use crate::util::{self, run, Result};
+use std::process::Command;
+
+/// Debian packages the checks use (netns tests, captures, peers, XML).
+pub const APT_PACKAGES: &[&str] = &[
+    "iproute2",
+    "iputils-ping",
+    "libxml2-utils",
+    "tshark",
+    "iperf3",
+    "binutils",
+];
+
+/// rustup components on the stable toolchain.
+const COMPONENTS: &[&str] = &["rustfmt", "clippy"];
+
+pub fn ensure_all() -> Result {
+    let out = Command::new("rustup")
+        .args(["component", "list", "--installed"])
+        .output()
+        .map_err(|e| format!("rustup: {e}"))?;
+    let installed = String::from_utf8_lossy(&out.stdout).into_owned();
+    for c in COMPONENTS {
+        if !installed.lines().any(|l| l.starts_with(c)) {
+            run(Command::new("rustup").args(["component", "add", c]))?;
+        }
+    }
+    ensure_apt(APT_PACKAGES)
+}
+
+/// Installs the missing packages of `pkgs` with apt-get (root only).
+pub fn ensure_apt(pkgs: &[&str]) -> Result {
+    let missing: Vec<&str> = pkgs
+        .iter()
+        .copied()
+        .filter(|p| {
+            !Command::new("dpkg-query")
+                .args(["-W", "-f=${Status}", p])
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+                .unwrap_or(false)
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if !util::is_root() {
+        return Err(format!(
+            "missing packages {missing:?}; run as root so they can be installed"
+        ));
+    }
+    run(Command::new("apt-get").arg("update").arg("-q"))?;
+    let mut cmd = Command::new("apt-get");
+    cmd.args(["install", "-y", "-q", "--no-install-recommends"])
+        .args(&missing);
+    cmd.env("DEBIAN_FRONTEND", "noninteractive");
+    run(&mut cmd)
+}
