@@ -7,6 +7,7 @@
 //! | `kmod`  | builds and checks the illumos kernel object; prints its path last |
 //! | `bench` | the benchmarks |
 
+mod demo;
 mod setup;
 mod test;
 mod util;
@@ -26,9 +27,7 @@ fn main() -> ExitCode {
     let rest = &args[1..];
     let result = match task.as_str() {
         "test" => test::run(rest),
-        "demo" => Err(
-            "cargo xtask demo: not yet: the two-host demo lands with the daemons and dladm".into(),
-        ),
+        "demo" => demo::run(rest),
         "kmod" => Err("cargo xtask kmod: not yet".into()),
         "bench" => Err("cargo xtask bench: not yet".into()),
         _ => return usage(),
