@@ -2,3 +2,4 @@
 //! `sys/overlay_target.h`, `sys/vxlan.h`): ioctl numbers, `#[repr(C)]`
 //! structures with amd64 size and offset assertions, and constants.
 #![no_std]
+pub mod fk;
