@@ -1,1 +1,16 @@
-//! libvarpd.
+//! libvarpd: the varpd library.
+//!
+//! The Rust counterpart of illumos `lib/varpd/libvarpd`: instances of search
+//! plugins bound to overlay devices, the plugin interface, properties,
+//! persistence, the `/dev/overlay` lookup loop, and both sides of the varpd
+//! door (server and client). Also home of [`kdev::KDev`], the device client
+//! used by varpd and dladm to talk to the overlay driver (real ioctls on
+//! illumos, fkoverlayd's sockets on Linux).
+
+pub mod errno;
+pub mod kdev;
+pub mod ksys;
+pub mod paths;
+pub mod proxy;
+
+pub use errno::Errno;

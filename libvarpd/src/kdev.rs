@@ -1,0 +1,279 @@
+//! Kernel device handles: `/dev/dld` and `/dev/overlay`.
+//!
+//! [`KDev`] is the one way userland (varpd, libvarpd, dladm, tests) issues
+//! overlay ioctls. The argument is always the exact `repr(C)` byte image of
+//! the ioctl's structure (see [`crate::ksys`] and `overlay-sys`):
+//!
+//! * **illumos**: the nodes are opened with `open(2)` and [`KDev::ioctl`] is
+//!   `ioctl(fd, cmd, arg.as_mut_ptr())`; the kernel copies out into `arg`.
+//!   For `OVERLAY_TARG_INJECT`/`RESEND`/`PKT` the frame travels through
+//!   `otp_buf`, which [`KDev::ioctl_data`] points at a local buffer.
+//! * **Linux**: the nodes are fkoverlayd's Unix sockets and each ioctl is one
+//!   request/response frame of docs/fkoverlayd-protocol.md. The copied-out
+//!   argument the server returns (dld: even on error for copy-out commands;
+//!   `/dev/overlay`: only on success) is written back into `arg`, so callers
+//!   see the same bytes they would on illumos.
+//!
+//! Errors are [`Errno`] values with **illumos** numbers on both platforms.
+//! A socket connection serialises its requests (fkoverlayd answers them in
+//! order), so a `KDev` holds its connection under a mutex: concurrent ioctls
+//! from several threads are correct but take turns; see `overlay.rs` for how
+//! the lookup threads avoid holding the handle across idle waits.
+
+use std::io;
+use std::path::Path;
+
+use crate::errno::Errno;
+use crate::paths;
+
+/// fkoverlayd frame magic ("VOFK" as little-endian bytes).
+pub const FK_MAGIC: u32 = 0x4b46_4f56;
+/// fkoverlayd's open request on a `/dev/overlay` connection.
+pub const FK_OPEN: u32 = 0x4b46_0001;
+/// Largest argument fkoverlayd accepts or returns.
+pub const FK_MAX_ARG: usize = 1 << 20;
+/// Largest data payload fkoverlayd accepts or returns.
+pub const FK_MAX_DATA: usize = 64 << 10;
+
+/// Which device node a handle is open on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Node {
+    /// `/dev/dld`: `OVERLAY_IOC_*` and fkoverlayd's datalink commands.
+    Dld,
+    /// `/dev/overlay`: `OVERLAY_TARG_*`.
+    Overlay,
+}
+
+/// An open handle on `/dev/dld` or `/dev/overlay`.
+pub struct KDev {
+    node: Node,
+    imp: imp::Handle,
+}
+
+impl std::fmt::Debug for KDev {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KDev").field("node", &self.node).finish()
+    }
+}
+
+impl KDev {
+    /// Open `/dev/dld` under `root`.
+    pub fn open_dld(root: &Path) -> io::Result<KDev> {
+        let imp = imp::Handle::open(&paths::dld_path(root), None)?;
+        Ok(KDev {
+            node: Node::Dld,
+            imp,
+        })
+    }
+
+    /// Open `/dev/overlay` under `root` with illumos open flags `oflags`
+    /// (`ksys::FREAD | FWRITE | FEXCL` for varpd). A refused open (EPERM,
+    /// EINVAL, EEXIST for a second exclusive opener) is an `io::Error`
+    /// carrying the host equivalent of the illumos errno; use
+    /// [`Errno::from_io`] to get it back.
+    pub fn open_overlay(root: &Path, oflags: u32) -> io::Result<KDev> {
+        let imp = imp::Handle::open(&paths::overlay_path(root), Some(oflags))?;
+        Ok(KDev {
+            node: Node::Overlay,
+            imp,
+        })
+    }
+
+    /// Which node this handle is on.
+    pub fn node(&self) -> Node {
+        self.node
+    }
+
+    /// Issue ioctl `cmd` with `arg` as the structure; copied-out bytes are
+    /// written back into `arg`.
+    pub fn ioctl(&self, cmd: u32, arg: &mut [u8]) -> Result<(), Errno> {
+        self.imp.ioctl(cmd, arg, &[], false).map(|_| ())
+    }
+
+    /// An ioctl that carries a frame: `INJECT`/`RESEND` send `data_in`
+    /// (`otp_size` in `arg` must already say how many bytes); `PKT` returns
+    /// the copied frame (at most `otp_size` of `arg` bytes), and `arg`'s
+    /// `otp_size` is updated to its length.
+    pub fn ioctl_data(&self, cmd: u32, arg: &mut [u8], data_in: &[u8]) -> Result<Vec<u8>, Errno> {
+        let want_out = cmd == crate::ksys::OVERLAY_TARG_PKT;
+        self.imp.ioctl(cmd, arg, data_in, want_out)
+    }
+}
+
+#[cfg(not(target_os = "illumos"))]
+mod imp {
+    use std::io::{self, Read, Write};
+    use std::os::unix::net::UnixStream;
+    use std::path::Path;
+    use std::sync::Mutex;
+
+    use super::{FK_MAGIC, FK_MAX_ARG, FK_MAX_DATA, FK_OPEN};
+    use crate::errno::Errno;
+
+    pub struct Handle {
+        conn: Mutex<UnixStream>,
+    }
+
+    /// A decoded response: errno, copied-out argument, data.
+    struct Resp {
+        errno: u32,
+        arg: Vec<u8>,
+        data: Vec<u8>,
+    }
+
+    fn request(s: &mut UnixStream, cmd: u32, arg: &[u8], data: &[u8]) -> io::Result<Resp> {
+        let mut frame = Vec::with_capacity(16 + arg.len() + data.len());
+        frame.extend_from_slice(&FK_MAGIC.to_le_bytes());
+        frame.extend_from_slice(&cmd.to_le_bytes());
+        frame.extend_from_slice(&(arg.len() as u32).to_le_bytes());
+        frame.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        frame.extend_from_slice(arg);
+        frame.extend_from_slice(data);
+        s.write_all(&frame)?;
+        let mut hdr = [0u8; 16];
+        s.read_exact(&mut hdr)?;
+        let word = |i: usize| u32::from_le_bytes([hdr[i], hdr[i + 1], hdr[i + 2], hdr[i + 3]]);
+        let (magic, errno, arglen, datalen) = (word(0), word(4), word(8), word(12));
+        if magic != FK_MAGIC || arglen as usize > FK_MAX_ARG || datalen as usize > FK_MAX_DATA {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "malformed response from fkoverlayd",
+            ));
+        }
+        let mut rarg = vec![0u8; arglen as usize];
+        s.read_exact(&mut rarg)?;
+        let mut rdata = vec![0u8; datalen as usize];
+        s.read_exact(&mut rdata)?;
+        Ok(Resp {
+            errno,
+            arg: rarg,
+            data: rdata,
+        })
+    }
+
+    impl Handle {
+        pub fn open(path: &Path, oflags: Option<u32>) -> io::Result<Handle> {
+            let mut s = UnixStream::connect(path)?;
+            if let Some(flags) = oflags {
+                let r = request(&mut s, FK_OPEN, &flags.to_le_bytes(), &[])?;
+                if r.errno != 0 {
+                    return Err(Errno(r.errno as i32).to_io());
+                }
+            }
+            Ok(Handle {
+                conn: Mutex::new(s),
+            })
+        }
+
+        pub fn ioctl(
+            &self,
+            cmd: u32,
+            arg: &mut [u8],
+            data: &[u8],
+            _want_out: bool,
+        ) -> Result<Vec<u8>, Errno> {
+            if arg.len() > FK_MAX_ARG || data.len() > FK_MAX_DATA {
+                return Err(Errno::E2BIG);
+            }
+            let r = {
+                // A poisoned lock only means another thread panicked while
+                // holding the stream; its frame is incomplete, so the
+                // connection is unusable either way.
+                let mut s = self.conn.lock().map_err(|_| Errno::EIO)?;
+                request(&mut s, cmd, arg, data).map_err(|e| Errno::from_io(&e))?
+            };
+            let n = r.arg.len().min(arg.len());
+            arg[..n].copy_from_slice(&r.arg[..n]);
+            if r.errno != 0 {
+                return Err(Errno(r.errno as i32));
+            }
+            Ok(r.data)
+        }
+    }
+}
+
+#[cfg(target_os = "illumos")]
+mod imp {
+    use std::fs::{File, OpenOptions};
+    use std::io;
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::io::AsRawFd;
+    use std::path::Path;
+
+    use crate::errno::Errno;
+    use crate::ksys::{get_u64, put_u64, FEXCL, FREAD, FWRITE};
+
+    pub struct Handle {
+        file: File,
+    }
+
+    impl Handle {
+        pub fn open(path: &Path, oflags: Option<u32>) -> io::Result<Handle> {
+            let mut oo = OpenOptions::new();
+            match oflags {
+                None => {
+                    oo.read(true).write(true);
+                }
+                Some(f) => {
+                    oo.read(f & FREAD != 0).write(f & FWRITE != 0);
+                    if f & FEXCL != 0 {
+                        oo.custom_flags(libc::O_EXCL);
+                    }
+                }
+            }
+            Ok(Handle {
+                file: oo.open(path)?,
+            })
+        }
+
+        pub fn ioctl(
+            &self,
+            cmd: u32,
+            arg: &mut [u8],
+            data: &[u8],
+            want_out: bool,
+        ) -> Result<Vec<u8>, Errno> {
+            // Frame-carrying commands point otp_buf (offset 24) at a buffer.
+            let mut out = Vec::new();
+            let mut inbuf = data.to_vec();
+            if want_out || !data.is_empty() {
+                if arg.len() < 32 {
+                    return Err(Errno::EINVAL);
+                }
+                let ptr = if want_out {
+                    let size = usize::try_from(get_u64(arg, 16)).unwrap_or(0).min(1 << 16);
+                    out = vec![0u8; size];
+                    out.as_mut_ptr()
+                } else {
+                    inbuf.as_mut_ptr()
+                };
+                put_u64(arg, 24, ptr as u64);
+            }
+            loop {
+                // SAFETY: `arg` is a live, writable buffer at least as large as
+                // the structure the kernel copies for `cmd` (callers build it
+                // from the ksys/overlay-sys layouts), and any otp_buf pointer
+                // in it refers to `out`/`inbuf`, which outlive the call and
+                // are `otp_size` bytes long.
+                let r = unsafe {
+                    libc::ioctl(self.file.as_raw_fd(), cmd as libc::c_int, arg.as_mut_ptr())
+                };
+                if r == 0 {
+                    break;
+                }
+                let e = io::Error::last_os_error();
+                if e.raw_os_error() == Some(libc::EINTR) {
+                    continue;
+                }
+                return Err(Errno::from_io(&e));
+            }
+            if want_out {
+                let n = usize::try_from(get_u64(arg, 16))
+                    .unwrap_or(0)
+                    .min(out.len());
+                out.truncate(n);
+            }
+            Ok(out)
+        }
+    }
+}
