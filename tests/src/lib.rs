@@ -1,4 +1,12 @@
 //! Shared harness for the end-to-end tests (network namespaces, daemons).
+//!
+//! * [`netns`]: network namespaces, veth pairs and temporary roots, all
+//!   removed by drop guards;
+//! * [`daemons`]: finding the release binaries, running `fkoverlayd` and
+//!   `varpd` in a namespace, `dladm`, and a raw fkoverlayd socket client.
+
+pub mod daemons;
+pub mod netns;
 
 /// Whether a test that needs root may run. Without root the test fails, since
 /// CI runs as root and must never skip; set `OVERLAY_TESTS_ALLOW_SKIP=1` to

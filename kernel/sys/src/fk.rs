@@ -22,6 +22,8 @@
 
 #![allow(non_camel_case_types)]
 
+use crate::pod::Pod;
+
 /// Frame magic: the bytes "VOFK" read as a little-endian u32.
 pub const FK_MAGIC: u32 = 0x4b46_4f56;
 /// First request on a `/dev/overlay` connection: the open, with a 4-byte
@@ -56,7 +58,7 @@ pub struct fk_hdr_t {
 
 impl fk_hdr_t {
     /// Encodes the header into its 16 wire bytes.
-    pub fn to_bytes(&self) -> [u8; FK_HDR_SIZE] {
+    pub fn to_wire(&self) -> [u8; FK_HDR_SIZE] {
         let mut b = [0u8; FK_HDR_SIZE];
         b[0..4].copy_from_slice(&self.fh_magic.to_le_bytes());
         b[4..8].copy_from_slice(&self.fh_cmd.to_le_bytes());
@@ -66,7 +68,7 @@ impl fk_hdr_t {
     }
 
     /// Decodes 16 wire bytes (no validation: see [`fk_hdr_t::valid`]).
-    pub fn from_bytes(b: &[u8; FK_HDR_SIZE]) -> Self {
+    pub fn from_wire(b: &[u8; FK_HDR_SIZE]) -> Self {
         let w = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
         fk_hdr_t {
             fh_magic: w(0),
@@ -189,7 +191,7 @@ pub const FK_STATS: u32 = 0x4b46_1020;
 /// new link id. Errors: `EEXIST` name taken, `EINVAL` bad name/class/flags,
 /// `ENOSPC` no free ids.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct fk_dl_create_t {
     pub fdc_name: [u8; MAXLINKNAMELEN],
     pub fdc_class: u32,
@@ -220,7 +222,7 @@ pub struct fk_dl_id_t {
 /// with a larger id whose class and flags intersect the masks. `ENOENT` at
 /// the end.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct fk_dl_info_t {
     pub fdl_linkid: u32,
     pub fdl_class: u32,
@@ -262,7 +264,7 @@ pub struct fk_dl_attr_t {
 /// attributes `linkover` (u64), `macaddr` (string `x:x:x:x:x:x`),
 /// `mac_type` (u64) and `mtu` (u64, when given) are stored with it.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct fk_vnic_create_t {
     pub fvc_linkid: u32,
     pub fvc_over: u32,
@@ -279,7 +281,7 @@ pub struct fk_vnic_create_t {
 /// [`FK_VNIC_GETNEXT`] (`fvi_linkid` is the cursor, 0 to start; `fvi_over`
 /// non-zero restricts the walk to VNICs over that link).
 #[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct fk_vnic_info_t {
     pub fvi_linkid: u32,
     pub fvi_over: u32,
@@ -333,67 +335,48 @@ const _: () = {
     assert!(core::mem::offset_of!(fk_dl_attr_t, fda_val) == 80);
 };
 
-/// Plain-old-data helpers: every struct here is valid for any bit pattern,
-/// so it can be viewed as bytes and read back from bytes.
-///
-/// # Safety
-///
-/// Implementors must be `repr(C)`, contain only integers and integer arrays,
-/// and have no implicit padding.
-pub unsafe trait FkPod: Copy + Sized {
-    /// An all-zero value.
-    fn zeroed() -> Self {
-        // SAFETY: the trait contract says every bit pattern, including all
-        // zeroes, is a valid value.
-        unsafe { core::mem::zeroed() }
-    }
+// SAFETY: each of these is repr(C), all fields are integers or integer
+// arrays, and the size assertions above show there is no implicit padding,
+// so every byte is initialised and every bit pattern is valid.
+unsafe impl Pod for fk_hdr_t {}
+// SAFETY: as above.
+unsafe impl Pod for fk_dl_create_t {}
+// SAFETY: as above.
+unsafe impl Pod for fk_dl_id_t {}
+// SAFETY: as above.
+unsafe impl Pod for fk_dl_info_t {}
+// SAFETY: as above.
+unsafe impl Pod for fk_dl_attr_t {}
+// SAFETY: as above.
+unsafe impl Pod for fk_vnic_create_t {}
+// SAFETY: as above.
+unsafe impl Pod for fk_vnic_info_t {}
+// SAFETY: as above.
+unsafe impl Pod for fk_stats_t {}
+// SAFETY: as above.
+unsafe impl Pod for fk_stat_t {}
 
-    /// The value's bytes.
-    fn as_bytes(&self) -> &[u8] {
-        // SAFETY: Self is plain data without padding (trait contract), so
-        // all size_of::<Self>() bytes are initialised.
-        unsafe {
-            core::slice::from_raw_parts(
-                self as *const Self as *const u8,
-                core::mem::size_of::<Self>(),
-            )
+impl Default for fk_dl_attr_t {
+    fn default() -> Self {
+        fk_dl_attr_t {
+            fda_linkid: 0,
+            fda_type: 0,
+            fda_index: 0,
+            fda_vsize: 0,
+            fda_key: [0; FK_ATTR_KEYLEN],
+            fda_val: [0; FK_ATTR_VALLEN],
         }
-    }
-
-    /// Reads a value from the start of `b`; missing bytes read as zero,
-    /// extra bytes are ignored.
-    fn from_bytes(b: &[u8]) -> Self {
-        let mut v = Self::zeroed();
-        let n = b.len().min(core::mem::size_of::<Self>());
-        // SAFETY: `v` is a valid, exclusively borrowed Self of
-        // size_of::<Self>() bytes, n does not exceed that, and any byte
-        // pattern is a valid Self (trait contract).
-        unsafe {
-            core::ptr::copy_nonoverlapping(b.as_ptr(), &mut v as *mut Self as *mut u8, n);
-        }
-        v
     }
 }
 
-// SAFETY: each of these is repr(C), all fields are integers or integer
-// arrays, and the size assertions above show there is no implicit padding.
-unsafe impl FkPod for fk_hdr_t {}
-// SAFETY: as above.
-unsafe impl FkPod for fk_dl_create_t {}
-// SAFETY: as above.
-unsafe impl FkPod for fk_dl_id_t {}
-// SAFETY: as above.
-unsafe impl FkPod for fk_dl_info_t {}
-// SAFETY: as above.
-unsafe impl FkPod for fk_dl_attr_t {}
-// SAFETY: as above.
-unsafe impl FkPod for fk_vnic_create_t {}
-// SAFETY: as above.
-unsafe impl FkPod for fk_vnic_info_t {}
-// SAFETY: as above.
-unsafe impl FkPod for fk_stats_t {}
-// SAFETY: as above.
-unsafe impl FkPod for fk_stat_t {}
+impl Default for fk_stat_t {
+    fn default() -> Self {
+        fk_stat_t {
+            fst_name: [0; FK_STAT_NAMELEN],
+            fst_value: 0,
+        }
+    }
+}
 
 /// Copies `s` into a fixed NUL-terminated buffer; `false` (buffer untouched)
 /// if it does not fit with its NUL.
@@ -426,9 +409,9 @@ mod tests {
             fh_arglen: 4,
             fh_datalen: 0,
         };
-        let b = h.to_bytes();
+        let b = h.to_wire();
         assert_eq!(&b[0..4], b"VOFK");
-        assert_eq!(fk_hdr_t::from_bytes(&b), h);
+        assert_eq!(fk_hdr_t::from_wire(&b), h);
         assert!(h.valid());
         let big = fk_hdr_t {
             fh_arglen: FK_MAX_ARGLEN + 1,
@@ -439,15 +422,15 @@ mod tests {
 
     #[test]
     fn pod_and_strings() {
-        let mut c = fk_dl_create_t::zeroed();
+        let mut c = fk_dl_create_t::default();
         assert!(fk_set_str(&mut c.fdc_name, "demo0"));
         assert!(!fk_set_str(&mut c.fdc_name, &"x".repeat(32)));
         assert_eq!(fk_get_str(&c.fdc_name), b"demo0");
         c.fdc_class = DATALINK_CLASS_OVERLAY;
         let back = fk_dl_create_t::from_bytes(c.as_bytes());
-        assert_eq!(back, c);
+        assert_eq!(back, Some(c));
         // Short input zero-fills.
-        let short = fk_dl_create_t::from_bytes(&c.as_bytes()[..8]);
+        let short = fk_dl_create_t::from_bytes_padded(&c.as_bytes()[..8]);
         assert_eq!(short.fdc_class, 0);
     }
 }

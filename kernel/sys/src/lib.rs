@@ -17,7 +17,7 @@ pub mod ioc;
 pub mod pod;
 pub mod propval;
 pub mod target;
-// pub mod fk;  (owned by fkoverlayd)
+pub mod fk;
 
 pub use consts::*;
 pub use ioc::*;
