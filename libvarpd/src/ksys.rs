@@ -58,34 +58,34 @@ pub const OVERLAY_PLUGIN_D_IP: u32 = 0x2;
 pub const OVERLAY_PLUGIN_D_PORT: u32 = 0x4;
 pub const OVERLAY_PLUGIN_D_MASK: u32 = 0x7;
 
-pub(crate) fn get_u16(b: &[u8], off: usize) -> u16 {
+pub fn get_u16(b: &[u8], off: usize) -> u16 {
     u16::from_ne_bytes([b[off], b[off + 1]])
 }
-pub(crate) fn get_u32(b: &[u8], off: usize) -> u32 {
+pub fn get_u32(b: &[u8], off: usize) -> u32 {
     let mut a = [0u8; 4];
     a.copy_from_slice(&b[off..off + 4]);
     u32::from_ne_bytes(a)
 }
-pub(crate) fn get_u64(b: &[u8], off: usize) -> u64 {
+pub fn get_u64(b: &[u8], off: usize) -> u64 {
     let mut a = [0u8; 8];
     a.copy_from_slice(&b[off..off + 8]);
     u64::from_ne_bytes(a)
 }
-pub(crate) fn put_u16(b: &mut [u8], off: usize, v: u16) {
+pub fn put_u16(b: &mut [u8], off: usize, v: u16) {
     b[off..off + 2].copy_from_slice(&v.to_ne_bytes());
 }
-pub(crate) fn put_u32(b: &mut [u8], off: usize, v: u32) {
+pub fn put_u32(b: &mut [u8], off: usize, v: u32) {
     b[off..off + 4].copy_from_slice(&v.to_ne_bytes());
 }
-pub(crate) fn put_u64(b: &mut [u8], off: usize, v: u64) {
+pub fn put_u64(b: &mut [u8], off: usize, v: u64) {
     b[off..off + 8].copy_from_slice(&v.to_ne_bytes());
 }
-pub(crate) fn get_mac(b: &[u8], off: usize) -> [u8; 6] {
+pub fn get_mac(b: &[u8], off: usize) -> [u8; 6] {
     let mut m = [0u8; 6];
     m.copy_from_slice(&b[off..off + 6]);
     m
 }
-pub(crate) fn get_in6(b: &[u8], off: usize) -> Ipv6Addr {
+pub fn get_in6(b: &[u8], off: usize) -> Ipv6Addr {
     let mut a = [0u8; 16];
     a.copy_from_slice(&b[off..off + 16]);
     Ipv6Addr::from(a)

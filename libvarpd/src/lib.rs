@@ -11,6 +11,8 @@ pub mod errno;
 pub mod kdev;
 pub mod ksys;
 pub mod paths;
+pub mod plugin;
 pub mod proxy;
+pub mod testing;
 
 pub use errno::Errno;
