@@ -8,6 +8,8 @@
 //! | `bench` | the benchmarks |
 
 mod demo;
+mod illumos;
+mod kmod;
 mod setup;
 mod test;
 mod util;
@@ -28,7 +30,7 @@ fn main() -> ExitCode {
     let result = match task.as_str() {
         "test" => test::run(rest),
         "demo" => demo::run(rest),
-        "kmod" => Err("cargo xtask kmod: not yet".into()),
+        "kmod" => kmod::run(rest),
         "bench" => Err("cargo xtask bench: not yet".into()),
         _ => return usage(),
     };

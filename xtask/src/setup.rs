@@ -28,7 +28,48 @@ pub fn ensure_all() -> Result {
             run(Command::new("rustup").args(["component", "add", c]))?;
         }
     }
+    ensure_illumos_toolchains()?;
     ensure_apt(APT_PACKAGES)
+}
+
+/// The illumos builds: the rustup target `x86_64-unknown-illumos` (for the
+/// userland compile check) and the `nightly` toolchain with `rust-src` (for
+/// `-Z build-std` of the kernel object, `cargo xtask kmod`).
+pub fn ensure_illumos_toolchains() -> Result {
+    let listed = |args: &[&str]| -> String {
+        Command::new("rustup")
+            .args(args)
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    };
+    let targets = listed(&["target", "list", "--installed"]);
+    if !targets.lines().any(|l| l.trim() == crate::illumos::TARGET) {
+        run(Command::new("rustup").args(["target", "add", crate::illumos::TARGET]))?;
+    }
+    let toolchains = listed(&["toolchain", "list"]);
+    if !toolchains.lines().any(|l| l.starts_with("nightly")) {
+        run(Command::new("rustup").args([
+            "toolchain",
+            "install",
+            "nightly",
+            "--profile",
+            "minimal",
+            "--component",
+            "rust-src",
+        ]))?;
+    }
+    let nightly = listed(&["component", "list", "--installed", "--toolchain", "nightly"]);
+    if !nightly.lines().any(|l| l.starts_with("rust-src")) {
+        run(Command::new("rustup").args([
+            "component",
+            "add",
+            "rust-src",
+            "--toolchain",
+            "nightly",
+        ]))?;
+    }
+    Ok(())
 }
 
 /// Installs the missing packages of `pkgs` with apt-get (root only).

@@ -20,6 +20,10 @@ pub fn run(_args: &[String]) -> Result {
     sh(cargo().args(["build", "-p", "overlay", "--no-default-features"]))?;
     // The daemons and dladm, which the end-to-end tests run.
     sh(cargo().args(["build", "--release", "--workspace", "--bins"]))?;
+    // The illumos side: every userland crate compiles for illumos, and the
+    // kernel object builds and passes its checks.
+    crate::illumos::check()?;
+    crate::kmod::build()?;
     // Every test in the workspace. Tests that need root fail without it (CI is
     // root) unless OVERLAY_TESTS_ALLOW_SKIP=1 is set.
     sh(cargo().args(["test", "--workspace", "--release"]))?;

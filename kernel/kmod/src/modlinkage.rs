@@ -1,0 +1,76 @@
+//! Module linkage: `_init`, `_info`, `_fini` (overlay.c's counterparts).
+//!
+//! `_init` builds the driver's global state, hooks the dev_ops into MAC
+//! (`mac_init_ops`, which makes GLDv3 route the overlay's MAC minor nodes
+//! to it) and installs the module; a failed `mod_install` undoes both.
+//! `_fini` removes the module first (the kernel refuses while the driver is
+//! attached or busy) and only then tears the globals down.
+
+use crate::cell::Global;
+use crate::dev::OVERLAY_DEV_OPS;
+use crate::glue;
+use crate::sys::mac::{mac_fini_ops, mac_init_ops};
+use crate::sys::modctl::{
+    mod_driverops, mod_info, mod_install, mod_remove, modinfo, modldrv, modlinkage, MODMAXLINK,
+    MODREV_1,
+};
+use core::ffi::{c_int, c_void};
+use core::ptr;
+
+static OVERLAY_MODLDRV: Global<modldrv> = Global::new(modldrv {
+    // SAFETY (of the static initialiser): only the address of the kernel's
+    // mod_driverops is taken.
+    drv_modops: ptr::addr_of!(mod_driverops),
+    drv_linkinfo: c"Overlay Network Driver".as_ptr(),
+    drv_dev_ops: OVERLAY_DEV_OPS.get(),
+});
+
+static OVERLAY_MODLINKAGE: Global<modlinkage> = Global::new(modlinkage {
+    ml_rev: MODREV_1,
+    ml_linkage: {
+        let mut l = [ptr::null::<c_void>(); MODMAXLINK];
+        l[0] = OVERLAY_MODLDRV.get() as *const c_void;
+        l
+    },
+});
+
+/// `_init(9E)`.
+#[no_mangle]
+pub unsafe extern "C" fn _init() -> c_int {
+    if let Err(e) = glue::global_init() {
+        return e;
+    }
+    // SAFETY: the dev_ops is a static that outlives the module; mac_init_ops
+    // only records it and is undone by mac_fini_ops below or in _fini.
+    unsafe { mac_init_ops(OVERLAY_DEV_OPS.get(), c"overlay".as_ptr()) };
+    // SAFETY: the linkage is a static, fully initialised structure.
+    let err = unsafe { mod_install(OVERLAY_MODLINKAGE.get()) };
+    if err != 0 {
+        // SAFETY: matches the mac_init_ops above.
+        unsafe { mac_fini_ops(OVERLAY_DEV_OPS.get()) };
+        glue::global_fini();
+    }
+    err
+}
+
+/// `_info(9E)`.
+#[no_mangle]
+pub unsafe extern "C" fn _info(modinfop: *mut modinfo) -> c_int {
+    // SAFETY: the kernel passes a valid modinfo; the linkage is static.
+    unsafe { mod_info(OVERLAY_MODLINKAGE.get(), modinfop) }
+}
+
+/// `_fini(9E)`.
+#[no_mangle]
+pub unsafe extern "C" fn _fini() -> c_int {
+    // SAFETY: the linkage is static; mod_remove fails (and we keep
+    // everything) while the driver is attached or in use.
+    let err = unsafe { mod_remove(OVERLAY_MODLINKAGE.get()) };
+    if err != 0 {
+        return err;
+    }
+    // SAFETY: the module is removed, so no entry point can run any more.
+    unsafe { mac_fini_ops(OVERLAY_DEV_OPS.get()) };
+    glue::global_fini();
+    0
+}
