@@ -12,6 +12,7 @@ pub mod kdev;
 pub mod ksys;
 pub mod paths;
 pub mod plugin;
+pub mod plugins;
 pub mod proxy;
 pub mod testing;
 
