@@ -1,1 +1,23 @@
-//! fkoverlayd library.
+//! fkoverlayd: the overlay driver hosted in a Linux process.
+//!
+//! Theory of operation: illumos runs the overlay driver in the kernel, with
+//! dld, GLDv3 (MAC), the VNIC driver, ksocket and dlmgmtd around it. This
+//! crate provides those services in userland around the very same
+//! `overlay` crate, so the whole system (dladm, varpd, the driver) runs for
+//! real on Linux between network namespaces:
+//!
+//! * [`server`]: the two device sockets (`/dev/dld`, `/dev/overlay`) with
+//!   the framing of `docs/fkoverlayd-protocol.md`, `SO_PEERCRED` privilege;
+//! * [`dlmgmt`]: datalink ids, names, classes, flags and the persistent
+//!   configuration file;
+//! * [`mac`] and [`tap`]: the MAC layer, VNICs as TAP devices;
+//! * [`underlay`]: UDP sockets for the driver's muxes;
+//! * [`stats`]: counters for everything moved or dropped.
+
+pub mod dlmgmt;
+pub mod fkcmd;
+pub mod mac;
+pub mod server;
+pub mod stats;
+pub mod tap;
+pub mod underlay;

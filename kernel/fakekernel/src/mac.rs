@@ -1,0 +1,374 @@
+//! The MAC layer: overlays as MAC providers, VNICs as MAC clients on TAPs.
+//!
+//! Theory of operation (a small GLDv3): when the driver creates an overlay
+//! device it registers a MAC provider here (`mac_register`), keyed by the
+//! overlay's link id, with its max SDU. A VNIC is a MAC client of one
+//! provider, backed by a [`Tap`] with its own MAC address. The first client
+//! starts the provider (`mc_start`: the driver joins its underlay mux; the
+//! error, e.g. `EADDRINUSE`, fails the VNIC creation), the last one to leave
+//! stops it (`mc_stop`). Unregistering a provider that still has clients is
+//! `EBUSY`, which is what deleting an overlay with VNICs reports.
+//!
+//! Transmit (a frame read from a VNIC's TAP): frames between VNICs of the
+//! same overlay are switched locally; broadcast and multicast go to every
+//! other local VNIC and to `mc_tx`; unicast to a local VNIC's address goes
+//! to that VNIC only; everything else goes to `mc_tx`. Receive (`mac_rx`
+//! from the driver): classified by destination MAC, broadcast and multicast
+//! to every VNIC, unicast to the VNIC with that address, else a counted
+//! drop. Each TAP has a reader thread; deliveries are non-blocking TAP
+//! writes.
+
+use crate::stats::{Stat, Stats};
+use crate::tap::{wait_readable, StopFd, Tap};
+use overlay_sys::errno::{EBUSY, EEXIST, ENOENT};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+/// A provider's clients and callbacks, as the data path reads them.
+type Snap = (Arc<Vec<Arc<Client>>>, Arc<dyn ProviderOps>);
+use std::thread::JoinHandle;
+
+/// What the MAC layer needs from a provider (the driver's MAC callbacks
+/// of one overlay device, `mac_callbacks_t`).
+pub trait ProviderOps: Send + Sync {
+    /// `mc_start`: join the underlay. Err is an illumos errno.
+    fn m_start(&self) -> Result<(), i32>;
+    /// `mc_stop`.
+    fn m_stop(&self);
+    /// `mc_tx`: one frame.
+    fn m_tx(&self, frame: Vec<u8>);
+}
+
+/// One MAC client: a VNIC on a TAP.
+#[derive(Debug)]
+pub struct Client {
+    pub linkid: u32,
+    pub over: u32,
+    pub mac: [u8; 6],
+    pub mac_type: u32,
+    pub mtu: u32,
+    pub flags: u32,
+    tap: Tap,
+    stop: StopFd,
+    reader: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Client {
+    /// The TAP's name (the VNIC's name).
+    pub fn name(&self) -> &str {
+        self.tap.name()
+    }
+
+    fn deliver(&self, frame: &[u8], stats: &Stats) {
+        match self.tap.write(frame) {
+            Ok(()) => {}
+            Err(libc::EIO) => stats.bump(Stat::VnicWriteDown),
+            Err(libc::EAGAIN) | Err(libc::ENOBUFS) => stats.bump(Stat::VnicWriteFull),
+            Err(_) => stats.bump(Stat::VnicWriteErrors),
+        }
+    }
+}
+
+struct Provider {
+    ops: Arc<dyn ProviderOps>,
+    mtu: u32,
+    started: bool,
+    clients: Arc<Vec<Arc<Client>>>,
+}
+
+/// The MAC layer.
+pub struct Mac {
+    providers: Mutex<HashMap<u32, Provider>>,
+    /// Readers take a snapshot of a provider's client list from here
+    /// without holding the provider lock.
+    snap: RwLock<HashMap<u32, Snap>>,
+    stats: Arc<Stats>,
+}
+
+impl std::fmt::Debug for Mac {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mac").finish_non_exhaustive()
+    }
+}
+
+fn is_group(mac: &[u8]) -> bool {
+    mac.first().is_some_and(|b| b & 1 != 0)
+}
+
+const ETHER_HDR: usize = 14;
+
+impl Mac {
+    /// A MAC layer with no providers.
+    pub fn new(stats: Arc<Stats>) -> Arc<Mac> {
+        Arc::new(Mac {
+            providers: Mutex::new(HashMap::new()),
+            snap: RwLock::new(HashMap::new()),
+            stats,
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u32, Provider>> {
+        self.providers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn publish(&self, linkid: u32, pr: Option<&Provider>) {
+        let mut s = self.snap.write().unwrap_or_else(|e| e.into_inner());
+        match pr {
+            Some(pr) => s.insert(linkid, (Arc::clone(&pr.clients), Arc::clone(&pr.ops))),
+            None => s.remove(&linkid),
+        };
+    }
+
+    fn clients_of(&self, linkid: u32) -> Option<Arc<Vec<Arc<Client>>>> {
+        self.clients_and_ops(linkid).map(|(c, _)| c)
+    }
+
+    fn clients_and_ops(&self, linkid: u32) -> Option<Snap> {
+        self.snap
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&linkid)
+            .cloned()
+    }
+
+    /// `mac_register`: the overlay `linkid` becomes a provider.
+    pub fn register(&self, linkid: u32, mtu: u32, ops: Arc<dyn ProviderOps>) -> Result<(), i32> {
+        let mut p = self.lock();
+        if p.contains_key(&linkid) {
+            return Err(EEXIST);
+        }
+        p.insert(
+            linkid,
+            Provider {
+                ops,
+                mtu,
+                started: false,
+                clients: Arc::new(Vec::new()),
+            },
+        );
+        self.publish(linkid, p.get(&linkid));
+        Ok(())
+    }
+
+    /// `mac_unregister`: `EBUSY` while clients exist.
+    pub fn unregister(&self, linkid: u32) -> Result<(), i32> {
+        let mut p = self.lock();
+        match p.get(&linkid) {
+            None => Err(ENOENT),
+            Some(pr) if !pr.clients.is_empty() => Err(EBUSY),
+            Some(_) => {
+                p.remove(&linkid);
+                self.publish(linkid, None);
+                Ok(())
+            }
+        }
+    }
+
+    /// `mac_maxsdu_update`.
+    pub fn set_mtu(&self, linkid: u32, mtu: u32) -> Result<(), i32> {
+        let mut p = self.lock();
+        let pr = p.get_mut(&linkid).ok_or(ENOENT)?;
+        pr.mtu = mtu;
+        Ok(())
+    }
+
+    /// The provider's MTU, if it exists.
+    pub fn mtu(&self, linkid: u32) -> Option<u32> {
+        self.lock().get(&linkid).map(|p| p.mtu)
+    }
+
+    /// Whether `linkid` is a registered provider.
+    pub fn is_provider(&self, linkid: u32) -> bool {
+        self.lock().contains_key(&linkid)
+    }
+
+    /// Opens a client on provider `over` for an already created TAP.
+    /// Starts the provider if this is its first client; on a start error
+    /// nothing is kept (the TAP is closed).
+    #[allow(clippy::too_many_arguments)]
+    pub fn add_client(
+        self: &Arc<Self>,
+        over: u32,
+        linkid: u32,
+        tap: Tap,
+        mac: [u8; 6],
+        mac_type: u32,
+        mtu: u32,
+        flags: u32,
+    ) -> Result<Arc<Client>, i32> {
+        let stop = StopFd::new().map_err(|_| overlay_sys::errno::ENOMEM)?;
+        let client = Arc::new(Client {
+            linkid,
+            over,
+            mac,
+            mac_type,
+            mtu,
+            flags,
+            tap,
+            stop,
+            reader: Mutex::new(None),
+        });
+        // Callers serialise client changes (fkoverlayd's VNIC lock), so the
+        // start decision cannot race another add or remove. The client is
+        // listed before mc_start, so mac_unregister sees EBUSY meanwhile;
+        // mc_start itself runs without our lock held (it takes driver
+        // locks, and the driver calls mac_register with its own held).
+        let start_ops = {
+            let mut p = self.lock();
+            let pr = p.get_mut(&over).ok_or(ENOENT)?;
+            let mut v: Vec<Arc<Client>> = pr.clients.as_ref().clone();
+            v.push(Arc::clone(&client));
+            pr.clients = Arc::new(v);
+            let ops = (!pr.started).then(|| Arc::clone(&pr.ops));
+            self.publish(over, Some(pr));
+            ops
+        };
+        if let Some(ops) = start_ops {
+            if let Err(e) = ops.m_start() {
+                self.unlist(&client);
+                return Err(e);
+            }
+            let mut p = self.lock();
+            if let Some(pr) = p.get_mut(&over) {
+                pr.started = true;
+            }
+        }
+        let me = Arc::clone(self);
+        let c2 = Arc::clone(&client);
+        let h = std::thread::Builder::new()
+            .name(format!("tap {}", client.name()))
+            .spawn(move || me.reader(c2));
+        match h {
+            Ok(h) => {
+                *client.reader.lock().unwrap_or_else(|e| e.into_inner()) = Some(h);
+                Ok(client)
+            }
+            Err(_) => {
+                self.remove_client(&client);
+                Err(overlay_sys::errno::ENOMEM)
+            }
+        }
+    }
+
+    /// Closes a client: stops its reader, removes it, and stops the
+    /// provider if it was the last one. The TAP goes when the last
+    /// reference to the client drops.
+    pub fn remove_client(&self, client: &Arc<Client>) {
+        client.stop.signal();
+        let h = client
+            .reader
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(h) = h {
+            if h.thread().id() != std::thread::current().id() {
+                let _ = h.join();
+            }
+        }
+        if let Some(ops) = self.unlist(client) {
+            ops.m_stop();
+        }
+    }
+
+    /// Removes a client from its provider's list; returns the provider's
+    /// ops if it was the last client of a started provider (which is then
+    /// marked stopped: the caller runs mc_stop, without our lock held).
+    fn unlist(&self, client: &Arc<Client>) -> Option<Arc<dyn ProviderOps>> {
+        let mut p = self.lock();
+        let pr = p.get_mut(&client.over)?;
+        let v: Vec<Arc<Client>> = pr
+            .clients
+            .iter()
+            .filter(|c| !Arc::ptr_eq(c, client))
+            .cloned()
+            .collect();
+        pr.clients = Arc::new(v);
+        self.publish(client.over, Some(pr));
+        if pr.clients.is_empty() && pr.started {
+            pr.started = false;
+            return Some(Arc::clone(&pr.ops));
+        }
+        None
+    }
+
+    /// The TAP reader: everything the VNIC sends.
+    fn reader(self: Arc<Self>, client: Arc<Client>) {
+        let mut buf = vec![0u8; 65536];
+        while wait_readable(client.tap.raw_fd(), &client.stop) {
+            loop {
+                match client.tap.read(&mut buf) {
+                    Ok(Some(n)) => {
+                        self.stats.bump(Stat::TapRxFrames);
+                        self.client_tx(&client, &buf[..n]);
+                    }
+                    Ok(None) => break,
+                    Err(_) => {
+                        self.stats.bump(Stat::TapRxErrors);
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    /// A frame sent by a VNIC: local switching, else `mc_tx`.
+    pub fn client_tx(&self, src: &Client, frame: &[u8]) {
+        if frame.len() < ETHER_HDR {
+            self.stats.bump(Stat::TapRxRunt);
+            return;
+        }
+        let Some((clients, ops)) = self.clients_and_ops(src.over) else {
+            self.stats.bump(Stat::OverlayDownDrops);
+            return;
+        };
+        let dst = &frame[0..6];
+        if is_group(dst) {
+            for c in clients.iter().filter(|c| c.linkid != src.linkid) {
+                self.stats.bump(Stat::LocalFlood);
+                c.deliver(frame, &self.stats);
+            }
+        } else if let Some(c) = clients.iter().find(|c| c.mac == dst) {
+            if c.linkid != src.linkid {
+                self.stats.bump(Stat::LocalUnicast);
+                c.deliver(frame, &self.stats);
+            }
+            return;
+        }
+        self.stats.bump(Stat::ToOverlay);
+        ops.m_tx(frame.to_vec());
+    }
+
+    /// `mac_rx`: a frame the driver delivers up on overlay `linkid`.
+    pub fn rx(&self, linkid: u32, frame: &[u8]) {
+        self.stats.bump(Stat::MacRxFrames);
+        if frame.len() < ETHER_HDR {
+            self.stats.bump(Stat::MacRxRunt);
+            return;
+        }
+        let Some(clients) = self.clients_of(linkid) else {
+            self.stats.bump(Stat::MacRxNoClient);
+            return;
+        };
+        let dst = &frame[0..6];
+        if is_group(dst) {
+            for c in clients.iter() {
+                c.deliver(frame, &self.stats);
+            }
+        } else if let Some(c) = clients.iter().find(|c| c.mac == dst) {
+            c.deliver(frame, &self.stats);
+        } else {
+            self.stats.bump(Stat::MacRxNoClient);
+        }
+    }
+
+    /// Every client of every provider.
+    pub fn all_clients(&self) -> Vec<Arc<Client>> {
+        let p = self.lock();
+        let mut v: Vec<Arc<Client>> = p
+            .values()
+            .flat_map(|pr| pr.clients.iter().cloned())
+            .collect();
+        v.sort_by_key(|c| c.linkid);
+        v
+    }
+}

@@ -1,0 +1,308 @@
+//! The device sockets: `/dev/dld` and `/dev/overlay` as Unix stream sockets.
+//!
+//! Theory of operation: [`Server::bind`] creates `R/run/overlay/{dld,overlay}`
+//! (mode 0660, never world-writable) and an accept thread for each; every
+//! connection gets its own thread, which reads frames (16-byte header,
+//! argument, data: docs/fkoverlayd-protocol.md), asks [`Kernel`] to run the
+//! command with the caller's credential, and writes the reply. The
+//! credential comes from `SO_PEERCRED` at accept time: uid 0 or a uid named
+//! in the configuration passes `secpolicy_dl_config`.
+//!
+//! A frame with a bad magic or a length over the limits closes that
+//! connection only (counted as `conn_bad_frames`). A `/dev/overlay`
+//! connection must start with `FK_OPEN`; it then is one open handle until
+//! it closes, when [`Kernel::targ_close`] runs (outstanding lookups go back
+//! to the queue).
+
+use crate::stats::{Stat, Stats};
+use overlay_sys::errno::EINVAL;
+use overlay_sys::fk::{fk_hdr_t, FK_HDR_SIZE, FK_MAGIC, FK_OPEN};
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Who is calling, as judged from `SO_PEERCRED`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Caller {
+    pub uid: u32,
+    pub pid: i32,
+    /// `secpolicy_dl_config` passes.
+    pub dl_config: bool,
+}
+
+/// A command's result: illumos errno, argument to copy out, data.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Reply {
+    pub errno: i32,
+    pub arg: Vec<u8>,
+    pub data: Vec<u8>,
+}
+
+impl Reply {
+    /// An error with nothing copied out.
+    pub fn err(errno: i32) -> Reply {
+        Reply {
+            errno,
+            ..Reply::default()
+        }
+    }
+}
+
+/// What the sockets call: the driver plus fkoverlayd's own commands.
+pub trait Kernel: Send + Sync + 'static {
+    /// One open `/dev/overlay` handle.
+    type Handle: Send;
+    /// A request on the dld socket.
+    fn dld(&self, cmd: u32, arg: &[u8], data: &[u8], who: &Caller) -> Reply;
+    /// `open(/dev/overlay, flags)`.
+    fn targ_open(&self, flags: u32, who: &Caller) -> Result<Self::Handle, i32>;
+    /// An ioctl on an open handle.
+    fn targ_ioctl(
+        &self,
+        h: &Self::Handle,
+        cmd: u32,
+        arg: &[u8],
+        data: &[u8],
+        who: &Caller,
+    ) -> Reply;
+    /// `close` of the handle.
+    fn targ_close(&self, h: Self::Handle);
+}
+
+/// The two socket paths under a root.
+pub fn socket_paths(root: &Path) -> (PathBuf, PathBuf) {
+    let dir = root.join("run/overlay");
+    (dir.join("dld"), dir.join("overlay"))
+}
+
+/// The bound sockets.
+#[derive(Debug)]
+pub struct Server {
+    dld: PathBuf,
+    overlay: PathBuf,
+}
+
+fn bind_one(path: &Path) -> Result<UnixListener, String> {
+    if path.exists() {
+        if UnixStream::connect(path).is_ok() {
+            return Err(format!(
+                "{}: another fkoverlayd is serving this root",
+                path.display()
+            ));
+        }
+        std::fs::remove_file(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    let l = UnixListener::bind(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(l)
+}
+
+fn peer(s: &UnixStream, allowed: &[u32]) -> Option<Caller> {
+    let mut cred = libc::ucred {
+        pid: 0,
+        uid: 0,
+        gid: 0,
+    };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into `cred`, a valid
+    // ucred, and updates len.
+    let r = unsafe {
+        libc::getsockopt(
+            s.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&mut cred as *mut libc::ucred).cast(),
+            &mut len,
+        )
+    };
+    if r < 0 {
+        return None;
+    }
+    Some(Caller {
+        uid: cred.uid,
+        pid: cred.pid,
+        dl_config: cred.uid == 0 || allowed.contains(&cred.uid),
+    })
+}
+
+/// A request: command, argument, data.
+type Frame = (u32, Vec<u8>, Vec<u8>);
+
+/// Reads one request. `Ok(None)` on a clean end of stream; `Err` on a
+/// malformed frame or I/O error.
+fn read_frame(s: &mut UnixStream) -> Result<Option<Frame>, ()> {
+    let mut hb = [0u8; FK_HDR_SIZE];
+    // Distinguish a clean close (no byte of a new frame) from a torn one.
+    let mut got = 0;
+    while got < FK_HDR_SIZE {
+        match s.read(&mut hb[got..]) {
+            Ok(0) if got == 0 => return Ok(None),
+            Ok(0) => return Err(()),
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return Err(()),
+        }
+    }
+    let h = fk_hdr_t::from_wire(&hb);
+    if !h.valid() {
+        return Err(());
+    }
+    let mut arg = vec![0u8; h.fh_arglen as usize];
+    s.read_exact(&mut arg).map_err(|_| ())?;
+    let mut data = vec![0u8; h.fh_datalen as usize];
+    s.read_exact(&mut data).map_err(|_| ())?;
+    Ok(Some((h.fh_cmd, arg, data)))
+}
+
+fn write_reply(s: &mut UnixStream, r: &Reply) -> std::io::Result<()> {
+    let h = fk_hdr_t {
+        fh_magic: FK_MAGIC,
+        fh_cmd: r.errno as u32,
+        fh_arglen: r.arg.len() as u32,
+        fh_datalen: r.data.len() as u32,
+    };
+    let mut b = Vec::with_capacity(FK_HDR_SIZE + r.arg.len() + r.data.len());
+    b.extend_from_slice(&h.to_wire());
+    b.extend_from_slice(&r.arg);
+    b.extend_from_slice(&r.data);
+    s.write_all(&b)
+}
+
+fn serve_dld<K: Kernel>(k: &K, mut s: UnixStream, who: Caller, stats: &Stats) {
+    loop {
+        match read_frame(&mut s) {
+            Ok(Some((cmd, arg, data))) => {
+                let r = k.dld(cmd, &arg, &data, &who);
+                if write_reply(&mut s, &r).is_err() {
+                    return;
+                }
+            }
+            Ok(None) => return,
+            Err(()) => {
+                stats.bump(Stat::ConnBadFrames);
+                return;
+            }
+        }
+    }
+}
+
+fn serve_overlay<K: Kernel>(k: &K, mut s: UnixStream, who: Caller, stats: &Stats) {
+    let h = match read_frame(&mut s) {
+        Ok(Some((FK_OPEN, arg, _))) => {
+            let res = if arg.len() == 4 {
+                k.targ_open(u32::from_le_bytes([arg[0], arg[1], arg[2], arg[3]]), &who)
+            } else {
+                Err(EINVAL)
+            };
+            match res {
+                Ok(h) => {
+                    if write_reply(&mut s, &Reply::default()).is_err() {
+                        k.targ_close(h);
+                        return;
+                    }
+                    h
+                }
+                Err(e) => {
+                    let _ = write_reply(&mut s, &Reply::err(e));
+                    return;
+                }
+            }
+        }
+        Ok(Some(_)) => {
+            // Anything before the open is a protocol error.
+            stats.bump(Stat::ConnBadFrames);
+            let _ = write_reply(&mut s, &Reply::err(overlay_sys::errno::EBADF));
+            return;
+        }
+        Ok(None) => return,
+        Err(()) => {
+            stats.bump(Stat::ConnBadFrames);
+            return;
+        }
+    };
+    loop {
+        match read_frame(&mut s) {
+            Ok(Some((cmd, arg, data))) => {
+                let r = k.targ_ioctl(&h, cmd, &arg, &data, &who);
+                if write_reply(&mut s, &r).is_err() {
+                    break;
+                }
+            }
+            Ok(None) => break,
+            Err(()) => {
+                stats.bump(Stat::ConnBadFrames);
+                break;
+            }
+        }
+    }
+    k.targ_close(h);
+}
+
+impl Server {
+    /// Binds both sockets under `root` and starts serving them with `k`.
+    /// `allowed` are the non-root uids that pass `secpolicy_dl_config`.
+    pub fn bind<K: Kernel>(
+        root: &Path,
+        k: Arc<K>,
+        allowed: Vec<u32>,
+        stats: Arc<Stats>,
+    ) -> Result<Server, String> {
+        let (dld, overlay) = socket_paths(root);
+        let dir = dld.parent().unwrap_or(Path::new("/"));
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let ld = bind_one(&dld)?;
+        let lo = match bind_one(&overlay) {
+            Ok(l) => l,
+            Err(e) => {
+                let _ = std::fs::remove_file(&dld);
+                return Err(e);
+            }
+        };
+        let allowed = Arc::new(allowed);
+        for (l, is_dld) in [(ld, true), (lo, false)] {
+            let k = Arc::clone(&k);
+            let allowed = Arc::clone(&allowed);
+            let stats = Arc::clone(&stats);
+            std::thread::Builder::new()
+                .name(
+                    if is_dld {
+                        "accept dld"
+                    } else {
+                        "accept overlay"
+                    }
+                    .into(),
+                )
+                .spawn(move || {
+                    for s in l.incoming() {
+                        let Ok(s) = s else { continue };
+                        let Some(who) = peer(&s, &allowed) else {
+                            continue;
+                        };
+                        let k = Arc::clone(&k);
+                        let stats = Arc::clone(&stats);
+                        let _ = std::thread::Builder::new()
+                            .name(format!("conn {}", who.pid))
+                            .spawn(move || {
+                                if is_dld {
+                                    serve_dld(&*k, s, who, &stats)
+                                } else {
+                                    serve_overlay(&*k, s, who, &stats)
+                                }
+                            });
+                    }
+                })
+                .map_err(|e| format!("thread: {e}"))?;
+        }
+        Ok(Server { dld, overlay })
+    }
+
+    /// Removes the socket files (on shutdown).
+    pub fn unlink(&self) {
+        let _ = std::fs::remove_file(&self.dld);
+        let _ = std::fs::remove_file(&self.overlay);
+    }
+}

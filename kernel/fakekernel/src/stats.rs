@@ -1,0 +1,88 @@
+//! fkoverlayd's counters: every frame or datagram it drops is counted here
+//! by reason, together with the traffic it moved. `FK_STATS` on the dld
+//! socket returns them as name/value pairs and `fkoverlayd stats` prints
+//! them.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+macro_rules! stats {
+    ($($v:ident => $n:literal: $doc:literal,)*) => {
+        /// A counter.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum Stat { $(#[doc = $doc] $v,)* }
+
+        impl Stat {
+            /// Every counter, in reporting order.
+            pub const ALL: &'static [Stat] = &[$(Stat::$v,)*];
+
+            /// The counter's reported name.
+            pub fn name(self) -> &'static str {
+                match self { $(Stat::$v => $n,)* }
+            }
+        }
+    };
+}
+
+stats! {
+    TapRxFrames => "tap_rx_frames": "frames read from VNIC TAPs",
+    TapRxRunt => "tap_rx_runt_drops": "frames from a TAP shorter than an Ethernet header",
+    TapRxErrors => "tap_rx_errors": "read errors on TAPs",
+    LocalUnicast => "local_unicast": "unicast frames switched between VNICs of one overlay",
+    LocalFlood => "local_flood": "broadcast/multicast copies delivered to other local VNICs",
+    ToOverlay => "overlay_tx": "frames handed to the overlay's mc_tx",
+    OverlayDownDrops => "overlay_down_drops": "frames from a VNIC whose overlay is gone",
+    MacRxFrames => "mac_rx_frames": "frames delivered up by the driver (mac_rx)",
+    MacRxRunt => "mac_rx_runt_drops": "frames from the driver shorter than an Ethernet header",
+    MacRxNoClient => "mac_rx_no_client_drops": "unicast frames from the driver for no local VNIC",
+    VnicWriteDown => "vnic_write_down_drops": "frames for a VNIC whose TAP is down",
+    VnicWriteFull => "vnic_write_full_drops": "frames for a VNIC whose TAP queue is full",
+    VnicWriteErrors => "vnic_write_errors": "other TAP write failures",
+    UdpRxDatagrams => "udp_rx_datagrams": "datagrams received on underlay sockets",
+    UdpRxTruncated => "udp_rx_truncated_drops": "datagrams larger than 64 KiB",
+    UdpRxErrors => "udp_rx_errors": "receive errors on underlay sockets",
+    UdpRxDecapDrops => "udp_rx_decap_drops": "datagrams the driver dropped (bad header, unknown vnetid, device stopped)",
+    UdpTxDatagrams => "udp_tx_datagrams": "datagrams sent on underlay sockets",
+    UdpTxFull => "udp_tx_full_drops": "datagrams dropped because the socket buffer was full",
+    UdpTxErrors => "udp_tx_errors": "other send failures",
+    ConnBadFrames => "conn_bad_frames": "device-socket connections closed for a malformed frame",
+}
+
+/// The counter set.
+#[derive(Debug)]
+pub struct Stats {
+    v: Vec<AtomicU64>,
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Stats {
+            v: Stat::ALL.iter().map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+}
+
+impl Stats {
+    /// Adds one.
+    pub fn bump(&self, s: Stat) {
+        self.add(s, 1);
+    }
+
+    /// Adds `n`.
+    pub fn add(&self, s: Stat, n: u64) {
+        if let Some(c) = self.v.get(s as usize) {
+            c.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// The current value.
+    pub fn get(&self, s: Stat) -> u64 {
+        self.v
+            .get(s as usize)
+            .map_or(0, |c| c.load(Ordering::Relaxed))
+    }
+
+    /// Every counter as (name, value).
+    pub fn snapshot(&self) -> Vec<(&'static str, u64)> {
+        Stat::ALL.iter().map(|&s| (s.name(), self.get(s))).collect()
+    }
+}
