@@ -7,13 +7,19 @@
 //! used by varpd and dladm to talk to the overlay driver (real ioctls on
 //! illumos, fkoverlayd's sockets on Linux).
 
+pub mod client;
+pub mod door;
 pub mod errno;
+pub mod handle;
+pub mod instance;
 pub mod kdev;
 pub mod ksys;
 pub mod paths;
+pub mod persist;
 pub mod plugin;
 pub mod plugins;
 pub mod proxy;
 pub mod testing;
 
 pub use errno::Errno;
+pub use handle::Varpd;
