@@ -1,1 +1,312 @@
-fn main() {}
+//! varpd: the virtual ARP daemon (`cmd/varpd/varpd.c`).
+//!
+//! # Theory of operation
+//!
+//! varpd serves the overlay driver's target lookups and dladm's door
+//! commands. Start-up follows spec/userland.md §6.2:
+//!
+//! 1. parse options; open `/dev/overlay` exclusively (`FREAD|FWRITE|FEXCL`;
+//!    fkoverlayd's socket on Linux) — failure is fatal (exit 95);
+//! 2. create the state directory (mode 0700);
+//! 3. daemonise (unless `-f`): the parent waits on a pipe and exits with
+//!    the status the child reports once the door serves (0), or the
+//!    child's exit status if it dies first;
+//! 4. register the built-in plugins (`direct`, `files`), enable
+//!    persistence and restore saved instances (degrading overlays left
+//!    without one);
+//! 5. block the termination signals, drop privileges, start 2×CPUs+1
+//!    lookup threads and the door server, and report readiness;
+//! 6. wait for SIGTERM/SIGINT/SIGHUP/SIGQUIT, then revoke the door and
+//!    quiesce the lookup threads. Instances are left persisted, so a new
+//!    varpd restores them with the same ids.
+
+mod privs;
+
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::process::exit;
+use std::sync::Arc;
+
+use libvarpd::door::server;
+use libvarpd::door::transport::DoorServer;
+use libvarpd::kdev::KDev;
+use libvarpd::ksys::{FEXCL, FREAD, FWRITE};
+use libvarpd::plugin::TargetDev;
+use libvarpd::{paths, Errno, Varpd};
+use nix::sys::signal::{SigSet, Signal};
+
+/// `VARPD_EXIT_REQUESTED` (`SMF_EXIT_OK`).
+const VARPD_EXIT_REQUESTED: i32 = 0;
+/// `VARPD_EXIT_FATAL` (`SMF_EXIT_ERR_FATAL`).
+const VARPD_EXIT_FATAL: i32 = 95;
+/// `VARPD_EXIT_USAGE` (`SMF_EXIT_ERR_CONFIG`).
+const VARPD_EXIT_USAGE: i32 = 96;
+
+const USAGE: &str = "usage: varpd [-f] [-i plugin-dir]... [-d door-path]\n\
+\t-f\t\tstay in the foreground\n\
+\t-i dir\t\tadditional plugin directory\n\
+\t-d path\t\tdoor path (default: <root>/run/varpd/varpd.door)\n\
+The environment variable OVERLAY_ROOT prefixes every path.\n";
+
+struct Opts {
+    foreground: bool,
+    include: Vec<PathBuf>,
+    door: Option<PathBuf>,
+}
+
+fn pname() -> String {
+    std::env::args()
+        .next()
+        .and_then(|a| {
+            Path::new(&a)
+                .file_name()
+                .map(|s| s.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| "varpd".into())
+}
+
+fn usage_exit(msg: Option<&str>) -> ! {
+    if let Some(m) = msg {
+        eprintln!("{}: {m}", pname());
+    }
+    eprint!("{USAGE}");
+    exit(if msg.is_some() { VARPD_EXIT_USAGE } else { 0 });
+}
+
+fn parse_args() -> Opts {
+    let mut o = Opts {
+        foreground: false,
+        include: Vec::new(),
+        door: None,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let Some(flags) = a.strip_prefix('-').filter(|f| !f.is_empty()) else {
+            usage_exit(Some(&format!("unexpected argument: {a}")));
+        };
+        if flags == "-" {
+            break;
+        }
+        for (i, c) in flags.char_indices() {
+            match c {
+                'f' => o.foreground = true,
+                'h' | '?' => usage_exit(None),
+                'i' | 'd' => {
+                    let rest = &flags[i + 1..];
+                    let val = if !rest.is_empty() {
+                        rest.to_string()
+                    } else {
+                        match args.next() {
+                            Some(v) => v,
+                            None => usage_exit(Some(&format!("option requires an argument: -{c}"))),
+                        }
+                    };
+                    if c == 'i' {
+                        o.include.push(PathBuf::from(val));
+                    } else {
+                        o.door = Some(PathBuf::from(val));
+                    }
+                    break;
+                }
+                other => usage_exit(Some(&format!("unknown option: -{other}"))),
+            }
+        }
+    }
+    o
+}
+
+/// `varpd_fatal`: message to stderr, exit 95.
+fn fatal(msg: &str) -> ! {
+    eprintln!("{}: {msg}", pname());
+    tracing::error!("{msg}");
+    exit(VARPD_EXIT_FATAL);
+}
+
+/// The daemonise handshake: the write end of the pipe in the child.
+struct Ready(Option<OwnedFd>);
+
+impl Ready {
+    fn report(&mut self, status: i32) {
+        if let Some(fd) = self.0.take() {
+            let mut f = std::fs::File::from(fd);
+            let _ = f.write_all(&status.to_ne_bytes());
+        }
+    }
+
+    /// `varpd_dfatal`: fatal after daemonising; tell the parent.
+    fn fatal(&mut self, msg: &str) -> ! {
+        eprintln!("{}: {msg}", pname());
+        tracing::error!("{msg}");
+        self.report(VARPD_EXIT_FATAL);
+        exit(VARPD_EXIT_FATAL);
+    }
+}
+
+/// `varpd_daemonize`: fork; the parent exits with the child's report.
+fn daemonize() -> Ready {
+    let (rd, wr) = match nix::unistd::pipe() {
+        Ok(p) => p,
+        Err(e) => fatal(&format!(
+            "failed to create pipe: {}",
+            Errno::from_host(e as i32)
+        )),
+    };
+    // SAFETY: the process is single-threaded here (no thread has been
+    // started yet), so the child may continue running arbitrary code.
+    match unsafe { nix::unistd::fork() } {
+        Err(e) => fatal(&format!("failed to fork: {}", Errno::from_host(e as i32))),
+        Ok(nix::unistd::ForkResult::Parent { child }) => {
+            drop(wr);
+            let mut f = std::fs::File::from(rd);
+            let mut b = [0u8; 4];
+            match f.read_exact(&mut b) {
+                Ok(()) => exit(i32::from_ne_bytes(b)),
+                Err(_) => match nix::sys::wait::waitpid(child, None) {
+                    Ok(nix::sys::wait::WaitStatus::Exited(_, st)) => exit(st),
+                    _ => exit(VARPD_EXIT_FATAL),
+                },
+            }
+        }
+        Ok(nix::unistd::ForkResult::Child) => {
+            drop(rd);
+            let _ = nix::unistd::setsid();
+            if let Ok(devnull) = std::fs::File::open("/dev/null") {
+                let _ = nix::unistd::dup2(devnull.as_raw_fd(), 0);
+            }
+            Ready(Some(wr))
+        }
+    }
+}
+
+fn main() {
+    let opts = parse_args();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+
+    let root = paths::root();
+    // libvarpd_create: the exclusive /dev/overlay handle.
+    let kdev = match KDev::open_overlay(&root, FREAD | FWRITE | FEXCL) {
+        Ok(k) => k,
+        Err(e) => fatal(&format!(
+            "failed to open a libvarpd handle: {}",
+            Errno::from_io(&e)
+        )),
+    };
+
+    // varpd_dir_setup.
+    let dir = paths::varpd_dir(&root);
+    if let Err(e) = privs::dir_setup(&dir) {
+        fatal(&format!("failed to create {}: {e}", dir.display()));
+    }
+    let door = opts.door.clone().unwrap_or_else(|| paths::door_path(&root));
+    if let Some(parent) = door.parent() {
+        let _ = std::fs::create_dir_all(parent);
+    }
+    for d in &opts.include {
+        if let Err(e) = std::fs::read_dir(d) {
+            fatal(&format!(
+                "failed to load from {}: {}",
+                d.display(),
+                Errno::from_io(&e)
+            ));
+        }
+        tracing::info!(dir = %d.display(), "plugin directory accepted; this port loads only built-in plugins");
+    }
+
+    let mut ready = if opts.foreground {
+        Ready(None)
+    } else {
+        daemonize()
+    };
+    // SAFETY: umask has no preconditions.
+    unsafe { libc::umask(0o022) };
+    let _ = std::env::set_current_dir(&dir);
+
+    let dev: Arc<dyn TargetDev> = Arc::new(kdev);
+    let vh = Varpd::new(dev, cfg!(not(target_os = "illumos")));
+    for reg in [
+        libvarpd::plugins::direct::registration(),
+        libvarpd::plugins::files::registration(),
+    ] {
+        if let Err(e) = vh.plugin_register(reg) {
+            ready.fatal(&format!("failed to register plugin: {e}"));
+        }
+    }
+    for name in vh.plugin_names() {
+        tracing::info!("loaded {name}!");
+    }
+    if let Err(e) = vh.persist_enable(&dir) {
+        ready.fatal(&format!("failed to enable varpd persistence: {e}"));
+    }
+    match vh.persist_restore() {
+        Ok(ids) => tracing::info!(?ids, "restored instances"),
+        Err(e) => ready.fatal(&format!("failed to enable varpd persistence: {e}")),
+    }
+
+    // Termination signals are taken synchronously by this thread only.
+    let mut sigs = SigSet::empty();
+    for s in [
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+    ] {
+        sigs.add(s);
+    }
+    if let Err(e) = sigs.thread_block() {
+        ready.fatal(&format!("failed to block signals: {e}"));
+    }
+    if let Err(e) = privs::drop_privileges() {
+        ready.fatal(&format!("failed to drop privileges: {e}"));
+    }
+
+    let nthr = 2 * std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        + 1;
+    let mut threads = Vec::with_capacity(nthr);
+    for i in 0..nthr {
+        let v = vh.clone();
+        match std::thread::Builder::new()
+            .name(format!("varpd-lookup-{i}"))
+            .spawn(move || v.lookup_run())
+        {
+            Ok(t) => threads.push(t),
+            Err(e) => ready.fatal(&format!("failed to create lookup thread: {e}")),
+        }
+    }
+
+    let v = vh.clone();
+    let handler: Arc<libvarpd::door::transport::Handler> =
+        Arc::new(move |req, cred| server::dispatch(&v, req, cred));
+    let ds = match DoorServer::create(&door, handler) {
+        Ok(d) => d,
+        Err(e) => ready.fatal(&format!(
+            "failed to create door server at {}: {e}",
+            door.display()
+        )),
+    };
+    tracing::info!(door = %door.display(), lookup_threads = nthr, "varpd ready");
+    ready.report(0);
+
+    let sig = loop {
+        match sigs.wait() {
+            Ok(s) => break s,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => {
+                tracing::error!("sigwait: {e}");
+                std::process::abort();
+            }
+        }
+    };
+    tracing::info!(signal = ?sig, "exiting");
+    ds.destroy();
+    vh.lookup_quiesce();
+    exit(VARPD_EXIT_REQUESTED);
+}
