@@ -1,0 +1,202 @@
+//! libdladm's VNIC support (`libdlvnic.c`) as far as overlays need it:
+//! create (with the persistence rule that a persistent VNIC cannot sit on a
+//! temporary link), delete, bring-up of persistent VNICs, and the link
+//! attributes `show-link` prints.
+//!
+//! On Linux a VNIC is a MAC client of fkoverlayd's MAC layer backed by a TAP
+//! device of the same name; fkoverlayd records a persistent VNIC's lower
+//! link, address and MTU as attributes of its link (`linkover`, `macaddr`,
+//! `mac_type`, `mtu`) so that `up-vnic` can re-create it.
+
+use crate::backend::*;
+use crate::errno::Errno;
+use crate::status::Status;
+
+fn st(e: Errno) -> Status {
+    Status::from_errno(e)
+}
+
+/// How the VNIC's address is chosen (`vnic_mac_addr_type_t`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MacSpec {
+    /// `auto`: a random address (no factory addresses on an overlay).
+    Auto,
+    Random,
+    Fixed([u8; 6]),
+}
+
+/// `dladm_vnic_create()`.
+pub fn create(
+    b: &mut dyn Backend,
+    name: &str,
+    over: LinkId,
+    mac: MacSpec,
+    mtu: u32,
+    flags: u32,
+) -> Result<VnicAttr, Status> {
+    let lower = b.id2info(over).map_err(st)?;
+    if lower.class == DATALINK_CLASS_VNIC || lower.class == DATALINK_CLASS_VLAN {
+        return Err(Status::BadArg);
+    }
+    if flags & DLADM_OPT_PERSIST != 0 && lower.flags & DLADM_OPT_PERSIST == 0 {
+        return Err(Status::PersistOnTemp);
+    }
+    if lower.flags & DLADM_OPT_ACTIVE == 0 {
+        return Err(Status::LinkInval);
+    }
+    let (mac_type, addr) = match mac {
+        MacSpec::Auto | MacSpec::Random => (VNIC_MAC_ADDR_TYPE_RANDOM, [0u8; 6]),
+        MacSpec::Fixed(m) => {
+            // A VNIC needs a unicast address.
+            if m[0] & 1 != 0 || m == [0u8; 6] {
+                return Err(Status::InvalidMacAddr);
+            }
+            (VNIC_MAC_ADDR_TYPE_FIXED, m)
+        }
+    };
+    b.vnic_create(&VnicCreate {
+        linkid: None,
+        name: name.to_string(),
+        over,
+        flags,
+        mac_type,
+        mac: addr,
+        mtu,
+    })
+    .map_err(st)
+}
+
+/// `dladm_vnic_delete()`.
+pub fn delete(b: &mut dyn Backend, linkid: LinkId, flags: u32) -> Result<(), Status> {
+    let info = b.id2info(linkid).map_err(st)?;
+    if info.class != DATALINK_CLASS_VNIC {
+        return Err(Status::BadArg);
+    }
+    let f = flags & info.flags;
+    if f & DLADM_OPT_ACTIVE != 0 {
+        // vnic_delete removes the TAP and destroys the id with `f`.
+        b.vnic_delete(linkid, f).map_err(st)
+    } else if f != 0 {
+        b.destroy_datalink_id(linkid, f).map_err(st)
+    } else {
+        Err(Status::NotFound)
+    }
+}
+
+/// `dladm_vnic_up()`: re-create persistent VNICs that are not running
+/// (all of them, one, or those over `over`). Returns the last failure.
+pub fn up(
+    b: &mut dyn Backend,
+    linkid: Option<LinkId>,
+    over: Option<LinkId>,
+) -> Result<Vec<LinkId>, Status> {
+    let links: Vec<LinkInfo> = match linkid {
+        Some(l) => vec![b.id2info(l).map_err(st)?],
+        None => b
+            .walk_links(DATALINK_CLASS_VNIC, DLADM_OPT_PERSIST)
+            .map_err(st)?
+            .into_iter()
+            .filter(|l| l.flags & DLADM_OPT_ACTIVE == 0)
+            .collect(),
+    };
+    let mut res = Ok(Vec::new());
+    let mut done = Vec::new();
+    for l in links {
+        if l.class != DATALINK_CLASS_VNIC {
+            res = Err(Status::BadArg);
+            continue;
+        }
+        match up_one(b, &l, over) {
+            Ok(true) => done.push(l.linkid),
+            Ok(false) => {}
+            Err(s) => res = Err(s),
+        }
+    }
+    res.map(|_: Vec<LinkId>| done)
+}
+
+fn up_one(b: &mut dyn Backend, l: &LinkInfo, over_filter: Option<LinkId>) -> Result<bool, Status> {
+    let conf = b.get_conf(l.linkid).map_err(st)?;
+    let mut over = None;
+    let mut mac = None;
+    let mut mac_type = VNIC_MAC_ADDR_TYPE_RANDOM;
+    let mut mtu = 0u32;
+    for (k, v) in conf {
+        match (k.as_str(), v) {
+            ("linkover", ConfVal::U64(x)) => over = u32::try_from(x).ok(),
+            ("macaddr", ConfVal::Str(s)) => mac = crate::linkname::ether_aton(&s),
+            ("mac_type", ConfVal::U64(x)) => mac_type = x as u32,
+            ("mtu", ConfVal::U64(x)) => mtu = u32::try_from(x).unwrap_or(0),
+            _ => {}
+        }
+    }
+    let over = over.ok_or(Status::NotFound)?;
+    if let Some(f) = over_filter {
+        if f != over {
+            return Ok(false);
+        }
+    }
+    // A persistent VNIC keeps the address it was first given.
+    let (mac_type, mac) = match mac {
+        Some(m) => (VNIC_MAC_ADDR_TYPE_FIXED, m),
+        None => (mac_type, [0u8; 6]),
+    };
+    b.vnic_create(&VnicCreate {
+        linkid: Some(l.linkid),
+        name: l.name.clone(),
+        over,
+        flags: l.flags | DLADM_OPT_ACTIVE,
+        mac_type,
+        mac,
+        mtu,
+    })
+    .map_err(st)?;
+    Ok(true)
+}
+
+/// `dladm_linkstate2str()`.
+pub fn linkstate2str(state: u32) -> &'static str {
+    match state {
+        1 => "up",
+        0 => "down",
+        _ => "unknown",
+    }
+}
+
+/// MTU and state of any link, for `show-link`: `(mtu, state)`.
+pub fn link_attr(b: &mut dyn Backend, l: &LinkInfo) -> (Option<u32>, &'static str) {
+    match l.class {
+        DATALINK_CLASS_VNIC => match b.vnic_info(l.linkid) {
+            Ok(v) => (Some(v.mtu), linkstate2str(v.state)),
+            Err(_) => (None, "unknown"),
+        },
+        DATALINK_CLASS_OVERLAY => {
+            let mtu = b.ovl_getprop(l.linkid, 0).ok().and_then(|v| match v.len() {
+                4 => Some(u32::from_le_bytes([v[0], v[1], v[2], v[3]])),
+                8 => {
+                    let mut a = [0u8; 8];
+                    a.copy_from_slice(&v);
+                    u32::try_from(u64::from_le_bytes(a)).ok()
+                }
+                _ => None,
+            });
+            // The device's link goes up when it is activated, which needs
+            // the varpd association (varpd/id set).
+            let up = b
+                .ovl_getprop(l.linkid, 3)
+                .map(|v| !v.is_empty())
+                .unwrap_or(false);
+            (
+                mtu,
+                if mtu.is_none() {
+                    "unknown"
+                } else if up {
+                    "up"
+                } else {
+                    "down"
+                },
+            )
+        }
+        _ => (None, "unknown"),
+    }
+}

@@ -1,0 +1,432 @@
+//! Overlay properties as dladm sees them: the property description
+//! (`overlay_ioc_propinfo_t` / `varpd_client_propinfo_arg_t`, unified as
+//! libdladm's `dladm_overlay_propinfo_handle_t`), value parsing
+//! (`dladm_overlay_parse_prop`, §7.8), value formatting
+//! (`print_overlay_value`), the "possible values" range
+//! (`mac_propval_range_t`, `dladm_range2strs`) and the `-p` list syntax
+//! (`dladm_parse_link_props`).
+//!
+//! Parsing is strict where illumos was not (§7.8): trailing junk, negative
+//! numbers for unsigned properties and values outside the range the
+//! property advertises are refused with a message naming the property, the
+//! value and what is accepted. Formatting prints 64-bit values in full
+//! (illumos printed them with `%d`, §12 #18).
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+pub const OVERLAY_PROP_T_INT: u32 = 1;
+pub const OVERLAY_PROP_T_UINT: u32 = 2;
+pub const OVERLAY_PROP_T_IP: u32 = 3;
+pub const OVERLAY_PROP_T_STRING: u32 = 4;
+
+pub const OVERLAY_PROP_PERM_REQ: u32 = 0x1;
+pub const OVERLAY_PROP_PERM_READ: u32 = 0x2;
+pub const OVERLAY_PROP_PERM_WRITE: u32 = 0x4;
+pub const OVERLAY_PROP_PERM_RW: u32 = 0x6;
+
+/// `OVERLAY_PROP_SIZEMAX`: value, default and range buffers.
+pub const PROP_SIZEMAX: usize = 256;
+/// `MAC_PROPVAL_UINT32` / `MAC_PROPVAL_STR`.
+pub const MAC_PROPVAL_UINT32: u32 = 1;
+pub const MAC_PROPVAL_STR: u32 = 2;
+
+/// The "possible values" of a property.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum Range {
+    /// `mpr_count == 0`.
+    #[default]
+    None,
+    /// Inclusive `uint32` ranges.
+    Uint32(Vec<(u32, u32)>),
+    /// A list of strings.
+    Str(Vec<String>),
+    /// A range dladm cannot convert (prints `?`).
+    Unknown,
+}
+
+impl Range {
+    /// Decode a `mac_propval_range_t` image (`oipi_poss`/`vcfa_poss`).
+    pub fn decode(poss: &[u8]) -> Range {
+        let u32at = |o: usize| -> Option<u32> {
+            poss.get(o..o + 4)
+                .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        };
+        let (Some(count), Some(ty)) = (u32at(0), u32at(4)) else {
+            return Range::None;
+        };
+        if count == 0 {
+            return Range::None;
+        }
+        match ty {
+            MAC_PROPVAL_UINT32 => {
+                let mut v = Vec::new();
+                for i in 0..count as usize {
+                    match (u32at(8 + 8 * i), u32at(12 + 8 * i)) {
+                        (Some(a), Some(b)) => v.push((a, b)),
+                        _ => return Range::Unknown,
+                    }
+                }
+                Range::Uint32(v)
+            }
+            MAC_PROPVAL_STR => {
+                let data = poss.get(12..).unwrap_or(&[]);
+                let mut v = Vec::new();
+                let mut it = data.split(|&b| b == 0);
+                for _ in 0..count {
+                    match it.next() {
+                        Some(s) => v.push(String::from_utf8_lossy(s).into_owned()),
+                        None => return Range::Unknown,
+                    }
+                }
+                Range::Str(v)
+            }
+            _ => Range::Unknown,
+        }
+    }
+
+    /// Encode as a 256-byte `mac_propval_range_t` image (for fakes).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut b = vec![0u8; PROP_SIZEMAX];
+        match self {
+            Range::None | Range::Unknown => {}
+            Range::Uint32(v) => {
+                b[0..4].copy_from_slice(&(v.len() as u32).to_le_bytes());
+                b[4..8].copy_from_slice(&MAC_PROPVAL_UINT32.to_le_bytes());
+                for (i, (lo, hi)) in v.iter().enumerate() {
+                    let o = 8 + 8 * i;
+                    if o + 8 > PROP_SIZEMAX {
+                        break;
+                    }
+                    b[o..o + 4].copy_from_slice(&lo.to_le_bytes());
+                    b[o + 4..o + 8].copy_from_slice(&hi.to_le_bytes());
+                }
+            }
+            Range::Str(v) => {
+                b[0..4].copy_from_slice(&(v.len() as u32).to_le_bytes());
+                b[4..8].copy_from_slice(&MAC_PROPVAL_STR.to_le_bytes());
+                let mut o = 12;
+                for s in v {
+                    let n = s.len();
+                    if o + n + 1 > PROP_SIZEMAX {
+                        break;
+                    }
+                    b[o..o + n].copy_from_slice(s.as_bytes());
+                    o += n + 1;
+                }
+                b[8..12].copy_from_slice(&((o - 12) as u32).to_le_bytes());
+            }
+        }
+        b
+    }
+
+    /// `dladm_range2strs` joined with `,`: the POSSIBLE column.
+    pub fn to_strs(&self) -> Option<Vec<String>> {
+        match self {
+            Range::None => Some(Vec::new()),
+            Range::Unknown => None,
+            Range::Uint32(v) => Some(
+                v.iter()
+                    .map(|&(a, b)| {
+                        if a == b {
+                            format!("{a}")
+                        } else {
+                            format!("{a}-{b}")
+                        }
+                    })
+                    .collect(),
+            ),
+            Range::Str(v) => Some(v.clone()),
+        }
+    }
+}
+
+/// One property's description, from the kernel or from varpd.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PropInfo {
+    /// The property id (kernel `oipi_id` or varpd `vcfa_propid`).
+    pub id: u32,
+    pub name: String,
+    pub ptype: u32,
+    pub prot: u32,
+    /// The default value's bytes (empty: no default).
+    pub default: Vec<u8>,
+    pub range: Range,
+}
+
+impl PropInfo {
+    pub fn required(&self) -> bool {
+        self.prot & OVERLAY_PROP_PERM_REQ != 0
+    }
+}
+
+/// `print_overlay_value()`, with 64-bit values printed in full.
+/// `Err(msg)` is a warning to print (and the value shows as `--`).
+pub fn format_value(ptype: u32, v: &[u8]) -> Result<String, String> {
+    match ptype {
+        OVERLAY_PROP_T_INT => Ok(match v.len() {
+            1 => format!("{}", v[0] as i8),
+            2 => format!("{}", i16::from_le_bytes([v[0], v[1]])),
+            4 => format!("{}", i32::from_le_bytes([v[0], v[1], v[2], v[3]])),
+            8 => format!("{}", i64::from_le_bytes(arr8(v))),
+            _ => "?".into(),
+        }),
+        OVERLAY_PROP_T_UINT => Ok(match v.len() {
+            1 => format!("{}", v[0]),
+            2 => format!("{}", u16::from_le_bytes([v[0], v[1]])),
+            4 => format!("{}", u32::from_le_bytes([v[0], v[1], v[2], v[3]])),
+            8 => format!("{}", u64::from_le_bytes(arr8(v))),
+            _ => "?".into(),
+        }),
+        OVERLAY_PROP_T_IP => {
+            if v.len() != 16 {
+                return Err(format!("malformed overlay IP property: {} bytes", v.len()));
+            }
+            let mut a = [0u8; 16];
+            a.copy_from_slice(v);
+            Ok(ip_to_string(&Ipv6Addr::from(a)))
+        }
+        OVERLAY_PROP_T_STRING => {
+            let end = v.iter().position(|&b| b == 0).unwrap_or(v.len());
+            Ok(String::from_utf8_lossy(&v[..end]).into_owned())
+        }
+        _ => Ok("?".into()),
+    }
+}
+
+fn arr8(v: &[u8]) -> [u8; 8] {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&v[..8]);
+    a
+}
+
+/// An IPv6 address as illumos prints it: v4-mapped as a dotted quad.
+pub fn ip_to_string(a: &Ipv6Addr) -> String {
+    match a.to_ipv4_mapped() {
+        Some(v4) => v4.to_string(),
+        None => a.to_string(),
+    }
+}
+
+/// An address in the property encoding (IPv4 as v4-mapped IPv6).
+pub fn ip_to_v6(a: IpAddr) -> Ipv6Addr {
+    match a {
+        IpAddr::V4(v4) => v4.to_ipv6_mapped(),
+        IpAddr::V6(v6) => v6,
+    }
+}
+
+/// Parse an IP address the way `inet_pton(AF_INET6)` then `AF_INET` does.
+pub fn parse_ip(s: &str) -> Option<Ipv6Addr> {
+    if let Ok(v6) = s.parse::<Ipv6Addr>() {
+        return Some(v6);
+    }
+    s.parse::<Ipv4Addr>().ok().map(|v4| v4.to_ipv6_mapped())
+}
+
+/// Why a value was refused, as the tail of the message
+/// `invalid value '<v>' for property <name>: <why>`.
+fn accepted(info: &PropInfo) -> String {
+    match info.ptype {
+        OVERLAY_PROP_T_UINT | OVERLAY_PROP_T_INT => {
+            if let Range::Uint32(r) = &info.range {
+                if !r.is_empty() {
+                    // Range::to_strs cannot fail for Uint32.
+                    let strs = info.range.to_strs().unwrap_or_default();
+                    return format!("must be in {}", strs.join(","));
+                }
+            }
+            if info.ptype == OVERLAY_PROP_T_UINT {
+                format!("must be in 0-{}", u64::MAX)
+            } else {
+                format!("must be in {}-{}", i64::MIN, i64::MAX)
+            }
+        }
+        OVERLAY_PROP_T_IP => "must be an IPv4 or IPv6 address".into(),
+        OVERLAY_PROP_T_STRING => format!("must be at most {} bytes", PROP_SIZEMAX - 1),
+        _ => "unsupported property type".into(),
+    }
+}
+
+/// The message for a refused value.
+pub fn bad_value_msg(info: &PropInfo, value: &str) -> String {
+    format!(
+        "invalid value '{}' for property {}: {}",
+        value,
+        info.name,
+        accepted(info)
+    )
+}
+
+fn in_ranges(info: &PropInfo, v: i128) -> bool {
+    match &info.range {
+        Range::Uint32(r) if !r.is_empty() => r
+            .iter()
+            .any(|&(lo, hi)| v >= i128::from(lo) && v <= i128::from(hi)),
+        _ => true,
+    }
+}
+
+/// `dladm_overlay_parse_prop()`, strict: the encoded value, or the message
+/// to print.
+pub fn parse_value(info: &PropInfo, value: &str) -> Result<Vec<u8>, String> {
+    let bad = || bad_value_msg(info, value);
+    match info.ptype {
+        OVERLAY_PROP_T_INT => {
+            let digits = value.strip_prefix(['+', '-']).unwrap_or(value);
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(bad());
+            }
+            let v: i64 = value.parse().map_err(|_| bad())?;
+            if !in_ranges(info, i128::from(v)) {
+                return Err(bad());
+            }
+            Ok(v.to_le_bytes().to_vec())
+        }
+        OVERLAY_PROP_T_UINT => {
+            let digits = value.strip_prefix('+').unwrap_or(value);
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(bad());
+            }
+            let v: u64 = digits.parse().map_err(|_| bad())?;
+            if !in_ranges(info, i128::from(v)) {
+                return Err(bad());
+            }
+            Ok(v.to_le_bytes().to_vec())
+        }
+        OVERLAY_PROP_T_STRING => {
+            if value.len() >= PROP_SIZEMAX || value.as_bytes().contains(&0) {
+                return Err(bad());
+            }
+            let mut b = value.as_bytes().to_vec();
+            b.push(0);
+            Ok(b)
+        }
+        OVERLAY_PROP_T_IP => parse_ip(value).map(|a| a.octets().to_vec()).ok_or_else(bad),
+        _ => Err(bad()),
+    }
+}
+
+/// One `name=value[,value...]` of a `-p` list (`dladm_arg_info_t`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PropArg {
+    pub name: String,
+    pub values: Vec<String>,
+}
+
+/// `dladm_parse_link_props(str, &list, B_FALSE)`: `,` and `=` separate;
+/// a word without `=` is a further value of the previous property. `None`
+/// for a malformed list (a leading value, an empty name, a repeated name).
+pub fn parse_prop_list(s: &str) -> Option<Vec<PropArg>> {
+    let mut out: Vec<PropArg> = Vec::new();
+    for tok in s.split(',') {
+        if tok.is_empty() {
+            continue;
+        }
+        match tok.split_once('=') {
+            Some((name, val)) => {
+                if name.is_empty() || out.iter().any(|p| p.name == name) {
+                    return None;
+                }
+                let mut values = Vec::new();
+                if !val.is_empty() {
+                    values.push(val.to_string());
+                }
+                out.push(PropArg {
+                    name: name.to_string(),
+                    values,
+                });
+            }
+            None => match out.last_mut() {
+                Some(p) => p.values.push(tok.to_string()),
+                None => return None,
+            },
+        }
+    }
+    Some(out)
+}
+
+/// Property routing (§7.2): `<search>/...` goes to varpd.
+pub fn is_search_prop(name: &str, search: &str) -> bool {
+    name.len() > search.len() && name.starts_with(search) && name.as_bytes()[search.len()] == b'/'
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(ptype: u32, range: Range) -> PropInfo {
+        PropInfo {
+            id: 5,
+            name: "vxlan/listen_port".into(),
+            ptype,
+            prot: OVERLAY_PROP_PERM_RW | OVERLAY_PROP_PERM_REQ,
+            default: vec![],
+            range,
+        }
+    }
+
+    #[test]
+    fn strict_uint() {
+        let p = info(OVERLAY_PROP_T_UINT, Range::Uint32(vec![(1, 65535)]));
+        assert_eq!(parse_value(&p, "4789").unwrap(), 4789u64.to_le_bytes());
+        for bad in ["70000", "0", "-1", "12x", "", " 1", "0x10"] {
+            assert!(parse_value(&p, bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            parse_value(&p, "70000").unwrap_err(),
+            "invalid value '70000' for property vxlan/listen_port: must be in 1-65535"
+        );
+        let q = info(OVERLAY_PROP_T_UINT, Range::None);
+        assert_eq!(
+            parse_value(&q, "18446744073709551615").unwrap(),
+            u64::MAX.to_le_bytes()
+        );
+        assert!(parse_value(&q, "18446744073709551616").is_err());
+        assert_eq!(
+            format_value(OVERLAY_PROP_T_UINT, &u64::MAX.to_le_bytes()).unwrap(),
+            "18446744073709551615"
+        );
+    }
+
+    #[test]
+    fn ip_and_string() {
+        let p = info(OVERLAY_PROP_T_IP, Range::None);
+        let v = parse_value(&p, "10.88.88.69").unwrap();
+        assert_eq!(format_value(OVERLAY_PROP_T_IP, &v).unwrap(), "10.88.88.69");
+        let v = parse_value(&p, "fd00::1").unwrap();
+        assert_eq!(format_value(OVERLAY_PROP_T_IP, &v).unwrap(), "fd00::1");
+        assert!(parse_value(&p, "10.88.88").is_err());
+        assert!(format_value(OVERLAY_PROP_T_IP, &[1, 2, 3]).is_err());
+        let s = info(OVERLAY_PROP_T_STRING, Range::None);
+        assert_eq!(parse_value(&s, "ab").unwrap(), b"ab\0");
+        assert!(parse_value(&s, &"x".repeat(256)).is_err());
+    }
+
+    #[test]
+    fn ranges_roundtrip() {
+        for r in [
+            Range::None,
+            Range::Uint32(vec![(576, 8900), (9000, 9000)]),
+            Range::Str(vec!["direct".into(), "files".into()]),
+        ] {
+            assert_eq!(Range::decode(&r.encode()), r);
+        }
+        assert_eq!(
+            Range::Uint32(vec![(576, 8900), (7, 7)]).to_strs().unwrap(),
+            vec!["576-8900", "7"]
+        );
+    }
+
+    #[test]
+    fn prop_lists() {
+        let l = parse_prop_list("a=1,b=2,3,").unwrap();
+        assert_eq!(l.len(), 2);
+        assert_eq!(l[1].values, vec!["2", "3"]);
+        assert!(parse_prop_list("x,a=1").is_none());
+        assert!(parse_prop_list("a=1,a=2").is_none());
+        assert!(parse_prop_list("=1").is_none());
+        assert!(is_search_prop("direct/dest_ip", "direct"));
+        assert!(!is_search_prop("directx/dest_ip", "direct"));
+        assert!(!is_search_prop("direct", "direct"));
+    }
+}
