@@ -23,7 +23,8 @@
 //! The checks read the object with binutils (`readelf -rW`, `nm -P`). The
 //! last line printed (on stdout) is the object's path.
 //!
-//! `cargo xtask kmod check <object> [allowlist]` runs only the checks.
+//! `cargo xtask kmod check <object> [allowlist]` runs only the checks;
+//! `cargo xtask kmod host-tests` the host tests of the kernel backends.
 
 use crate::util::{root, Result};
 use std::collections::BTreeSet;
@@ -42,6 +43,7 @@ pub fn run(args: &[String]) -> Result {
             println!("{}", obj.display());
             Ok(())
         }
+        Some("host-tests") => host_tests(),
         Some("check") => {
             let obj = args
                 .get(1)
@@ -55,7 +57,7 @@ pub fn run(args: &[String]) -> Result {
             Ok(())
         }
         Some(other) => Err(format!(
-            "cargo xtask kmod: unknown argument {other:?} (usage: kmod [check <object> [allowlist]])"
+            "cargo xtask kmod: unknown argument {other:?} (usage: kmod [check <object> [allowlist] | host-tests])"
         )),
     }
 }
@@ -123,6 +125,36 @@ pub fn build() -> Result<PathBuf> {
         REQUIRED.join("/")
     );
     Ok(obj)
+}
+
+/// The kmod workspaces' own checks, on the build host: formatting of
+/// `kernel/kmod` and `kernel/kmod/hosttest`, and the host tests of the
+/// driver's kernel backends (`kernel/overlay/src/illumos` against a mock
+/// DDI; see kernel/kmod/hosttest/src/lib.rs).
+pub fn host_tests() -> Result {
+    let dir = kmod_dir();
+    for m in [
+        dir.join("Cargo.toml"),
+        dir.join("hosttest").join("Cargo.toml"),
+    ] {
+        let mut fmt = Command::new("cargo");
+        fmt.arg("fmt")
+            .arg("--manifest-path")
+            .arg(&m)
+            .args(["--", "--check"]);
+        fmt.env_remove("RUSTUP_TOOLCHAIN");
+        run_in(&mut fmt)?;
+    }
+    let mut t = Command::new("cargo");
+    t.arg("test")
+        .arg("--manifest-path")
+        .arg(dir.join("hosttest").join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(target_dir().join("hosttest"));
+    for v in ["RUSTFLAGS", "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET"] {
+        t.env_remove(v);
+    }
+    run_in(&mut t)
 }
 
 fn run_in(cmd: &mut Command) -> Result {

@@ -24,6 +24,7 @@ pub fn run(_args: &[String]) -> Result {
     // kernel object builds and passes its checks.
     crate::illumos::check()?;
     crate::kmod::build()?;
+    crate::kmod::host_tests()?;
     // Every test in the workspace. Tests that need root fail without it (CI is
     // root) unless OVERLAY_TESTS_ALLOW_SKIP=1 is set.
     sh(cargo().args(["test", "--workspace", "--release"]))?;
