@@ -20,4 +20,5 @@ pub mod libdlvnic;
 pub mod linkname;
 pub mod ofmt;
 pub mod prop;
+pub mod real;
 pub mod status;
