@@ -36,9 +36,12 @@ pub mod dev;
 pub mod dld;
 pub mod glue;
 pub mod kmem;
+pub mod ksock;
 pub mod log;
+pub mod mac;
 pub mod modlinkage;
 pub mod panic;
+pub mod platform;
 pub mod sys;
 pub mod target;
 

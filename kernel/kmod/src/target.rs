@@ -13,6 +13,7 @@
 use crate::glue;
 use crate::sys::ddi::*;
 use crate::sys::types::*;
+use overlay::{Errno, UserIo};
 
 pub unsafe extern "C" fn overlay_target_open(
     devp: *mut dev_t,
@@ -57,4 +58,87 @@ pub unsafe extern "C" fn overlay_target_ioctl(
     let min = unsafe { getminor(dev) };
     // Commands are plain integers; the driver rejects unknown ones.
     glue::targ_ioctl(min, cmd as u32, arg, mode, credp)
+}
+
+/// The caller's memory for one `/dev/overlay` ioctl: the argument pointer
+/// and the ioctl `mode` (which carries `FKIOCTL` for in-kernel callers and
+/// the data model).
+pub struct KUserIo {
+    pub arg: intptr_t,
+    pub mode: c_int,
+}
+
+impl KUserIo {
+    fn copyin(&self, uaddr: usize, dst: &mut [u8]) -> Result<(), Errno> {
+        if dst.is_empty() {
+            return Ok(());
+        }
+        // SAFETY: ddi_copyin validates the user address range itself and
+        // fails with -1 on a fault; dst is a writable kernel buffer of the
+        // given length.
+        let r = unsafe {
+            ddi_copyin(
+                uaddr as *const c_void,
+                dst.as_mut_ptr().cast(),
+                dst.len(),
+                self.mode,
+            )
+        };
+        if r == 0 {
+            Ok(())
+        } else {
+            Err(Errno::EFAULT)
+        }
+    }
+
+    fn copyout(&self, uaddr: usize, src: &[u8]) -> Result<(), Errno> {
+        if src.is_empty() {
+            return Ok(());
+        }
+        // SAFETY: as copyin, the other way.
+        let r = unsafe {
+            ddi_copyout(
+                src.as_ptr().cast(),
+                uaddr as *mut c_void,
+                src.len(),
+                self.mode,
+            )
+        };
+        if r == 0 {
+            Ok(())
+        } else {
+            Err(Errno::EFAULT)
+        }
+    }
+
+    fn at(&self, off: usize) -> Result<usize, Errno> {
+        (self.arg as usize).checked_add(off).ok_or(Errno::EFAULT)
+    }
+}
+
+impl UserIo for KUserIo {
+    fn copyin_arg(&mut self, off: usize, dst: &mut [u8]) -> Result<(), Errno> {
+        self.copyin(self.at(off)?, dst)
+    }
+
+    fn copyout_arg(&mut self, off: usize, src: &[u8]) -> Result<(), Errno> {
+        self.copyout(self.at(off)?, src)
+    }
+
+    fn copyin_buf(&mut self, uaddr: u64, dst: &mut [u8]) -> Result<(), Errno> {
+        let a = usize::try_from(uaddr).map_err(|_| Errno::EFAULT)?;
+        self.copyin(a, dst)
+    }
+
+    fn copyout_buf(&mut self, uaddr: u64, src: &[u8]) -> Result<(), Errno> {
+        let a = usize::try_from(uaddr).map_err(|_| Errno::EFAULT)?;
+        self.copyout(a, src)
+    }
+
+    /// `ddi_model_convert_from(mode & FMODELS) == DDI_MODEL_ILP32`: a
+    /// 32-bit varpd, whose `overlay_targ_*` structures the driver widens.
+    fn ilp32(&self) -> bool {
+        // SAFETY: a pure function of the model bits.
+        unsafe { ddi_model_convert_from((self.mode & FMODELS) as c_uint) == DDI_MODEL_ILP32 }
+    }
 }

@@ -80,3 +80,20 @@ extern "C" {
         -> c_int;
     pub fn ksocket_close(ks: ksocket_t, cr: *mut cred_t) -> c_int;
 }
+
+/// illumos `struct sockaddr_in6` (32 bytes: it ends with the illumos-only
+/// `__sin6_src_id`).
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct sockaddr_in6 {
+    pub sin6_family: u16,
+    /// Network byte order.
+    pub sin6_port: u16,
+    pub sin6_flowinfo: u32,
+    pub sin6_addr: [u8; 16],
+    pub sin6_scope_id: u32,
+    pub __sin6_src_id: u32,
+}
+
+const _: () = assert!(core::mem::size_of::<sockaddr_in6>() == 32);
+const _: () = assert!(core::mem::size_of::<msghdr>() == 48);

@@ -1,0 +1,207 @@
+//! The underlay: one kernel UDP socket per mux (overlay_mux.c, spec
+//! kernel.md §10.4, §14.5).
+//!
+//! `open` creates the socket with the kernel's credential (the driver is
+//! not netstack-aware), binds it to the plugin's address and installs
+//! [`overlay_mux_recv`] as its direct receive callback
+//! (`ksocket_krecv_set`), whose argument is the mux. The `KSocket` keeps a
+//! counted reference to the mux, so the callback's pointer stays valid
+//! until `close` (`ksocket_close` returns only once no callback is
+//! running).
+//!
+//! Received datagrams arrive as a `b_next` chain; each is an M_PROTO block
+//! holding a `T_unitdata_ind` (the sender's address, unused) followed by
+//! the payload in `b_cont`. We drop the M_PROTO block and hand the payload
+//! to the driver's `OverlayMux::recv`, which decapsulates and delivers.
+//! Anything else is freed and counted in [`RX_DROP_NOT_UNITDATA`].
+//!
+//! Sends use `ksocket_sendmblk` with `MSG_DONTWAIT`: a clogged socket
+//! returns `EAGAIN` at once rather than blocking the MAC transmit path; on
+//! any error what remains of the message is freed (datagram semantics).
+
+use crate::platform::KPlatform;
+use crate::sys::cred::kcred;
+use crate::sys::ksocket::*;
+use crate::sys::stream::*;
+use crate::sys::types::*;
+use core::ptr;
+use core::sync::atomic::{AtomicU64, Ordering};
+use overlay::{Errno, MsgBlk, MuxHandle, OverlayMux, SockaddrIn6, SocketParams};
+
+/// Received messages that were not a `T_unitdata_ind` with data.
+pub static RX_DROP_NOT_UNITDATA: AtomicU64 = AtomicU64::new(0);
+
+/// One open underlay socket.
+pub struct KSocket {
+    ks: ksocket_t,
+    /// Keeps the receive callback's argument alive.
+    _mux: MuxHandle<KPlatform>,
+}
+
+// SAFETY: ksocket_t operations are MT-safe; the handle is not mutated.
+unsafe impl Send for KSocket {}
+// SAFETY: as above.
+unsafe impl Sync for KSocket {}
+
+fn sin6(a: &SockaddrIn6) -> sockaddr_in6 {
+    sockaddr_in6 {
+        sin6_family: a.family,
+        sin6_port: a.port_be,
+        sin6_flowinfo: a.flowinfo,
+        sin6_addr: a.addr.s6_addr,
+        sin6_scope_id: a.scope_id,
+        __sin6_src_id: 0,
+    }
+}
+
+fn kcr() -> *mut cred_t {
+    // SAFETY: kcred is set at boot and never changes.
+    unsafe { kcred }
+}
+
+/// `ksocket_socket` + `ksocket_bind` + `ksocket_krecv_set`.
+pub fn open(p: &SocketParams, mux: &MuxHandle<KPlatform>) -> Result<KSocket, Errno> {
+    let mut ks: ksocket_t = ptr::null_mut();
+    // SAFETY: ks is a valid out-pointer; the numbers are illumos'.
+    let e = unsafe { ksocket_socket(&mut ks, p.domain, p.stype, p.protocol, KSOCKET_SLEEP, kcr()) };
+    if e != 0 {
+        return Err(Errno(e));
+    }
+    let sa = sin6(&p.addr);
+    // SAFETY: ks is open; sa is a complete sockaddr_in6 of the given size.
+    let e = unsafe {
+        ksocket_bind(
+            ks,
+            (&sa as *const sockaddr_in6).cast(),
+            core::mem::size_of::<sockaddr_in6>() as socklen_t,
+            kcr(),
+        )
+    };
+    if e != 0 {
+        // SAFETY: closes the socket opened above.
+        unsafe { ksocket_close(ks, kcr()) };
+        return Err(Errno(e));
+    }
+    let mux = mux.clone();
+    let arg = alloc::sync::Arc::as_ptr(&mux) as *mut c_void;
+    // SAFETY: the callback's argument is the mux, kept alive by the
+    // KSocket until after ksocket_close.
+    let e = unsafe { ksocket_krecv_set(ks, Some(overlay_mux_recv), arg) };
+    if e != 0 {
+        // SAFETY: as above.
+        unsafe { ksocket_close(ks, kcr()) };
+        return Err(Errno(e));
+    }
+    Ok(KSocket { ks, _mux: mux })
+}
+
+/// `ksocket_setsockopt` (the plugin's `sockopt`, e.g. `UDP_SRCPORT_HASH`).
+pub fn setopt(s: &KSocket, level: i32, name: i32, val: &[u8]) -> Result<(), Errno> {
+    let len = c_int::try_from(val.len()).map_err(|_| Errno::EINVAL)?;
+    // SAFETY: val is readable for len bytes for the duration of the call.
+    let e = unsafe { ksocket_setsockopt(s.ks, level, name, val.as_ptr().cast(), len, kcr()) };
+    if e == 0 {
+        Ok(())
+    } else {
+        Err(Errno(e))
+    }
+}
+
+/// `ksocket_sendmblk(MSG_DONTWAIT)` to `dst` (overlay_mux_tx).
+pub fn send(s: &KSocket, dst: &SockaddrIn6, msg: MsgBlk) -> Result<(), Errno> {
+    let mut sa = sin6(dst);
+    let mut hdr = msghdr {
+        msg_name: (&mut sa as *mut sockaddr_in6).cast(),
+        msg_namelen: core::mem::size_of::<sockaddr_in6>() as socklen_t,
+        msg_iov: ptr::null_mut(),
+        msg_iovlen: 0,
+        msg_control: ptr::null_mut(),
+        msg_controllen: 0,
+        msg_flags: 0,
+    };
+    let mut mp = msg.into_raw().cast::<mblk_t>();
+    // SAFETY: hdr and sa live across the call; ksocket_sendmblk takes the
+    // message and leaves in `mp` whatever it did not send.
+    let e = unsafe { ksocket_sendmblk(s.ks, &mut hdr, MSG_DONTWAIT, &mut mp, kcr()) };
+    if e != 0 {
+        if !mp.is_null() {
+            // SAFETY: what is left is still ours; a datagram is never
+            // retried in part.
+            unsafe { freemsg(mp) };
+        }
+        return Err(Errno(e));
+    }
+    Ok(())
+}
+
+/// `ksocket_close`; then the mux reference is released.
+pub fn close(s: KSocket) {
+    // SAFETY: the socket is open; ksocket_close waits for running
+    // callbacks, after which none can start.
+    unsafe { ksocket_close(s.ks, kcr()) };
+    drop(s);
+}
+
+/// The ksocket direct-receive callback (overlay_mux_recv).
+unsafe extern "C" fn overlay_mux_recv(
+    _ks: ksocket_t,
+    chain: *mut mblk_t,
+    _msgsize: size_t,
+    _oob: c_int,
+    arg: *mut c_void,
+) -> boolean_t {
+    // SAFETY: arg is the mux installed in open(), alive until close().
+    let mux = unsafe { &*(arg as *const OverlayMux<KPlatform>) };
+    let mut mp = chain;
+    while !mp.is_null() {
+        // SAFETY: mp is a message of the chain ksocket handed us; we own it.
+        let data = unsafe {
+            let next = (*mp).b_next;
+            (*mp).b_next = ptr::null_mut();
+            let d = unitdata_payload(mp);
+            mp = next;
+            d
+        };
+        match data {
+            // SAFETY: the payload is a message we own, now detached.
+            Some(d) => match unsafe { MsgBlk::from_raw(d.cast()) } {
+                Some(m) => mux.recv(m),
+                None => {
+                    RX_DROP_NOT_UNITDATA.fetch_add(1, Ordering::Relaxed);
+                }
+            },
+            None => {
+                RX_DROP_NOT_UNITDATA.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+    B_TRUE
+}
+
+/// Splits one received message: frees the leading M_PROTO
+/// `T_unitdata_ind` block and returns the payload, or frees everything and
+/// returns `None` if it is not that shape.
+///
+/// # Safety
+/// `mp` must be a valid message we own, not linked by `b_next`.
+unsafe fn unitdata_payload(mp: *mut mblk_t) -> Option<*mut mblk_t> {
+    // SAFETY: caller contract; the reads stay within the first block (its
+    // length is checked before the primitive is read).
+    unsafe {
+        let d = (*mp).b_datap;
+        let len = ((*mp).b_wptr as usize).saturating_sub((*mp).b_rptr as usize);
+        let ok = !d.is_null()
+            && (*d).db_type == M_PROTO
+            && !(*mp).b_cont.is_null()
+            && len >= core::mem::size_of::<i32>()
+            && ((*mp).b_rptr as *const i32).read_unaligned() == T_UNITDATA_IND;
+        if !ok {
+            freemsg(mp);
+            return None;
+        }
+        let data = (*mp).b_cont;
+        (*mp).b_cont = ptr::null_mut();
+        freeb(mp);
+        Some(data)
+    }
+}
