@@ -10,7 +10,7 @@
 
 use crate::cell::Global;
 use crate::sys::ddi::*;
-use crate::sys::ddifm::{ddi_fm_fini, ddi_fm_init, ddi_iblock_cookie_t, DDI_FM_EREPORT_CAPABLE};
+use crate::sys::ddifm::{ddi_fm_fini, ddi_fm_init, DDI_FM_EREPORT_CAPABLE};
 use crate::sys::types::*;
 use crate::{dld, glue, target};
 use core::ptr;
@@ -54,9 +54,9 @@ unsafe extern "C" fn overlay_attach(dip: *mut dev_info_t, cmd: ddi_attach_cmd_t)
         return DDI_FAILURE;
     }
     let mut fmcap = DDI_FM_EREPORT_CAPABLE;
-    let mut ibc: ddi_iblock_cookie_t = ptr::null_mut();
-    // SAFETY: dip is valid; fmcap and ibc are live out-parameters.
-    unsafe { ddi_fm_init(dip, &mut fmcap, &mut ibc) };
+    // SAFETY: dip is valid; fmcap is a live in/out parameter; no interrupt
+    // cookie is wanted (NULL), as in overlay.c.
+    unsafe { ddi_fm_init(dip, &mut fmcap, ptr::null_mut()) };
     // SAFETY: dip is valid; the name and node type are static C strings.
     let r = unsafe {
         ddi_create_minor_node(dip, MINOR_NAME.as_ptr(), S_IFCHR, 0, DDI_PSEUDO.as_ptr(), 0)
@@ -103,9 +103,9 @@ unsafe extern "C" fn overlay_nulldev(_dip: *mut dev_info_t) -> c_int {
     unsafe { nulldev() }
 }
 
-unsafe extern "C" fn overlay_reset_nodev(_dip: *mut dev_info_t, _cmd: ddi_reset_cmd_t) -> c_int {
-    // SAFETY: nodev takes no arguments and returns ENXIO.
-    unsafe { nodev() }
+unsafe extern "C" fn overlay_reset_nulldev(_dip: *mut dev_info_t, _cmd: ddi_reset_cmd_t) -> c_int {
+    // SAFETY: nulldev takes no arguments and returns 0.
+    unsafe { nulldev() }
 }
 
 unsafe extern "C" fn nodev_strategy(_bp: *mut buf_t) -> c_int {
@@ -163,7 +163,7 @@ pub static OVERLAY_DEV_OPS: Global<dev_ops> = Global::new(dev_ops {
     devo_probe: Some(overlay_nulldev),
     devo_attach: Some(overlay_attach),
     devo_detach: Some(overlay_detach),
-    devo_reset: Some(overlay_reset_nodev),
+    devo_reset: Some(overlay_reset_nulldev),
     devo_cb_ops: OVERLAY_CB_OPS.get(),
     devo_bus_ops: ptr::null_mut(),
     devo_power: None,

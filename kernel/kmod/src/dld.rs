@@ -72,9 +72,14 @@ const fn ent(cmd: u32, f: dld_ioc_func_t) -> dld_ioc_info_t {
     }
 }
 
-/// The table handed to `dld_ioc_register` (overlay.c's `overlay_ioc_list`).
+/// The table handed to `dld_ioc_register` (overlay.c's `overlay_ioc_list`,
+/// in its order).
 static OVERLAY_IOC_LIST: Global<[dld_ioc_info_t; 8]> = Global::new([
     ent(OVERLAY_IOC_CREATE, overlay_dld_ioc::<OVERLAY_IOC_CREATE>),
+    ent(
+        OVERLAY_IOC_ACTIVATE,
+        overlay_dld_ioc::<OVERLAY_IOC_ACTIVATE>,
+    ),
     ent(OVERLAY_IOC_DELETE, overlay_dld_ioc::<OVERLAY_IOC_DELETE>),
     ent(
         OVERLAY_IOC_PROPINFO,
@@ -83,10 +88,6 @@ static OVERLAY_IOC_LIST: Global<[dld_ioc_info_t; 8]> = Global::new([
     ent(OVERLAY_IOC_GETPROP, overlay_dld_ioc::<OVERLAY_IOC_GETPROP>),
     ent(OVERLAY_IOC_SETPROP, overlay_dld_ioc::<OVERLAY_IOC_SETPROP>),
     ent(OVERLAY_IOC_NPROPS, overlay_dld_ioc::<OVERLAY_IOC_NPROPS>),
-    ent(
-        OVERLAY_IOC_ACTIVATE,
-        overlay_dld_ioc::<OVERLAY_IOC_ACTIVATE>,
-    ),
     ent(OVERLAY_IOC_STATUS, overlay_dld_ioc::<OVERLAY_IOC_STATUS>),
 ]);
 

@@ -1,15 +1,17 @@
 //! Module linkage: `_init`, `_info`, `_fini` (overlay.c's counterparts).
 //!
-//! `_init` builds the driver's global state, hooks the dev_ops into MAC
-//! (`mac_init_ops`, which makes GLDv3 route the overlay's MAC minor nodes
-//! to it) and installs the module; a failed `mod_install` undoes both.
-//! `_fini` removes the module first (the kernel refuses while the driver is
-//! attached or busy) and only then tears the globals down.
+//! `_init` builds the driver's global state, calls `mac_init_ops(NULL,
+//! "overlay")` as overlay.c does (NULL: MAC must not take over our
+//! `cb_ops`, which serve `/dev/overlay`; the call only records the driver
+//! name with MAC) and installs the module; a failed `mod_install` tears the
+//! globals down again. `_fini` removes the module first (the kernel refuses
+//! while the driver is attached or busy) and only then tears the globals
+//! down.
 
 use crate::cell::Global;
 use crate::dev::OVERLAY_DEV_OPS;
 use crate::glue;
-use crate::sys::mac::{mac_fini_ops, mac_init_ops};
+use crate::sys::mac::mac_init_ops;
 use crate::sys::modctl::{
     mod_driverops, mod_info, mod_install, mod_remove, modinfo, modldrv, modlinkage, MODMAXLINK,
     MODREV_1,
@@ -40,14 +42,12 @@ pub unsafe extern "C" fn _init() -> c_int {
     if let Err(e) = glue::global_init() {
         return e;
     }
-    // SAFETY: the dev_ops is a static that outlives the module; mac_init_ops
-    // only records it and is undone by mac_fini_ops below or in _fini.
-    unsafe { mac_init_ops(OVERLAY_DEV_OPS.get(), c"overlay".as_ptr()) };
+    // SAFETY: a NULL dev_ops is allowed (overlay.c passes NULL); the name
+    // is a static C string.
+    unsafe { mac_init_ops(ptr::null_mut(), c"overlay".as_ptr()) };
     // SAFETY: the linkage is a static, fully initialised structure.
     let err = unsafe { mod_install(OVERLAY_MODLINKAGE.get()) };
     if err != 0 {
-        // SAFETY: matches the mac_init_ops above.
-        unsafe { mac_fini_ops(OVERLAY_DEV_OPS.get()) };
         glue::global_fini();
     }
     err
@@ -69,8 +69,7 @@ pub unsafe extern "C" fn _fini() -> c_int {
     if err != 0 {
         return err;
     }
-    // SAFETY: the module is removed, so no entry point can run any more.
-    unsafe { mac_fini_ops(OVERLAY_DEV_OPS.get()) };
+    // The module is removed, so no entry point can run any more.
     glue::global_fini();
     0
 }
