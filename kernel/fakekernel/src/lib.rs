@@ -14,8 +14,10 @@
 //! * [`underlay`]: UDP sockets for the driver's muxes;
 //! * [`stats`]: counters for everything moved or dropped.
 
+pub mod client;
 pub mod dlmgmt;
 pub mod fkcmd;
+pub mod host;
 pub mod mac;
 pub mod server;
 pub mod stats;

@@ -1,1 +1,281 @@
-fn main() {}
+//! `fkoverlayd`: the overlay driver hosted in a Linux process.
+//!
+//! Theory of operation: parse the command line, daemonise (unless `-f`),
+//! bring the fake kernel up ([`fkoverlayd::host::Host`]), bind the device
+//! sockets, and only then tell the invoking process that we serve, so that
+//! it exits 0 exactly when the sockets accept (or non-zero with the reason
+//! when start-up fails). The main thread then waits for SIGTERM/SIGINT/
+//! SIGHUP, with those signals blocked in every thread, and stops cleanly:
+//! VNICs (and their TAPs) removed, overlays stopped, sockets unlinked, the
+//! persistent configuration left as it is.
+//!
+//! `fkoverlayd stats` is a client mode: it asks a running daemon for its
+//! counters (`FK_STATS`) and prints them.
+
+use clap::{Parser, Subcommand};
+use fkoverlayd::host::Host;
+use fkoverlayd::server::Server;
+use fkoverlayd::stats::Stats;
+use nix::sys::signal::{SigSet, Signal};
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "fkoverlayd",
+    about = "The illumos overlay driver hosted in a Linux process"
+)]
+struct Cli {
+    /// Stay in the foreground (log to stderr).
+    #[arg(short = 'f', long = "foreground")]
+    foreground: bool,
+    /// Root prefix for sockets, state and configuration (also
+    /// $OVERLAY_ROOT; default /).
+    #[arg(short = 'R', long = "root", global = true)]
+    root: Option<PathBuf>,
+    /// A non-root uid that holds PRIV_SYS_DL_CONFIG (repeatable; adds to
+    /// dl_config_uids of R/etc/overlay/fkoverlayd.toml).
+    #[arg(short = 'u', long = "dl-config-uid")]
+    uids: Vec<u32>,
+    #[command(subcommand)]
+    cmd: Option<Cmd>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Print the counters of the running daemon.
+    Stats,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct Config {
+    #[serde(default)]
+    dl_config_uids: Vec<u32>,
+}
+
+fn root_of(cli: &Cli) -> PathBuf {
+    if let Some(r) = &cli.root {
+        return r.clone();
+    }
+    match std::env::var_os("OVERLAY_ROOT") {
+        Some(r) if !r.is_empty() => PathBuf::from(r),
+        _ => PathBuf::from("/"),
+    }
+}
+
+fn load_config(root: &Path) -> Result<Config, String> {
+    let p = root.join("etc/overlay/fkoverlayd.toml");
+    match std::fs::read_to_string(&p) {
+        Ok(t) => toml::from_str(&t).map_err(|e| format!("{}: {e}", p.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
+        Err(e) => Err(format!("{}: {e}", p.display())),
+    }
+}
+
+/// Everything that runs once we are the daemon process: returns the
+/// running host and server, or why start-up failed.
+fn start(root: &Path, uids: Vec<u32>) -> Result<(Arc<Host>, Server), String> {
+    let stats = Arc::new(Stats::default());
+    let host = Host::new(root, Arc::clone(&stats))?;
+    let server = Server::bind(root, Arc::clone(&host), uids, stats)?;
+    let pid = root.join("run/overlay/fkoverlayd.pid");
+    let _ = std::fs::write(&pid, format!("{}\n", std::process::id()));
+    Ok((host, server))
+}
+
+fn wait_for_signal() {
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGTERM);
+    set.add(Signal::SIGINT);
+    set.add(Signal::SIGHUP);
+    loop {
+        match set.wait() {
+            Ok(s) => {
+                tracing::info!(signal = ?s, "stopping");
+                return;
+            }
+            Err(_) => continue,
+        }
+    }
+}
+
+fn block_signals() {
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGTERM);
+    set.add(Signal::SIGINT);
+    set.add(Signal::SIGHUP);
+    // Blocked before any thread starts, so every thread inherits the mask
+    // and only sigwait in the main thread sees these signals.
+    let _ = set.thread_block();
+    // A dead client must not kill us with SIGPIPE.
+    // SAFETY: setting SIGPIPE to SIG_IGN installs no handler code.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+}
+
+fn init_logging(foreground: bool, root: &Path) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    if foreground {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .try_init();
+    } else {
+        let dir = root.join("run/overlay");
+        let _ = std::fs::create_dir_all(&dir);
+        match std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("fkoverlayd.log"))
+        {
+            Ok(f) => {
+                let _ = tracing_subscriber::fmt()
+                    .with_env_filter(filter)
+                    .with_ansi(false)
+                    .with_writer(std::sync::Mutex::new(f))
+                    .try_init();
+            }
+            Err(_) => {
+                let _ = tracing_subscriber::fmt()
+                    .with_env_filter(filter)
+                    .with_writer(std::io::sink)
+                    .try_init();
+            }
+        }
+    }
+}
+
+fn stop(host: &Host, server: &Server, root: &Path) {
+    server.unlink();
+    host.shutdown();
+    let _ = std::fs::remove_file(root.join("run/overlay/fkoverlayd.pid"));
+}
+
+fn run_foreground(root: &Path, uids: Vec<u32>) -> ExitCode {
+    init_logging(true, root);
+    block_signals();
+    match start(root, uids) {
+        Ok((host, server)) => {
+            tracing::info!(root = %root.display(), "fkoverlayd serving");
+            wait_for_signal();
+            stop(&host, &server, root);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("fkoverlayd: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_daemon(root: &Path, uids: Vec<u32>) -> ExitCode {
+    let mut fds = [0i32; 2];
+    // SAFETY: pipe2 writes two descriptors into fds.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
+        eprintln!("fkoverlayd: pipe: {}", std::io::Error::last_os_error());
+        return ExitCode::FAILURE;
+    }
+    // SAFETY: both descriptors were just created and are owned here.
+    let (rd, wr) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    // SAFETY: we are single-threaded here (no thread has been started), so
+    // the child may run arbitrary code after fork.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        eprintln!("fkoverlayd: fork: {}", std::io::Error::last_os_error());
+        return ExitCode::FAILURE;
+    }
+    if pid > 0 {
+        // The invoking process: wait for the daemon's verdict.
+        drop(wr);
+        let mut f = std::fs::File::from(rd);
+        let mut msg = String::new();
+        let _ = f.read_to_string(&mut msg);
+        if msg == "ok" {
+            return ExitCode::SUCCESS;
+        }
+        if msg.is_empty() {
+            msg = "daemon exited during start-up".into();
+        }
+        eprintln!("fkoverlayd: {msg}");
+        return ExitCode::FAILURE;
+    }
+    drop(rd);
+    // SAFETY: setsid has no preconditions.
+    unsafe { libc::setsid() };
+    // stdin/stdout/stderr to /dev/null; logging goes to a file.
+    if let Ok(null) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+    {
+        for fd in 0..3 {
+            // SAFETY: dup2 onto the standard descriptors.
+            unsafe { libc::dup2(null.as_raw_fd(), fd) };
+        }
+    }
+    let _ = std::env::set_current_dir("/");
+    init_logging(false, root);
+    block_signals();
+    let mut w = std::fs::File::from(wr);
+    match start(root, uids) {
+        Ok((host, server)) => {
+            tracing::info!(root = %root.display(), "fkoverlayd serving");
+            let _ = w.write_all(b"ok");
+            drop(w);
+            wait_for_signal();
+            stop(&host, &server, root);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            tracing::error!("{e}");
+            let _ = w.write_all(e.as_bytes());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn stats(root: &Path) -> ExitCode {
+    match fkoverlayd::client::stats(root) {
+        Ok(v) => {
+            for (k, v) in v {
+                println!("{k:<28} {v}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("fkoverlayd: stats: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut root = root_of(&cli);
+    // Absolute, since the daemon changes directory to /.
+    if cli.cmd.is_none() {
+        let _ = std::fs::create_dir_all(&root);
+    }
+    if let Ok(r) = std::fs::canonicalize(&root) {
+        root = r;
+    }
+    if let Some(Cmd::Stats) = cli.cmd {
+        return stats(&root);
+    }
+    let mut uids = cli.uids.clone();
+    match load_config(&root) {
+        Ok(c) => uids.extend(c.dl_config_uids),
+        Err(e) => {
+            eprintln!("fkoverlayd: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    if cli.foreground {
+        run_foreground(&root, uids)
+    } else {
+        run_daemon(&root, uids)
+    }
+}
