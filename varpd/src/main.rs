@@ -191,12 +191,21 @@ fn main() {
 
     let root = paths::root();
     // libvarpd_create: the exclusive /dev/overlay handle.
-    let kdev = match KDev::open_overlay(&root, FREAD | FWRITE | FEXCL) {
-        Ok(k) => k,
-        Err(e) => fatal(&format!(
-            "failed to open a libvarpd handle: {}",
-            Errno::from_io(&e)
-        )),
+    // A predecessor killed moments ago may still hold the exclusive handle
+    // until fkoverlayd notices its connection closed: retry EEXIST briefly.
+    let mut tries = 0;
+    let kdev = loop {
+        match KDev::open_overlay(&root, FREAD | FWRITE | FEXCL) {
+            Ok(k) => break k,
+            Err(e) if Errno::from_io(&e) == Errno::EEXIST && tries < 20 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            Err(e) => fatal(&format!(
+                "failed to open a libvarpd handle: {}",
+                Errno::from_io(&e)
+            )),
+        }
     };
 
     // varpd_dir_setup.
