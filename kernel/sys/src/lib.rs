@@ -13,11 +13,11 @@
 
 pub mod consts;
 pub mod errno;
+pub mod fk;
 pub mod ioc;
 pub mod pod;
 pub mod propval;
 pub mod target;
-pub mod fk;
 
 pub use consts::*;
 pub use ioc::*;

@@ -1,0 +1,349 @@
+//! The overlay device (`overlay_dev_t`) and its GLDv3 provider callbacks
+//! (`overlay_m_*`, §11.2) including the transmit path (`overlay_m_tx`).
+//!
+//! A device is created by OVERLAY_IOC_CREATE, associated with a varpd
+//! target, activated, and then started by MAC when a client (a VNIC) opens
+//! it: `m_start` joins the mux for the plugin's socket and the data path
+//! is live. Every TX call and RX delivery registers itself as in-flight
+//! under the device lock (`IN_TX`/`IN_RX` and counts); `m_stop` sets
+//! `MDDROP` so new I/O is dropped, waits for in-flight I/O to drain, and
+//! leaves the mux (§10.5).
+//!
+//! Transmit takes the device lock twice per chain (start and finish) and
+//! never while a frame is processed: it snapshots the mux connection, the
+//! target and the vnetid, then per frame resolves the destination
+//! ([`crate::target`]), asks the plugin to encapsulate and sends through the
+//! mux socket. Nothing on this path allocates in steady state.
+
+use crate::errno::Errno;
+use crate::kcondvar::KCondvar;
+use crate::kmutex::KMutex;
+use crate::msgblk::{MsgBlk, MsgBlkChain};
+use crate::mux::MuxConn;
+use crate::once::OnceSlot;
+use crate::platform::Platform;
+use crate::plugin::{EncapInfo, EncapInstance, OverlayPlugin};
+use crate::stats::{add, inc, DevCounters, DevStats};
+use crate::target::{Target, TxLookup};
+use crate::Overlay;
+use alloc::boxed::Box;
+use alloc::sync::{Arc, Weak};
+use core::sync::atomic::Ordering;
+use overlay_sys::*;
+
+/// A counted reference to a plugin (`overlay_plugin_t` active count);
+/// released when dropped.
+pub(crate) struct PluginHold(pub(crate) Arc<OverlayPlugin>);
+
+impl Drop for PluginHold {
+    fn drop(&mut self) {
+        self.0.rele_active();
+    }
+}
+
+/// Mutable device state, under the device lock.
+pub(crate) struct DevState<P: Platform> {
+    pub flags: u32,
+    /// Transient holds by ioctls (`odd_ref`).
+    pub refs: u32,
+    pub txcount: u32,
+    pub rxcount: u32,
+    pub mux: Option<Arc<MuxConn<P>>>,
+    pub vid: u64,
+    pub target: Option<Arc<Target<P>>>,
+    pub fm_msg: [u8; OVERLAY_STATUS_BUFLEN],
+    /// Current max SDU (what MAC reports as the MTU).
+    pub sdu: u32,
+}
+
+/// One overlay device; see the module comment. Hosts hold it as a
+/// [`DevHandle`](crate::DevHandle) (the MAC driver-private pointer).
+pub struct OverlayDev<P: Platform> {
+    pub(crate) ovl: Arc<Overlay<P>>,
+    pub(crate) me: Weak<OverlayDev<P>>,
+    pub(crate) linkid: u32,
+    pub(crate) plugin: PluginHold,
+    pub(crate) inst: Box<dyn EncapInstance>,
+    pub(crate) mac: OnceSlot<P::Mac>,
+    /// The MAC perimeter: serialises ACTIVATE/PROPINFO/GETPROP/SETPROP and
+    /// MAC start/stop for this device.
+    pub(crate) perim: KMutex<()>,
+    pub(crate) st: KMutex<DevState<P>>,
+    pub(crate) iocv: KCondvar,
+    pub(crate) stats: DevStats,
+}
+
+impl<P: Platform> OverlayDev<P> {
+    /// The datalink id.
+    pub fn linkid(&self) -> u32 {
+        self.linkid
+    }
+
+    /// The virtual network id.
+    pub fn vnetid(&self) -> u64 {
+        self.st.lock().vid
+    }
+
+    /// The `OVERLAY_F_*` flags.
+    pub fn flags(&self) -> u32 {
+        self.st.lock().flags
+    }
+
+    /// The encapsulation plugin's name.
+    pub fn encap_name(&self) -> &'static str {
+        self.plugin.0.name
+    }
+
+    /// The MAC registration, once `mac_register` has returned.
+    pub fn mac(&self) -> Option<&P::Mac> {
+        self.mac.get()
+    }
+
+    /// Number of DYNAMIC cache entries (0 without a target).
+    pub fn cache_entries(&self) -> usize {
+        let t = self.st.lock().target.clone();
+        t.map_or(0, |t| t.nentries())
+    }
+
+    /// Data-path counters.
+    pub fn stats(&self) -> DevCounters {
+        self.stats.snapshot()
+    }
+
+    pub(crate) fn arc(&self) -> Arc<OverlayDev<P>> {
+        // `&self` came from a live Arc (devices are only reached through
+        // DevHandle), so the strong count is at least one.
+        self.me
+            .upgrade()
+            .expect("device reached through a live handle")
+    }
+
+    /// `mc_start`: join the mux; `EAGAIN` until activated.
+    pub fn m_start(&self) -> Result<(), Errno> {
+        let _p = self.perim.lock();
+        let vid = {
+            let st = self.st.lock();
+            if st.flags & OVERLAY_F_ACTIVATED == 0 {
+                return Err(Errno::EAGAIN);
+            }
+            if st.flags & OVERLAY_F_IN_MUX != 0 {
+                return Ok(());
+            }
+            st.vid
+        };
+        let params = self.inst.socket()?;
+        let conn = self.ovl.mux_open(&self.plugin.0, &params, &*self.inst)?;
+        // §16 #5: two devices with one vnetid in a mux would corrupt the
+        // original's AVL tree; refuse the second one.
+        if let Err(e) = conn.mux.add_dev(vid, self.arc()) {
+            self.ovl.mux_close(conn);
+            return Err(e);
+        }
+        let mut st = self.st.lock();
+        st.mux = Some(conn);
+        st.flags |= OVERLAY_F_IN_MUX;
+        Ok(())
+    }
+
+    /// `mc_stop`: stop new I/O, wait for in-flight I/O, leave the mux.
+    pub fn m_stop(&self) {
+        let _p = self.perim.lock();
+        let mut st = self.st.lock();
+        if st.flags & OVERLAY_F_IN_MUX == 0 {
+            return;
+        }
+        st.flags |= OVERLAY_F_MDDROP;
+        while st.flags & OVERLAY_F_IOMASK != 0 {
+            st = self.iocv.wait(st);
+        }
+        let conn = st.mux.take();
+        let vid = st.vid;
+        drop(st);
+        if let Some(conn) = conn {
+            conn.mux.remove_dev(vid, self);
+            self.ovl.mux_close(conn);
+        }
+        let mut st = self.st.lock();
+        st.flags &= !(OVERLAY_F_IN_MUX | OVERLAY_F_MDDROP);
+    }
+
+    /// `mc_setprop(MAC_PROP_MTU)`: [576, 8900] else `EINVAL`; updates MAC's
+    /// max SDU, restoring the old value if MAC refuses.
+    pub fn m_setprop_mtu(&self, mtu: u32) -> Result<(), Errno> {
+        if !(OVERLAY_MTU_MIN..=OVERLAY_MTU_MAX).contains(&mtu) {
+            return Err(Errno::EINVAL);
+        }
+        let mut st = self.st.lock();
+        let old = st.sdu;
+        st.sdu = mtu;
+        if let Some(mac) = self.mac.get() {
+            if let Err(e) = self.ovl.platform.mac_maxsdu_update(mac, mtu) {
+                st.sdu = old;
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// The current MTU (max SDU).
+    pub fn mtu(&self) -> u32 {
+        self.st.lock().sdu
+    }
+
+    /// `mc_getcapab(MAC_CAPAB_OVERLAY)`: true; every other capability false.
+    pub fn m_getcapab_overlay(&self) -> bool {
+        true
+    }
+
+    /// `mc_getstat`: always `ENOTSUP` (no driver statistics).
+    pub fn m_getstat(&self, _stat: u32) -> Result<u64, Errno> {
+        Err(Errno::ENOTSUP)
+    }
+
+    /// `mc_setpromisc`, `mc_multicst`, `mc_unicst`: accepted and ignored.
+    pub fn m_setpromisc(&self, _on: bool) -> Result<(), Errno> {
+        Ok(())
+    }
+    pub fn m_multicst(&self, _add: bool, _addr: &[u8; 6]) -> Result<(), Errno> {
+        Ok(())
+    }
+    pub fn m_unicst(&self, _addr: &[u8; 6]) -> Result<(), Errno> {
+        Ok(())
+    }
+
+    /// `mc_propinfo(MAC_PROP_MTU)`: (default, min, max).
+    pub fn m_propinfo_mtu(&self) -> (u32, u32, u32) {
+        (OVERLAY_MTU_DEF, OVERLAY_MTU_MIN, OVERLAY_MTU_MAX)
+    }
+
+    fn io_done(&self, flag: u32) {
+        let mut st = self.st.lock();
+        let c = if flag == OVERLAY_F_IN_TX {
+            &mut st.txcount
+        } else {
+            &mut st.rxcount
+        };
+        *c -= 1;
+        if *c == 0 {
+            st.flags &= !flag;
+            self.iocv.broadcast();
+        }
+    }
+
+    /// `mc_tx` (`overlay_m_tx`): always consumes the whole chain.
+    pub fn m_tx(&self, mut chain: MsgBlkChain) {
+        let (conn, target, vid) = {
+            let mut st = self.st.lock();
+            let ok = st.flags & OVERLAY_F_MDDROP == 0 && st.flags & OVERLAY_F_IN_MUX != 0;
+            match (ok, st.mux.clone()) {
+                (true, Some(conn)) => {
+                    st.txcount += 1;
+                    st.flags |= OVERLAY_F_IN_TX;
+                    (conn, st.target.clone(), st.vid)
+                }
+                _ => {
+                    drop(st);
+                    add(&self.stats.tx_drop_not_started, chain.len() as u64);
+                    return;
+                }
+            }
+        };
+        let info = EncapInfo {
+            id: vid,
+            hdr_size: 0,
+        };
+        while let Some(m) = chain.pop_front() {
+            let Some(t) = target.as_ref() else {
+                inc(&self.stats.tx_drop_no_target);
+                continue;
+            };
+            let (sa, mut m) = match t.tx_lookup(self, m) {
+                TxLookup::Send(sa, m) => (sa, m),
+                TxLookup::Drop => {
+                    inc(&self.stats.tx_drop_lookup);
+                    continue;
+                }
+                TxLookup::QueueFull => {
+                    inc(&self.stats.tx_drop_queue_full);
+                    continue;
+                }
+                TxLookup::Queued(req) => {
+                    inc(&self.stats.tx_queued);
+                    if let Some(e) = req {
+                        self.ovl.targ_enqueue(t, e);
+                    }
+                    continue;
+                }
+            };
+            let len = m.len() as u64;
+            if self.inst.encap(&mut m, &info).is_err() {
+                inc(&self.stats.tx_drop_encap);
+                add(&self.stats.tx_drop_encap, chain.len() as u64);
+                break;
+            }
+            if self.ovl.platform.socket_send(&conn.sock, &sa, m).is_err() {
+                inc(&self.stats.tx_drop_send);
+                add(&self.stats.tx_drop_send, chain.len() as u64);
+                break;
+            }
+            inc(&self.stats.tx_frames);
+            add(&self.stats.tx_bytes, len);
+        }
+        drop(chain);
+        drop(conn);
+        self.io_done(OVERLAY_F_IN_TX);
+    }
+
+    /// Deliver a received frame up (the mux's last step). `false` (frame
+    /// dropped) if the device is stopping.
+    pub(crate) fn rx_deliver(&self, m: MsgBlk, inject: bool) -> bool {
+        {
+            let mut st = self.st.lock();
+            if !inject && (st.flags & OVERLAY_F_MDDROP != 0 || st.flags & OVERLAY_F_IN_MUX == 0) {
+                return false;
+            }
+            st.rxcount += 1;
+            st.flags |= OVERLAY_F_IN_RX;
+        }
+        let len = m.len() as u64;
+        match self.mac.get() {
+            Some(mac) => {
+                if inject {
+                    inc(&self.stats.rx_injected);
+                } else {
+                    inc(&self.stats.rx_frames);
+                    add(&self.stats.rx_bytes, len);
+                }
+                self.ovl.platform.mac_rx(mac, MsgBlkChain::single(m));
+            }
+            None => drop(m),
+        }
+        self.io_done(OVERLAY_F_IN_RX);
+        true
+    }
+}
+
+/// A transient hold on a device (`overlay_hold_by_dlid` … `overlay_hold_rele`):
+/// DELETE fails `EBUSY` while another exists. Released on drop, so no error
+/// path can leak one (§16 #1, #8).
+pub(crate) struct DevHold<P: Platform>(pub(crate) Arc<OverlayDev<P>>);
+
+impl<P: Platform> core::ops::Deref for DevHold<P> {
+    type Target = Arc<OverlayDev<P>>;
+    fn deref(&self) -> &Arc<OverlayDev<P>> {
+        &self.0
+    }
+}
+
+impl<P: Platform> Drop for DevHold<P> {
+    fn drop(&mut self) {
+        let mut st = self.0.st.lock();
+        st.refs -= 1;
+    }
+}
+
+impl OverlayPlugin {
+    pub(crate) fn rele_active(&self) {
+        self.active_counter().fetch_sub(1, Ordering::Relaxed);
+    }
+}

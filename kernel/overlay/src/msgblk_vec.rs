@@ -1,0 +1,266 @@
+//! The `Vec`-backed `MsgBlk`/`MsgBlkChain` used outside the kernel. One
+//! frame is one contiguous buffer with `rptr`/`wptr` offsets, so headroom in
+//! front of `rptr` lets a header be prepended without copying the frame.
+
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+
+/// Headroom [`MsgBlk::from_vec`] and hosts should give frames so VXLAN (and
+/// the UDP/IP headers a host may build in place) never reallocates.
+pub const DEFAULT_HEADROOM: usize = 128;
+
+/// One frame; see [`crate::msgblk`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct MsgBlk {
+    buf: Vec<u8>,
+    rptr: usize,
+    wptr: usize,
+}
+
+impl core::fmt::Debug for MsgBlk {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "MsgBlk({} bytes, {} headroom)",
+            self.len(),
+            self.headroom()
+        )
+    }
+}
+
+impl MsgBlk {
+    /// A frame holding `data` with `headroom` free bytes in front.
+    pub fn copy_from(headroom: usize, data: &[u8]) -> Option<MsgBlk> {
+        let mut buf = Vec::new();
+        buf.try_reserve_exact(headroom + data.len()).ok()?;
+        buf.resize(headroom, 0);
+        buf.extend_from_slice(data);
+        Some(MsgBlk {
+            buf,
+            rptr: headroom,
+            wptr: headroom + data.len(),
+        })
+    }
+
+    /// A frame that takes over `v` (no headroom). Vec backend only.
+    pub fn from_vec(v: Vec<u8>) -> MsgBlk {
+        let n = v.len();
+        MsgBlk {
+            buf: v,
+            rptr: 0,
+            wptr: n,
+        }
+    }
+
+    /// A frame of `data` with [`DEFAULT_HEADROOM`]. Vec backend only.
+    pub fn with_headroom(data: &[u8]) -> MsgBlk {
+        let mut buf = Vec::with_capacity(DEFAULT_HEADROOM + data.len());
+        buf.resize(DEFAULT_HEADROOM, 0);
+        buf.extend_from_slice(data);
+        MsgBlk {
+            buf,
+            rptr: DEFAULT_HEADROOM,
+            wptr: DEFAULT_HEADROOM + data.len(),
+        }
+    }
+
+    /// The frame's bytes as one slice (the vec backend is contiguous).
+    pub fn data(&self) -> &[u8] {
+        &self.buf[self.rptr..self.wptr]
+    }
+
+    /// The frame's bytes, writable. Vec backend only.
+    pub fn data_mut(&mut self) -> &mut [u8] {
+        &mut self.buf[self.rptr..self.wptr]
+    }
+
+    /// A copy of the frame's bytes.
+    pub fn to_vec(&self) -> Vec<u8> {
+        self.data().to_vec()
+    }
+
+    pub fn len(&self) -> usize {
+        self.wptr - self.rptr
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn first(&self) -> &[u8] {
+        self.data()
+    }
+
+    pub fn headroom(&self) -> usize {
+        self.rptr
+    }
+
+    pub fn copy_out(&self, off: usize, dst: &mut [u8]) -> usize {
+        let d = self.data();
+        if off >= d.len() {
+            return 0;
+        }
+        let n = dst.len().min(d.len() - off);
+        dst[..n].copy_from_slice(&d[off..off + n]);
+        n
+    }
+
+    pub fn strip(&mut self, n: usize) -> bool {
+        if n > self.len() {
+            return false;
+        }
+        self.rptr += n;
+        true
+    }
+
+    pub fn prepend(
+        &mut self,
+        n: usize,
+        noalloc_min: usize,
+        alloc_size: usize,
+    ) -> Option<&mut [u8]> {
+        if self.rptr < n.max(noalloc_min) {
+            // A fresh block of alloc_size positioned at its end, the frame
+            // behind it; contiguous here, so one new buffer.
+            let head = alloc_size.max(n);
+            let mut buf = Vec::new();
+            buf.try_reserve_exact(head + self.len()).ok()?;
+            buf.resize(head, 0);
+            buf.extend_from_slice(self.data());
+            self.wptr = buf.len();
+            self.rptr = head;
+            self.buf = buf;
+        }
+        self.rptr -= n;
+        Some(&mut self.buf[self.rptr..self.rptr + n])
+    }
+
+    pub fn clear_hcksum(&mut self) {}
+}
+
+/// Frames linked in order; see [`crate::msgblk`]. A chain of one frame
+/// lives inline (no allocation).
+#[derive(Debug, Default)]
+pub struct MsgBlkChain {
+    head: Option<MsgBlk>,
+    rest: VecDeque<MsgBlk>,
+}
+
+impl MsgBlkChain {
+    pub fn new() -> Self {
+        MsgBlkChain {
+            head: None,
+            rest: VecDeque::new(),
+        }
+    }
+
+    pub fn single(m: MsgBlk) -> Self {
+        MsgBlkChain {
+            head: Some(m),
+            rest: VecDeque::new(),
+        }
+    }
+
+    pub fn push_back(&mut self, m: MsgBlk) {
+        if self.head.is_none() && self.rest.is_empty() {
+            self.head = Some(m);
+        } else {
+            self.rest.push_back(m);
+        }
+    }
+
+    pub fn pop_front(&mut self) -> Option<MsgBlk> {
+        match self.head.take() {
+            Some(m) => Some(m),
+            None => self.rest.pop_front(),
+        }
+    }
+
+    /// The first frame, if any.
+    pub fn front(&self) -> Option<&MsgBlk> {
+        self.head.as_ref().or_else(|| self.rest.front())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.head.is_none() && self.rest.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.head.is_some() as usize + self.rest.len()
+    }
+}
+
+impl From<MsgBlk> for MsgBlkChain {
+    fn from(m: MsgBlk) -> Self {
+        MsgBlkChain::single(m)
+    }
+}
+
+impl FromIterator<MsgBlk> for MsgBlkChain {
+    fn from_iter<I: IntoIterator<Item = MsgBlk>>(it: I) -> Self {
+        let mut c = MsgBlkChain::new();
+        for m in it {
+            c.push_back(m);
+        }
+        c
+    }
+}
+
+/// Consuming iterator over a [`MsgBlkChain`].
+pub struct ChainIter(MsgBlkChain);
+
+impl Iterator for ChainIter {
+    type Item = MsgBlk;
+    fn next(&mut self) -> Option<MsgBlk> {
+        self.0.pop_front()
+    }
+}
+
+impl IntoIterator for MsgBlkChain {
+    type Item = MsgBlk;
+    type IntoIter = ChainIter;
+    fn into_iter(self) -> ChainIter {
+        ChainIter(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prepend_in_place_and_realloc() {
+        let mut m = MsgBlk::copy_from(64, b"frame").unwrap();
+        let h = m.prepend(8, 54, 128).unwrap();
+        h.copy_from_slice(b"HEADER!!");
+        assert_eq!(m.data(), b"HEADER!!frame");
+        assert_eq!(m.headroom(), 56);
+        let mut m = MsgBlk::from_vec(b"abc".to_vec());
+        m.prepend(2, 54, 128).unwrap().copy_from_slice(b"xy");
+        assert_eq!(m.data(), b"xyabc");
+        assert_eq!(m.headroom(), 126);
+    }
+
+    #[test]
+    fn strip_and_copy() {
+        let mut m = MsgBlk::from_vec(b"0123456789".to_vec());
+        assert!(!m.strip(11));
+        assert!(m.strip(3));
+        let mut d = [0u8; 4];
+        assert_eq!(m.copy_out(2, &mut d), 4);
+        assert_eq!(&d, b"5678");
+        assert_eq!(m.copy_out(6, &mut d), 1);
+        assert_eq!(m.copy_out(100, &mut d), 0);
+    }
+
+    #[test]
+    fn chain_order() {
+        let mut c = MsgBlkChain::new();
+        for i in 0..5u8 {
+            c.push_back(MsgBlk::from_vec(alloc::vec![i]));
+        }
+        assert_eq!(c.len(), 5);
+        let v: Vec<u8> = c.into_iter().map(|m| m.data()[0]).collect();
+        assert_eq!(v, [0, 1, 2, 3, 4]);
+    }
+}

@@ -1,0 +1,198 @@
+//! The mux (`overlay_mux.c`): one underlay socket per distinct (domain,
+//! type, protocol, bound address) shared by every started device whose
+//! plugin asks for it, demultiplexing received datagrams by vnetid.
+//!
+//! Opening (from `m_start`) joins an existing mux with the same key, or
+//! creates the socket through the host ([`Platform::socket_open`]), applies
+//! the plugin's optional `sockopt` once, and publishes it. A key owned by a
+//! different plugin is `EEXIST` (§16 #6: the original returned it with the
+//! global lock still held). The last device to stop closes the socket.
+//!
+//! Receive ([`OverlayMux::recv`], called by the host for each datagram):
+//! clear hardware-checksum flags, plugin `decap`, strip the header, find the
+//! device by vnetid (a `BTreeMap`, O(log n)), and deliver up if it is
+//! started. Every drop is counted in [`MuxStats`].
+
+use crate::dev::OverlayDev;
+use crate::errno::Errno;
+use crate::kmutex::KMutex;
+use crate::msgblk::MsgBlk;
+use crate::platform::{Platform, SocketParams};
+use crate::plugin::{EncapInstance, OverlayPlugin};
+use crate::stats::{inc, MuxCounters, MuxStats};
+use crate::Overlay;
+use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+/// One mux; hosts receive a [`MuxHandle`](crate::MuxHandle) in
+/// `socket_open` and call [`OverlayMux::recv`] with every datagram.
+pub struct OverlayMux<P: Platform> {
+    pub(crate) plugin: Arc<OverlayPlugin>,
+    pub(crate) params: SocketParams,
+    devs: KMutex<BTreeMap<u64, Arc<OverlayDev<P>>>>,
+    stats: MuxStats,
+}
+
+/// A mux together with its socket; what a started device holds.
+pub(crate) struct MuxConn<P: Platform> {
+    pub mux: Arc<OverlayMux<P>>,
+    pub sock: P::Socket,
+}
+
+/// The global mux list entry: the connection and its device count.
+pub(crate) struct MuxEnt<P: Platform> {
+    conn: Arc<MuxConn<P>>,
+    refcnt: u32,
+}
+
+pub(crate) type MuxList<P> = Vec<MuxEnt<P>>;
+
+impl<P: Platform> OverlayMux<P> {
+    /// Handle one received datagram (the UDP payload). Always consumes it.
+    pub fn recv(&self, mut msg: MsgBlk) {
+        msg.clear_hcksum();
+        let info = match self.plugin.ops.decap(&msg) {
+            Ok(i) => i,
+            Err(_) => {
+                if msg.len() < 8 {
+                    inc(&self.stats.rx_drop_short);
+                } else {
+                    inc(&self.stats.rx_drop_decap);
+                }
+                return;
+            }
+        };
+        if !msg.strip(info.hdr_size) || msg.is_empty() {
+            inc(&self.stats.rx_drop_empty);
+            return;
+        }
+        let dev = match self.devs.lock().get(&info.id) {
+            Some(d) => d.clone(),
+            None => {
+                inc(&self.stats.rx_drop_unknown_vnetid);
+                return;
+            }
+        };
+        if dev.rx_deliver(msg, false) {
+            inc(&self.stats.rx_ok);
+        } else {
+            inc(&self.stats.rx_drop_not_started);
+        }
+    }
+
+    /// Receive counters.
+    pub fn stats(&self) -> MuxCounters {
+        self.stats.snapshot()
+    }
+
+    /// The socket parameters (the mux key).
+    pub fn params(&self) -> &SocketParams {
+        &self.params
+    }
+
+    /// Number of devices in the mux.
+    pub fn ndevs(&self) -> usize {
+        self.devs.lock().len()
+    }
+
+    /// The encapsulation plugin's name.
+    pub fn encap_name(&self) -> &'static str {
+        self.plugin.name
+    }
+
+    pub(crate) fn add_dev(&self, vid: u64, dev: Arc<OverlayDev<P>>) -> Result<(), Errno> {
+        let mut d = self.devs.lock();
+        if d.contains_key(&vid) {
+            return Err(Errno::EEXIST);
+        }
+        d.insert(vid, dev);
+        Ok(())
+    }
+
+    pub(crate) fn remove_dev(&self, vid: u64, dev: &OverlayDev<P>) {
+        let mut d = self.devs.lock();
+        if d.get(&vid).is_some_and(|x| core::ptr::eq(&**x, dev)) {
+            d.remove(&vid);
+        }
+    }
+}
+
+impl<P: Platform> Overlay<P> {
+    /// `overlay_mux_open`.
+    pub(crate) fn mux_open(
+        &self,
+        plugin: &Arc<OverlayPlugin>,
+        params: &SocketParams,
+        inst: &dyn EncapInstance,
+    ) -> Result<Arc<MuxConn<P>>, Errno> {
+        let mut l = self.muxes.lock();
+        if let Some(ent) = l.iter_mut().find(|e| e.conn.mux.params == *params) {
+            if !Arc::ptr_eq(&ent.conn.mux.plugin, plugin) {
+                return Err(Errno::EEXIST);
+            }
+            ent.refcnt += 1;
+            return Ok(ent.conn.clone());
+        }
+        let mux = Arc::new(OverlayMux {
+            plugin: plugin.clone(),
+            params: *params,
+            devs: KMutex::new(BTreeMap::new()),
+            stats: MuxStats::default(),
+        });
+        let sock = self.platform.socket_open(params, &mux)?;
+        let mut set = |level: i32, name: i32, val: &[u8]| {
+            self.platform.socket_setopt(&sock, level, name, val)
+        };
+        if let Err(e) = inst.sockopt(&mut set) {
+            self.platform.socket_close(sock);
+            return Err(e);
+        }
+        let conn = Arc::new(MuxConn { mux, sock });
+        l.push(MuxEnt {
+            conn: conn.clone(),
+            refcnt: 1,
+        });
+        Ok(conn)
+    }
+
+    /// `overlay_mux_close`: drop one device's reference; the last closes
+    /// the socket.
+    pub(crate) fn mux_close(&self, conn: Arc<MuxConn<P>>) {
+        let last = {
+            let mut l = self.muxes.lock();
+            let Some(i) = l.iter().position(|e| Arc::ptr_eq(&e.conn, &conn)) else {
+                return;
+            };
+            l[i].refcnt -= 1;
+            if l[i].refcnt == 0 {
+                Some(l.remove(i))
+            } else {
+                None
+            }
+        };
+        drop(conn);
+        if let Some(ent) = last {
+            // Any in-flight transmit has finished (stop waited for it), so
+            // this is the last reference to the connection.
+            match Arc::try_unwrap(ent.conn) {
+                Ok(c) => self.platform.socket_close(c.sock),
+                Err(_) => debug_assert!(false, "mux connection still referenced at close"),
+            }
+        }
+    }
+
+    /// Number of open muxes.
+    pub fn nmuxes(&self) -> usize {
+        self.muxes.lock().len()
+    }
+
+    /// The open muxes (for hosts and tests).
+    pub fn muxes(&self) -> Vec<Arc<OverlayMux<P>>> {
+        self.muxes
+            .lock()
+            .iter()
+            .map(|e| e.conn.mux.clone())
+            .collect()
+    }
+}

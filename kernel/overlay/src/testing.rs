@@ -1,0 +1,242 @@
+//! A recording fake [`Platform`] for tests (this crate's and other
+//! crates'): every MAC and socket call is logged, sends are captured,
+//! datagrams can be delivered to a bound mux, and failures can be injected.
+
+use crate::errno::Errno;
+use crate::msgblk::{MsgBlk, MsgBlkChain};
+use crate::platform::{MacRegistration, Platform, SockaddrIn6, SocketParams};
+use crate::{DevHandle, MuxHandle};
+use std::sync::Mutex;
+use std::vec::Vec;
+
+/// One recorded call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    MacRegister(u32),
+    MacUnregister(u32),
+    LinkUpdate(u32, bool),
+    MaxSdu(u32, u32),
+    SocketOpen(SocketParams),
+    SocketSetopt(i32, i32, Vec<u8>),
+    SocketClose(SocketParams),
+    FmImpact(bool),
+}
+
+/// The fake's MAC handle.
+#[derive(Debug)]
+pub struct FakeMac {
+    pub linkid: u32,
+    pub reg: MacRegistration,
+}
+
+/// The fake's socket.
+#[derive(Debug)]
+pub struct FakeSocket {
+    pub id: u64,
+    pub params: SocketParams,
+}
+
+struct Bound {
+    id: u64,
+    params: SocketParams,
+    mux: MuxHandle<FakePlatform>,
+}
+
+/// The recording fake.
+#[derive(Default)]
+pub struct FakePlatform {
+    /// Every call, in order.
+    pub events: Mutex<Vec<Event>>,
+    /// Datagrams sent: (destination, payload).
+    pub sent: Mutex<Vec<(SockaddrIn6, Vec<u8>)>>,
+    /// Frames delivered up: (linkid, frame).
+    pub rx: Mutex<Vec<(u32, Vec<u8>)>>,
+    /// Devices registered (to reach their callbacks).
+    pub devs: Mutex<Vec<DevHandle<FakePlatform>>>,
+    /// Fail the next `mac_register` with this errno.
+    pub fail_mac_register: Mutex<Option<Errno>>,
+    /// Fail `mac_unregister` with this errno (persistently).
+    pub fail_mac_unregister: Mutex<Option<Errno>>,
+    /// Fail `mac_maxsdu_update` with this errno.
+    pub fail_maxsdu: Mutex<Option<Errno>>,
+    /// Fail the next `socket_open` with this errno.
+    pub fail_socket_open: Mutex<Option<Errno>>,
+    /// Fail `socket_setopt` with this errno.
+    pub fail_setopt: Mutex<Option<Errno>>,
+    /// Fail `socket_send` with this errno.
+    pub fail_send: Mutex<Option<Errno>>,
+    /// Do not record sends (benchmarks): just count them.
+    pub discard_sends: std::sync::atomic::AtomicBool,
+    /// Number of sends.
+    pub nsent: std::sync::atomic::AtomicU64,
+    /// Number of frames delivered up.
+    pub nrx: std::sync::atomic::AtomicU64,
+    bound: Mutex<Vec<Bound>>,
+    next_id: std::sync::atomic::AtomicU64,
+}
+
+impl FakePlatform {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The recorded events.
+    pub fn events(&self) -> Vec<Event> {
+        self.events.lock().unwrap().clone()
+    }
+
+    /// Take the captured sends.
+    pub fn take_sent(&self) -> Vec<(SockaddrIn6, Vec<u8>)> {
+        core::mem::take(&mut *self.sent.lock().unwrap())
+    }
+
+    /// Take the frames delivered up.
+    pub fn take_rx(&self) -> Vec<(u32, Vec<u8>)> {
+        core::mem::take(&mut *self.rx.lock().unwrap())
+    }
+
+    /// Number of sockets currently open.
+    pub fn nsockets(&self) -> usize {
+        self.bound.lock().unwrap().len()
+    }
+
+    /// The mux of the open socket whose bound address is `addr`.
+    pub fn mux_at(&self, addr: &SockaddrIn6) -> Option<MuxHandle<FakePlatform>> {
+        self.bound
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|b| b.params.addr == *addr)
+            .map(|b| b.mux.clone())
+    }
+
+    /// Deliver a datagram payload to the socket bound at `addr`; false if
+    /// none is bound there.
+    pub fn deliver(&self, addr: &SockaddrIn6, payload: &[u8]) -> bool {
+        match self.mux_at(addr) {
+            Some(m) => {
+                m.recv(MsgBlk::with_headroom(payload));
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn ev(&self, e: Event) {
+        self.events.lock().unwrap().push(e);
+    }
+}
+
+impl Platform for FakePlatform {
+    type Mac = FakeMac;
+    type Socket = FakeSocket;
+
+    fn mac_register(&self, dev: &DevHandle<Self>, reg: &MacRegistration) -> Result<FakeMac, Errno> {
+        if let Some(e) = self.fail_mac_register.lock().unwrap().take() {
+            return Err(e);
+        }
+        self.ev(Event::MacRegister(reg.linkid));
+        self.devs.lock().unwrap().push(dev.clone());
+        Ok(FakeMac {
+            linkid: reg.linkid,
+            reg: reg.clone(),
+        })
+    }
+
+    fn mac_unregister(&self, mac: &FakeMac) -> Result<(), Errno> {
+        if let Some(e) = *self.fail_mac_unregister.lock().unwrap() {
+            return Err(e);
+        }
+        self.ev(Event::MacUnregister(mac.linkid));
+        self.devs
+            .lock()
+            .unwrap()
+            .retain(|d| d.linkid() != mac.linkid);
+        Ok(())
+    }
+
+    fn mac_link_update(&self, mac: &FakeMac, up: bool) {
+        self.ev(Event::LinkUpdate(mac.linkid, up));
+    }
+
+    fn mac_maxsdu_update(&self, mac: &FakeMac, sdu: u32) -> Result<(), Errno> {
+        if let Some(e) = *self.fail_maxsdu.lock().unwrap() {
+            return Err(e);
+        }
+        self.ev(Event::MaxSdu(mac.linkid, sdu));
+        Ok(())
+    }
+
+    fn mac_rx(&self, mac: &FakeMac, chain: MsgBlkChain) {
+        use std::sync::atomic::Ordering;
+        for m in chain {
+            self.nrx.fetch_add(1, Ordering::Relaxed);
+            if !self.discard_sends.load(Ordering::Relaxed) {
+                self.rx.lock().unwrap().push((mac.linkid, m.to_vec()));
+            }
+        }
+    }
+
+    fn socket_open(
+        &self,
+        params: &SocketParams,
+        mux: &MuxHandle<Self>,
+    ) -> Result<FakeSocket, Errno> {
+        if let Some(e) = self.fail_socket_open.lock().unwrap().take() {
+            return Err(e);
+        }
+        let mut b = self.bound.lock().unwrap();
+        if b.iter().any(|x| x.params.addr == params.addr) {
+            return Err(Errno::EADDRINUSE);
+        }
+        let id = self
+            .next_id
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        b.push(Bound {
+            id,
+            params: *params,
+            mux: mux.clone(),
+        });
+        drop(b);
+        self.ev(Event::SocketOpen(*params));
+        Ok(FakeSocket {
+            id,
+            params: *params,
+        })
+    }
+
+    fn socket_setopt(
+        &self,
+        _s: &FakeSocket,
+        level: i32,
+        name: i32,
+        val: &[u8],
+    ) -> Result<(), Errno> {
+        if let Some(e) = *self.fail_setopt.lock().unwrap() {
+            return Err(e);
+        }
+        self.ev(Event::SocketSetopt(level, name, val.to_vec()));
+        Ok(())
+    }
+
+    fn socket_send(&self, _s: &FakeSocket, dst: &SockaddrIn6, msg: MsgBlk) -> Result<(), Errno> {
+        use std::sync::atomic::Ordering;
+        if let Some(e) = *self.fail_send.lock().unwrap() {
+            return Err(e);
+        }
+        self.nsent.fetch_add(1, Ordering::Relaxed);
+        if !self.discard_sends.load(Ordering::Relaxed) {
+            self.sent.lock().unwrap().push((*dst, msg.to_vec()));
+        }
+        Ok(())
+    }
+
+    fn socket_close(&self, s: FakeSocket) {
+        self.bound.lock().unwrap().retain(|b| b.id != s.id);
+        self.ev(Event::SocketClose(s.params));
+    }
+
+    fn fm_service_impact(&self, degraded: bool) {
+        self.ev(Event::FmImpact(degraded));
+    }
+}

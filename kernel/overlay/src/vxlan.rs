@@ -1,0 +1,215 @@
+//! The VXLAN encapsulation plugin (`overlay_vxlan.c`, RFC 7348).
+//!
+//! Header (8 bytes, network order): byte 0 = 0x08 (the I flag), bytes 1–3
+//! reserved, bytes 4–6 the 24-bit VNI, byte 7 reserved. Encap writes exactly
+//! that (reserved bits zero, E1–E3). Decap is lenient as the RFC asks (D3):
+//! only the I flag is checked (D4: I = 0 is `EINVAL`, which the mux counts
+//! as a drop); reserved bits and bytes are ignored. The header must lie in
+//! the first block of the message.
+//!
+//! Properties: `vxlan/listen_ip` (IP, required, no default) and
+//! `vxlan/listen_port` (UINT, required, default 4789 advertised as 2 bytes,
+//! range 1–65535, read back as 8 bytes). The mux socket is AF_INET6/UDP
+//! bound to `[listen_ip]:listen_port`; with the `vxlan_fanout` tunable on
+//! (default), the socket gets `UDP_SRCPORT_HASH = UDP_HASH_VXLAN`.
+
+use crate::errno::Errno;
+use crate::kmutex::KMutex;
+use crate::msgblk::MsgBlk;
+use crate::platform::{SockaddrIn6, SocketParams};
+use crate::plugin::{
+    overlay_plugin_alloc, EncapInfo, EncapInstance, EncapPlugin, OverlayPluginRegister,
+    SockoptSetter,
+};
+use crate::prop::PropHandle;
+use alloc::boxed::Box;
+use alloc::sync::Arc;
+use core::sync::atomic::{AtomicBool, Ordering};
+use overlay_sys::*;
+
+/// The plugin's name.
+pub const VXLAN_NAME: &str = "vxlan";
+pub const VXLAN_PROP_LISTEN_IP: &str = "vxlan/listen_ip";
+pub const VXLAN_PROP_LISTEN_PORT: &str = "vxlan/listen_port";
+static VXLAN_PROPS: [&str; 2] = [VXLAN_PROP_LISTEN_IP, VXLAN_PROP_LISTEN_PORT];
+
+/// Tunable `vxlan_fanout`: set `UDP_SRCPORT_HASH` on new mux sockets.
+pub static VXLAN_FANOUT: AtomicBool = AtomicBool::new(true);
+
+/// The VXLAN plugin (stateless; instances hold the properties).
+pub struct Vxlan;
+
+/// The registration the driver makes at load (`vxlan`'s `_init`).
+pub fn vxlan_registration() -> OverlayPluginRegister {
+    // overlay_plugin_alloc(OVEP_VERSION) cannot fail: the version is ours.
+    let mut r = overlay_plugin_alloc(OVEP_VERSION).expect("OVEP_VERSION is supported");
+    r.ovep_name = Some(VXLAN_NAME);
+    r.ovep_ops = Some(Arc::new(Vxlan));
+    r.ovep_props = &VXLAN_PROPS;
+    r.ovep_id_size = VXLAN_ID_LEN;
+    r.ovep_flags = OVEP_F_VLAN_TAG;
+    r.ovep_dest = OVERLAY_PLUGIN_D_IP | OVERLAY_PLUGIN_D_PORT;
+    r
+}
+
+/// Write the 8-byte header for `vni` into `h` (E1–E3: I flag, zero reserved).
+pub fn vxlan_hdr(vni: u32, h: &mut [u8]) {
+    h[..4].copy_from_slice(&VXLAN_MAGIC.to_be_bytes());
+    h[4..8].copy_from_slice(&(vni << VXLAN_ID_SHIFT).to_be_bytes());
+}
+
+/// Parse a header: `Some(vni)` if at least 8 bytes with the I flag set.
+pub fn vxlan_parse(b: &[u8]) -> Option<u32> {
+    if b.len() < VXLAN_HDR_LEN {
+        return None;
+    }
+    let w0 = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+    if w0 & VXLAN_F_VDI == 0 {
+        return None;
+    }
+    Some(u32::from_be_bytes([b[4], b[5], b[6], b[7]]) >> VXLAN_ID_SHIFT)
+}
+
+impl EncapPlugin for Vxlan {
+    fn init(&self) -> Result<Box<dyn EncapInstance>, Errno> {
+        Ok(Box::new(VxlanInst {
+            st: KMutex::new(VxlanState {
+                port: IPPORT_VXLAN,
+                ip_set: false,
+                ip: in6_addr::UNSPECIFIED,
+            }),
+        }))
+    }
+
+    fn decap(&self, msg: &MsgBlk) -> Result<EncapInfo, Errno> {
+        let vni = vxlan_parse(msg.first()).ok_or(Errno::EINVAL)?;
+        Ok(EncapInfo {
+            id: vni as u64,
+            hdr_size: VXLAN_HDR_LEN,
+        })
+    }
+
+    fn propinfo(&self, name: &str, ph: &mut PropHandle<'_>) -> Result<(), Errno> {
+        match name {
+            VXLAN_PROP_LISTEN_IP => {
+                ph.set_name(name);
+                ph.set_prot(OVERLAY_PROP_PERM_RRW);
+                ph.set_type(OVERLAY_PROP_T_IP);
+                ph.set_nodefault();
+            }
+            VXLAN_PROP_LISTEN_PORT => {
+                ph.set_name(name);
+                ph.set_prot(OVERLAY_PROP_PERM_RRW);
+                ph.set_type(OVERLAY_PROP_T_UINT);
+                // §16 #20: the default is advertised as a 2-byte uint16.
+                ph.set_default(&IPPORT_VXLAN.to_ne_bytes())?;
+                ph.set_range_uint32(1, u16::MAX as u32);
+            }
+            _ => return Err(Errno::EINVAL),
+        }
+        Ok(())
+    }
+}
+
+struct VxlanState {
+    port: u16,
+    ip_set: bool,
+    ip: in6_addr,
+}
+
+/// One device's VXLAN state.
+pub struct VxlanInst {
+    st: KMutex<VxlanState>,
+}
+
+impl EncapInstance for VxlanInst {
+    fn encap(&self, msg: &mut MsgBlk, info: &EncapInfo) -> Result<(), Errno> {
+        let h = msg
+            .prepend(VXLAN_HDR_LEN, VXLAN_NOALLOC_MIN, VXLAN_ALLOC_SIZE)
+            .ok_or(Errno::ENOMEM)?;
+        vxlan_hdr(info.id as u32, h);
+        Ok(())
+    }
+
+    fn socket(&self) -> Result<SocketParams, Errno> {
+        let st = self.st.lock();
+        if !st.ip_set {
+            return Err(Errno::EINVAL);
+        }
+        Ok(SocketParams {
+            domain: AF_INET6,
+            stype: SOCK_DGRAM,
+            protocol: 0,
+            addr: SockaddrIn6::new(st.ip, st.port),
+        })
+    }
+
+    fn sockopt(&self, set: &mut SockoptSetter<'_>) -> Result<(), Errno> {
+        if !VXLAN_FANOUT.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        set(IPPROTO_UDP, UDP_SRCPORT_HASH, &UDP_HASH_VXLAN.to_ne_bytes())
+    }
+
+    fn getprop(&self, name: &str, buf: &mut [u8]) -> Result<usize, Errno> {
+        let st = self.st.lock();
+        match name {
+            VXLAN_PROP_LISTEN_IP => {
+                if buf.len() < 16 {
+                    return Err(Errno::EOVERFLOW);
+                }
+                if !st.ip_set {
+                    return Ok(0);
+                }
+                buf[..16].copy_from_slice(&st.ip.s6_addr);
+                Ok(16)
+            }
+            VXLAN_PROP_LISTEN_PORT => {
+                if buf.len() < 8 {
+                    return Err(Errno::EOVERFLOW);
+                }
+                buf[..8].copy_from_slice(&(st.port as u64).to_ne_bytes());
+                Ok(8)
+            }
+            _ => Err(Errno::EINVAL),
+        }
+    }
+
+    fn setprop(&self, name: &str, val: &[u8]) -> Result<(), Errno> {
+        match name {
+            VXLAN_PROP_LISTEN_IP => {
+                if val.len() != 16 {
+                    return Err(Errno::EINVAL);
+                }
+                let mut b = [0u8; 16];
+                b.copy_from_slice(val);
+                let ip = in6_addr::new(b);
+                if ip.is_v4compat()
+                    || ip.is_multicast()
+                    || ip.is_6to4()
+                    || ip.is_v4mapped_multicast()
+                {
+                    return Err(Errno::EINVAL);
+                }
+                let mut st = self.st.lock();
+                st.ip = ip;
+                st.ip_set = true;
+                Ok(())
+            }
+            VXLAN_PROP_LISTEN_PORT => {
+                if val.len() != 8 {
+                    return Err(Errno::EINVAL);
+                }
+                let mut w = [0u8; 8];
+                w.copy_from_slice(val);
+                let v = u64::from_ne_bytes(w);
+                if v == 0 || v > u16::MAX as u64 {
+                    return Err(Errno::EINVAL);
+                }
+                self.st.lock().port = v as u16;
+                Ok(())
+            }
+            _ => Err(Errno::EINVAL),
+        }
+    }
+}
