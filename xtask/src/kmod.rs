@@ -15,7 +15,9 @@
 //! with `-N`, so the object is checked for:
 //!
 //! 1. no GOT-relative relocations (`R_X86_64_GOTPCREL` and the rest of the
-//!    `*GOT*` family) and no thread-local-storage relocations;
+//!    `*GOT*` family), no thread-local-storage relocations, and no
+//!    zero-extended 32-bit absolute ones (`R_X86_64_32`) outside debug
+//!    sections (the kernel code model lives in the top 2 GiB);
 //! 2. every undefined symbol on the allowlist kept in the repo,
 //!    `kernel/kmod/allowlist.txt` (one illumos kernel interface a line);
 //! 3. `_init`, `_info` and `_fini` defined (global, in text).
@@ -120,7 +122,7 @@ pub fn build() -> Result<PathBuf> {
 
     check_object(&obj, &load_allowlist(&dir.join("allowlist.txt"))?)?;
     eprintln!(
-        "kmod: {}: no GOT/TLS relocations, undefined symbols allowlisted, {} defined",
+        "kmod: {}: no GOT/TLS/abs32 relocations, undefined symbols allowlisted, {} defined",
         obj.display(),
         REQUIRED.join("/")
     );
@@ -214,6 +216,10 @@ pub enum Violation {
     GotRelocation(String, String),
     /// A thread-local-storage relocation: the kernel has no TLS.
     TlsRelocation(String, String),
+    /// A zero-extended 32-bit absolute relocation (`R_X86_64_32`) outside
+    /// debug sections: the kernel lives in the top 2 GiB, where only
+    /// sign-extended (`R_X86_64_32S`) or 64-bit ones fit; section, symbol.
+    Abs32Relocation(String, String),
     /// An undefined symbol not on the allowlist.
     NotAllowed(String),
     /// `_init`, `_info` or `_fini` is not defined in text.
@@ -225,6 +231,10 @@ impl std::fmt::Display for Violation {
         match self {
             Violation::GotRelocation(t, s) => write!(f, "GOT relocation {t} against {s}"),
             Violation::TlsRelocation(t, s) => write!(f, "TLS relocation {t} against {s}"),
+            Violation::Abs32Relocation(sec, s) => write!(
+                f,
+                "R_X86_64_32 against {s} in {sec}: not valid in the kernel code model"
+            ),
             Violation::NotAllowed(s) => {
                 write!(f, "undefined symbol {s} is not on the kernel allowlist")
             }
@@ -267,7 +277,13 @@ pub fn violations(obj: &Path, allow: &BTreeSet<String>) -> Result<Vec<Violation>
 pub fn reloc_violations(readelf: &str) -> Vec<Violation> {
     let mut v = Vec::new();
     let mut seen = BTreeSet::new();
+    let mut section = String::new();
     for line in readelf.lines() {
+        // "Relocation section '.rela.text' at offset ... contains N entries:"
+        if let Some(rest) = line.strip_prefix("Relocation section '") {
+            section = rest.split('\'').next().unwrap_or("").to_string();
+            continue;
+        }
         let mut f = line.split_whitespace();
         let (Some(_off), Some(_info), Some(ty)) = (f.next(), f.next(), f.next()) else {
             continue;
@@ -281,6 +297,8 @@ pub fn reloc_violations(readelf: &str) -> Vec<Violation> {
             Violation::GotRelocation(ty.to_string(), sym)
         } else if kind.contains("TPOFF") || kind.contains("TLS") || kind.contains("DTPMOD") {
             Violation::TlsRelocation(ty.to_string(), sym)
+        } else if ty == "R_X86_64_32" && !section.contains(".debug") {
+            Violation::Abs32Relocation(section.clone(), sym)
         } else {
             continue;
         };
@@ -404,6 +422,25 @@ kmem_alloc_target:
             v.iter().any(|x| matches!(x, Violation::TlsRelocation(..))),
             "{v:?}"
         );
+    }
+
+    #[test]
+    fn rejects_abs32_outside_debug_sections() {
+        let src = format!("{GOOD}\n.text\nf: movl $mutex_enter, %eax\nret\n");
+        let v = check("abs32", &src);
+        assert_eq!(
+            v,
+            vec![Violation::Abs32Relocation(
+                ".rela.text".into(),
+                "mutex_enter".into()
+            )]
+        );
+        // The same relocation in a debug section is fine (DWARF offsets).
+        let src = format!("{GOOD}\n.section .debug_info,\"\",@progbits\n.long _init\n");
+        assert_eq!(check("abs32dbg", &src), vec![]);
+        // Sign-extended is what the kernel code model uses.
+        let src = format!("{GOOD}\n.text\nf: movq $mutex_enter, %rax\nret\n");
+        assert_eq!(check("abs32s", &src), vec![]);
     }
 
     #[test]
