@@ -94,6 +94,7 @@ pub struct Varpd {
     inflight: Arc<Inflight>,
     lookup_lock: Mutex<()>,
     serial_dev: bool,
+    on_lost: std::sync::OnceLock<Box<dyn Fn(Errno) + Send + Sync>>,
     /// What the lookup loop did.
     pub stats: LookupStats,
 }
@@ -124,8 +125,17 @@ impl Varpd {
             inflight: Arc::new(Inflight::default()),
             lookup_lock: Mutex::new(()),
             serial_dev,
+            on_lost: std::sync::OnceLock::new(),
             stats: LookupStats::default(),
         })
+    }
+
+    /// Set what to do when the device handle is lost (fkoverlayd went
+    /// away, or the descriptor is unusable): varpd exits so that its
+    /// supervisor restarts it against the new kernel. Only the first call
+    /// counts.
+    pub fn set_on_device_lost(&self, f: Box<dyn Fn(Errno) + Send + Sync>) {
+        let _ = self.on_lost.set(f);
     }
 
     /// The device handle.
@@ -693,6 +703,15 @@ impl Varpd {
             match self.dev.ioctl(ksys::OVERLAY_TARG_LOOKUP, &mut b) {
                 Ok(()) => {}
                 Err(Errno::ETIME) | Err(Errno::EINTR) => return,
+                Err(e @ (Errno::ECONNRESET | Errno::EPIPE | Errno::EBADF | Errno::EIO)) => {
+                    self.stats.errors.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!("lost /dev/overlay: OVERLAY_TARG_LOOKUP: {e:?}");
+                    if let Some(f) = self.on_lost.get() {
+                        f(e);
+                    }
+                    std::thread::sleep(Duration::from_secs(1));
+                    return;
+                }
                 Err(e) => {
                     self.stats.errors.fetch_add(1, Ordering::Relaxed);
                     tracing::error!("received bad errno from OVERLAY_TARG_LOOKUP: {e:?}");

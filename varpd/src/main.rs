@@ -43,6 +43,9 @@ const VARPD_EXIT_FATAL: i32 = 95;
 /// `VARPD_EXIT_USAGE` (`SMF_EXIT_ERR_CONFIG`).
 const VARPD_EXIT_USAGE: i32 = 96;
 
+/// Set when the lookup loop lost the device.
+static DEVICE_LOST: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 const USAGE: &str = "usage: varpd [-f] [-i plugin-dir]... [-d door-path]\n\
 \t-f\t\tstay in the foreground\n\
 \t-i dir\t\tadditional plugin directory\n\
@@ -275,6 +278,16 @@ fn main() {
         ready.fatal(&format!("failed to drop privileges: {e}"));
     }
 
+    // Losing /dev/overlay (fkoverlayd restarted) is fatal: wake the main
+    // thread, which exits 95 so a supervisor restarts varpd.
+    vh.set_on_device_lost(Box::new(|e| {
+        if !DEVICE_LOST.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            tracing::error!("lost /dev/overlay ({e}); exiting");
+            // SAFETY: kill on our own pid has no memory-safety preconditions.
+            unsafe { libc::kill(libc::getpid(), libc::SIGTERM) };
+        }
+    }));
+
     let nthr = 2 * std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
@@ -317,5 +330,9 @@ fn main() {
     tracing::info!(signal = ?sig, "exiting");
     ds.destroy();
     vh.lookup_quiesce();
+    if DEVICE_LOST.load(std::sync::atomic::Ordering::SeqCst) {
+        eprintln!("{}: lost /dev/overlay", pname());
+        exit(VARPD_EXIT_FATAL);
+    }
     exit(VARPD_EXIT_REQUESTED);
 }

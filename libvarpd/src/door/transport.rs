@@ -361,16 +361,20 @@ mod imp {
             }
             Err(e) => crate::door::abi::eresp(e.0),
         };
-        REPLY.with(|r| {
+        // Park the reply in this thread's buffer and release the borrow
+        // before door_return, which never returns: the next call on this
+        // (pooled) thread must find the RefCell free.
+        let (ptr, len) = REPLY.with(|r| {
             let mut r = r.borrow_mut();
             *r = reply;
-            // SAFETY: the reply lives in this thread's local buffer, which
-            // outlives door_return (the kernel copies it before the thread
-            // is reused).
-            unsafe {
-                door_return(r.as_mut_ptr().cast(), r.len(), std::ptr::null_mut(), 0);
-            }
+            (r.as_mut_ptr(), r.len())
         });
+        // SAFETY: the reply lives in this thread's local buffer, untouched
+        // until this thread serves its next call, by which time the kernel
+        // has copied it to the caller.
+        unsafe {
+            door_return(ptr.cast(), len, std::ptr::null_mut(), 0);
+        }
     }
 
     /// A door attached to a path.
