@@ -41,6 +41,9 @@ pub const REQUIRED: &[&str] = &["_init", "_info", "_fini"];
 pub fn run(args: &[String]) -> Result {
     match args.first().map(String::as_str) {
         None => {
+            // A fresh clone: make sure nightly + rust-src and binutils exist.
+            crate::setup::ensure_illumos_toolchains()?;
+            crate::setup::ensure_apt(&["binutils"])?;
             let obj = build()?;
             println!("{}", obj.display());
             Ok(())
