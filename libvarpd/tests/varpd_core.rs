@@ -824,3 +824,72 @@ fn client_over_socket() {
     srv.destroy();
     assert_eq!(Client::open(&door).err(), Some(Errno::ENOENT));
 }
+
+#[test]
+fn dynamic_lookups_answered_by_files_plugin() {
+    let f = fixture("files");
+    let cfg = f.dir.join("hosts.json");
+    std::fs::write(
+        &cfg,
+        r#"{ "02:08:20:aa:bb:cc": { "ip": "10.0.0.9", "port": 4789 } }"#,
+    )
+    .unwrap();
+    let (_, id) = create(&f, 6, "files", &ROOT);
+    let mut path = cfg.to_str().unwrap().as_bytes().to_vec();
+    path.push(0);
+    assert_eq!(setprop(&f, id, "files/config", &path, &ROOT), 0);
+    assert_eq!(inst_cmd(&f, Command::Activate, id, &ROOT), 0);
+    let a = f.k.ov(6).assoc.unwrap();
+    assert_eq!((a.mode, a.id), (ksys::OVERLAY_TARGET_DYNAMIC, id));
+    {
+        let mut m = f.k.m.lock().unwrap();
+        m.lookups.push(TargLookup {
+            reqid: 5,
+            varpdid: id,
+            dlid: 6,
+            dstaddr: [2, 8, 0x20, 0xaa, 0xbb, 0xcc],
+            hdrsize: 14,
+            pktsize: 84,
+            sap: 0x800,
+            ..Default::default()
+        });
+    }
+    f.vh.lookup_handle_one();
+    f.k.m.lock().unwrap().lookups.push(TargLookup {
+        reqid: 6,
+        varpdid: id,
+        dlid: 6,
+        dstaddr: [2, 8, 0x20, 0, 0, 1],
+        hdrsize: 14,
+        pktsize: 84,
+        sap: 0x800,
+        ..Default::default()
+    });
+    f.vh.lookup_handle_one();
+    assert_eq!(
+        f.k.m.lock().unwrap().responses,
+        vec![
+            (ksys::OVERLAY_TARG_RESPOND, 5),
+            (ksys::OVERLAY_TARG_DROP, 6)
+        ]
+    );
+    // A restarted varpd restores the files instance and answers again.
+    let vh2 = varpd_on(f.k.clone(), &f.dir);
+    f.k.m.lock().unwrap().ovs.get_mut(&6).unwrap().assoc = None;
+    assert_eq!(vh2.persist_restore().unwrap(), vec![id]);
+    f.k.m.lock().unwrap().lookups.push(TargLookup {
+        reqid: 7,
+        varpdid: id,
+        dlid: 6,
+        dstaddr: [2, 8, 0x20, 0xaa, 0xbb, 0xcc],
+        hdrsize: 14,
+        pktsize: 84,
+        sap: 0x800,
+        ..Default::default()
+    });
+    vh2.lookup_handle_one();
+    assert_eq!(
+        f.k.m.lock().unwrap().responses.last(),
+        Some(&(ksys::OVERLAY_TARG_RESPOND, 7))
+    );
+}
