@@ -221,3 +221,131 @@ impl Drop for TempRoot {
         let _ = std::fs::remove_dir_all(&self.path);
     }
 }
+
+impl Netns {
+    /// Runs `f` on a thread that has entered the namespace (`setns`), and
+    /// returns its result. Sockets created there stay in the namespace and
+    /// can be used from any thread afterwards.
+    pub fn run_in<R: Send + 'static>(&self, f: impl FnOnce() -> R + Send + 'static) -> R {
+        let path = PathBuf::from("/var/run/netns").join(&self.name);
+        std::thread::spawn(move || {
+            let ns = std::fs::File::open(&path)
+                .unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
+            use std::os::fd::AsRawFd;
+            // SAFETY: setns on a valid namespace descriptor; it only
+            // changes this (short-lived) thread's network namespace.
+            let r = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
+            assert_eq!(r, 0, "setns: {}", std::io::Error::last_os_error());
+            f()
+        })
+        .join()
+        .expect("namespace thread panicked")
+    }
+
+    /// A raw Ethernet socket on interface `ifname` of this namespace,
+    /// receiving only frames of EtherType `ethertype`.
+    pub fn packet_socket(&self, ifname: &str, ethertype: u16) -> PacketSocket {
+        let ifname = ifname.to_string();
+        self.run_in(move || PacketSocket::open(&ifname, ethertype))
+    }
+
+    /// A UDP socket bound to `addr` inside this namespace.
+    pub fn udp_socket(&self, addr: &str) -> std::net::UdpSocket {
+        let addr = addr.to_string();
+        self.run_in(move || {
+            std::net::UdpSocket::bind(&addr).unwrap_or_else(|e| panic!("bind {addr}: {e}"))
+        })
+    }
+}
+
+/// An `AF_PACKET` socket bound to one interface and EtherType: writes are
+/// whole Ethernet frames sent out of the interface, reads the frames of
+/// that EtherType it receives.
+#[derive(Debug)]
+pub struct PacketSocket {
+    fd: std::os::fd::OwnedFd,
+}
+
+impl PacketSocket {
+    fn open(ifname: &str, ethertype: u16) -> PacketSocket {
+        use std::os::fd::FromRawFd;
+        let cname = std::ffi::CString::new(ifname).expect("interface name");
+        // SAFETY: if_nametoindex reads a NUL-terminated string.
+        let idx = unsafe { libc::if_nametoindex(cname.as_ptr()) };
+        assert!(idx != 0, "no interface {ifname}");
+        // SAFETY: plain socket(2) call.
+        let fd = unsafe {
+            libc::socket(
+                libc::AF_PACKET,
+                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+                i32::from(ethertype.to_be()),
+            )
+        };
+        assert!(
+            fd >= 0,
+            "AF_PACKET socket: {}",
+            std::io::Error::last_os_error()
+        );
+        // SAFETY: fd is a fresh descriptor we own.
+        let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+        // SAFETY: sockaddr_ll is plain data; zero is valid.
+        let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        sll.sll_family = libc::AF_PACKET as u16;
+        sll.sll_protocol = ethertype.to_be();
+        sll.sll_ifindex = idx as i32;
+        use std::os::fd::AsRawFd;
+        // SAFETY: bind reads a sockaddr_ll of the given size.
+        let r = unsafe {
+            libc::bind(
+                fd.as_raw_fd(),
+                (&sll as *const libc::sockaddr_ll).cast(),
+                std::mem::size_of::<libc::sockaddr_ll>() as u32,
+            )
+        };
+        assert_eq!(r, 0, "bind AF_PACKET: {}", std::io::Error::last_os_error());
+        PacketSocket { fd }
+    }
+
+    /// Sends one frame.
+    pub fn send(&self, frame: &[u8]) {
+        use std::os::fd::AsRawFd;
+        // SAFETY: frame is readable for frame.len() bytes.
+        let n = unsafe { libc::send(self.fd.as_raw_fd(), frame.as_ptr().cast(), frame.len(), 0) };
+        assert_eq!(
+            n,
+            frame.len() as isize,
+            "send: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+
+    /// Receives one frame, or `None` after `timeout`.
+    pub fn recv(&self, timeout: std::time::Duration) -> Option<Vec<u8>> {
+        use std::os::fd::AsRawFd;
+        let mut pfd = libc::pollfd {
+            fd: self.fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        let r = unsafe { libc::poll(&mut pfd, 1, timeout.as_millis() as i32) };
+        if r <= 0 {
+            return None;
+        }
+        let mut buf = vec![0u8; 65536];
+        // SAFETY: buf is writable for buf.len() bytes.
+        let n = unsafe {
+            libc::recv(
+                self.fd.as_raw_fd(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                libc::MSG_DONTWAIT,
+            )
+        };
+        if n < 0 {
+            return None;
+        }
+        buf.truncate(n as usize);
+        Some(buf)
+    }
+}

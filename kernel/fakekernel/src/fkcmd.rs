@@ -14,7 +14,6 @@
 use crate::dlmgmt::{valid_linkname, Attr, DlMgmt, Link};
 use crate::mac::{Client, Mac};
 use crate::server::{Caller, Reply};
-use crate::stats::Stats;
 use crate::tap::Tap;
 use overlay_sys::errno::{EBUSY, EEXIST, EINVAL, ENOENT, ENOTSUP, ENOTTY, EPERM};
 use overlay_sys::fk::*;
@@ -32,7 +31,6 @@ pub struct Links {
     dl: Mutex<DlMgmt>,
     vnics: Mutex<BTreeMap<u32, Arc<Client>>>,
     mac: Arc<Mac>,
-    stats: Arc<Stats>,
 }
 
 impl std::fmt::Debug for Links {
@@ -93,12 +91,11 @@ fn random_mac() -> [u8; 6] {
 
 impl Links {
     /// A link table over `dl` and the MAC layer.
-    pub fn new(dl: DlMgmt, mac: Arc<Mac>, stats: Arc<Stats>) -> Links {
+    pub fn new(dl: DlMgmt, mac: Arc<Mac>) -> Links {
         Links {
             dl: Mutex::new(dl),
             vnics: Mutex::new(BTreeMap::new()),
             mac,
-            stats,
         }
     }
 
@@ -236,7 +233,6 @@ impl Links {
                     None => reply(ENOENT, &i),
                 }
             }
-            FK_STATS => self.stats_reply(arg),
             _ => Reply::err(ENOTTY),
         };
         Some(r)
@@ -439,32 +435,6 @@ impl Links {
             self.mac.remove_client(&c);
         }
     }
-
-    fn stats_reply(&self, arg: &[u8]) -> Reply {
-        let hdr = fk_stats_t::from_bytes_padded(arg);
-        let snap = self.stats.snapshot();
-        let room = (arg.len().saturating_sub(std::mem::size_of::<fk_stats_t>())
-            / std::mem::size_of::<fk_stat_t>())
-        .min(hdr.fs_nstats as usize);
-        let mut out = fk_stats_t {
-            fs_nstats: snap.len() as u32,
-            fs_pad: 0,
-        }
-        .as_bytes()
-        .to_vec();
-        for (name, v) in snap.iter().take(room) {
-            let mut s = fk_stat_t::default();
-            fk_set_str(&mut s.fst_name, name);
-            s.fst_value = *v;
-            out.extend_from_slice(s.as_bytes());
-        }
-        out.resize(arg.len().max(out.len()), 0);
-        Reply {
-            errno: 0,
-            arg: out,
-            data: Vec::new(),
-        }
-    }
 }
 
 fn put_attr(a: &mut fk_dl_attr_t, v: &Attr) {
@@ -473,4 +443,31 @@ fn put_attr(a: &mut fk_dl_attr_t, v: &Attr) {
     a.fda_val = [0; FK_ATTR_VALLEN];
     a.fda_val[..n].copy_from_slice(&v.val[..n]);
     a.fda_vsize = n as u32;
+}
+
+/// The `FK_STATS` reply for `counters`: the header with the total, then as
+/// many entries as the caller made room for.
+pub fn stats_reply(arg: &[u8], counters: &[(String, u64)]) -> Reply {
+    let hdr = fk_stats_t::from_bytes_padded(arg);
+    let room = (arg.len().saturating_sub(std::mem::size_of::<fk_stats_t>())
+        / std::mem::size_of::<fk_stat_t>())
+    .min(hdr.fs_nstats as usize);
+    let mut out = fk_stats_t {
+        fs_nstats: counters.len() as u32,
+        fs_pad: 0,
+    }
+    .as_bytes()
+    .to_vec();
+    for (name, v) in counters.iter().take(room) {
+        let mut s = fk_stat_t::default();
+        fk_set_str(&mut s.fst_name, name);
+        s.fst_value = *v;
+        out.extend_from_slice(s.as_bytes());
+    }
+    out.resize(arg.len().max(out.len()), 0);
+    Reply {
+        errno: 0,
+        arg: out,
+        data: Vec::new(),
+    }
 }

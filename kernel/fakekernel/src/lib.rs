@@ -19,6 +19,7 @@ pub mod dlmgmt;
 pub mod fkcmd;
 pub mod host;
 pub mod mac;
+pub mod platform;
 pub mod server;
 pub mod stats;
 pub mod tap;
