@@ -564,7 +564,12 @@ impl Varpd {
                 Ok(id) => restored.push(id),
                 Err(why) => {
                     tracing::warn!(file = %path.display(), "discarding state file: {why}");
-                    std::fs::remove_file(&path).map_err(|e| Errno::from_io(&e))?;
+                    match std::fs::remove_file(&path) {
+                        Ok(()) => {}
+                        // Already gone (a failed restore destroys its instance).
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(e) => return Err(Errno::from_io(&e)),
+                    }
                 }
             }
         }

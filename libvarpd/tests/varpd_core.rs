@@ -893,3 +893,35 @@ fn dynamic_lookups_answered_by_files_plugin() {
         Some(&(ksys::OVERLAY_TARG_RESPOND, 7))
     );
 }
+
+#[test]
+fn restore_failing_associate_discards_file_and_continues() {
+    let f = fixture("assocrestore");
+    let id = direct_up(&f, 5);
+    let id6 = {
+        let (_, id6) = create(&f, 6, "direct", &ROOT);
+        assert_eq!(
+            setprop(&f, id6, "direct/dest_ip", &v4([10, 0, 0, 6]), &ROOT),
+            0
+        );
+        assert_eq!(
+            setprop(&f, id6, "direct/dest_port", &4789u64.to_ne_bytes(), &ROOT),
+            0
+        );
+        assert_eq!(inst_cmd(&f, Command::Activate, id6, &ROOT), 0);
+        id6
+    };
+    // Overlay 5 changed its destination type: its file is stale. Overlay 6
+    // keeps its association, which restore replaces only when F_ACTIVE.
+    f.k.m.lock().unwrap().ovs.get_mut(&5).unwrap().needs = 7;
+    f.k.m.lock().unwrap().ovs.get_mut(&6).unwrap().active = true;
+    let vh2 = varpd_on(f.k.clone(), &f.dir);
+    assert_eq!(vh2.persist_restore().unwrap(), vec![id6]);
+    assert!(!f.dir.join(format!("{id}.varpd")).exists());
+    // Overlay 6 not active and still associated: ASSOCIATE fails (EEXIST),
+    // the instance is destroyed and its file removed, without aborting.
+    let vh3 = varpd_on(f.k.clone(), &f.dir);
+    f.k.m.lock().unwrap().ovs.get_mut(&6).unwrap().active = false;
+    assert_eq!(vh3.persist_restore().unwrap(), Vec::<u64>::new());
+    assert!(!f.dir.join(format!("{id6}.varpd")).exists());
+}
