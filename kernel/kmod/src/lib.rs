@@ -38,6 +38,7 @@ pub mod glue;
 pub mod kmem;
 pub mod ksock;
 pub mod log;
+pub mod logbuf;
 pub mod mac;
 pub mod modlinkage;
 pub mod panic;

@@ -5,56 +5,10 @@
 //! passed to `cmn_err` as the argument of a `"%s"` format, so a `%` in the
 //! message is never interpreted. Over-long messages are truncated.
 
+use crate::logbuf::LogBuf;
 use crate::sys::cmn_err::{cmn_err, CE_NOTE, CE_WARN};
-use core::ffi::{c_char, c_int};
+use core::ffi::c_int;
 use core::fmt::{self, Write};
-
-/// Capacity of one formatted message, including the terminating NUL.
-pub const LOG_BUFLEN: usize = 256;
-
-/// A fixed-size, always NUL-terminated text buffer.
-pub struct LogBuf {
-    buf: [u8; LOG_BUFLEN],
-    len: usize,
-}
-
-impl Default for LogBuf {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl LogBuf {
-    pub const fn new() -> Self {
-        LogBuf {
-            buf: [0; LOG_BUFLEN],
-            len: 0,
-        }
-    }
-
-    /// The text as a C string (always terminated: `len < LOG_BUFLEN`).
-    pub fn as_ptr(&self) -> *const c_char {
-        self.buf.as_ptr().cast()
-    }
-}
-
-impl Write for LogBuf {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        for &b in s.as_bytes() {
-            // Keep one byte for the NUL; drop interior NULs so the C string
-            // is not cut short.
-            if self.len + 1 >= LOG_BUFLEN {
-                break;
-            }
-            if b != 0 {
-                self.buf[self.len] = b;
-                self.len += 1;
-            }
-        }
-        self.buf[self.len] = 0;
-        Ok(())
-    }
-}
 
 /// Logs `args` at `level` (`CE_NOTE`, `CE_WARN`, ...), prefixed "overlay: ".
 pub fn log(level: c_int, args: fmt::Arguments<'_>) {

@@ -6,7 +6,7 @@
 //! location are formatted into a stack buffer first: no allocation happens
 //! on this path.
 
-use crate::log::LogBuf;
+use crate::logbuf::LogBuf;
 use crate::sys::cmn_err::{cmn_err, kernel_panic, CE_WARN};
 use core::fmt::Write;
 use core::panic::PanicInfo;

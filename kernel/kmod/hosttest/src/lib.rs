@@ -11,11 +11,32 @@
 //! `#[path]`, exactly as they are, so the tests exercise the real code
 //! without the rest of the driver.
 //!
+//! The same way, the kernel module's `GlobalAlloc` over `kmem_alloc` (with
+//! its over-alignment scheme) becomes this test binary's allocator, over a
+//! mock `kmem_alloc` that checks every `kmem_free` passes back exactly the
+//! pointer and size it handed out; and its `LogBuf` is tested directly.
+//!
 //! Run by `cargo xtask test` (`cargo test --manifest-path
 //! kernel/kmod/hosttest/Cargo.toml`).
 
 #[path = "../../../overlay/src/illumos/mod.rs"]
 pub mod illumos;
+
+// The kernel module's own pure pieces, with the FFI they name: the kmem
+// global allocator (which thereby serves this whole test binary, over the
+// mock kmem_alloc) and the cmn_err message buffer.
+#[path = "../../src/sys/kmem.rs"]
+pub mod sys_kmem;
+#[path = "../../src/sys/types.rs"]
+#[allow(non_camel_case_types, unused_imports)]
+pub mod types;
+pub mod sys {
+    pub use crate::sys_kmem as kmem;
+}
+#[path = "../../src/kmem.rs"]
+pub mod kmem;
+#[path = "../../src/logbuf.rs"]
+pub mod logbuf;
 
 pub mod mock;
 

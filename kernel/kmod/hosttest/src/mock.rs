@@ -210,3 +210,70 @@ pub extern "C" fn freemsg(mut mp: *mut mblk_t) {
 pub extern "C" fn mac_hcksum_set(_mp: *mut mblk_t, _a: u32, _b: u32, _c: u32, _d: u32, _e: u32) {
     HCKSUM_CALLS.fetch_add(1, Ordering::Relaxed);
 }
+
+// --- kmem ------------------------------------------------------------------
+//
+// The test binary's global allocator is the module's KmemAlloc, which calls
+// these. They sit on libc malloc with a 16-byte header recording the size,
+// so kmem_free can check that it gets back exactly what was allocated.
+
+extern "C" {
+    fn malloc(n: usize) -> *mut std::ffi::c_void;
+    fn free(p: *mut std::ffi::c_void);
+}
+
+const KMEM_HDR: usize = 16;
+pub static KMEM_LIVE_BYTES: AtomicI64 = AtomicI64::new(0);
+pub static KMEM_NOSLEEP_CALLS: AtomicU64 = AtomicU64::new(0);
+pub static KMEM_SLEEP_CALLS: AtomicU64 = AtomicU64::new(0);
+
+#[no_mangle]
+pub extern "C" fn kmem_alloc(size: usize, flag: c_int) -> *mut std::ffi::c_void {
+    if flag & 1 != 0 {
+        KMEM_NOSLEEP_CALLS.fetch_add(1, Ordering::Relaxed);
+    } else {
+        KMEM_SLEEP_CALLS.fetch_add(1, Ordering::Relaxed);
+    }
+    assert!(size > 0, "kmem_alloc(0)");
+    // SAFETY: plain malloc; the header is written inside the block.
+    unsafe {
+        let p = malloc(size + KMEM_HDR).cast::<u8>();
+        if p.is_null() {
+            return std::ptr::null_mut();
+        }
+        p.cast::<usize>().write(size);
+        KMEM_LIVE_BYTES.fetch_add(size as i64, Ordering::Relaxed);
+        // kmem_alloc guarantees 8-byte alignment; malloc gives 16, and the
+        // header keeps it.
+        p.add(KMEM_HDR).cast()
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn kmem_zalloc(size: usize, flag: c_int) -> *mut std::ffi::c_void {
+    let p = kmem_alloc(size, flag);
+    if !p.is_null() {
+        // SAFETY: p has `size` writable bytes.
+        unsafe { std::ptr::write_bytes(p.cast::<u8>(), 0, size) };
+    }
+    p
+}
+
+#[no_mangle]
+pub extern "C" fn kmem_free(p: *mut std::ffi::c_void, size: usize) {
+    assert!(!p.is_null(), "kmem_free(NULL)");
+    // SAFETY: p came from kmem_alloc above, which put the size 16 bytes
+    // before it.
+    unsafe {
+        let base = p.cast::<u8>().sub(KMEM_HDR);
+        let got = base.cast::<usize>().read();
+        if got != size {
+            // A mismatch is exactly the bug this mock exists to catch; the
+            // allocator cannot unwind, so report and abort.
+            eprintln!("kmem_free({p:?}, {size}) of a {got}-byte block");
+            std::process::abort();
+        }
+        KMEM_LIVE_BYTES.fetch_sub(size as i64, Ordering::Relaxed);
+        free(base.cast());
+    }
+}

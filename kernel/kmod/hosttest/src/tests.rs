@@ -266,3 +266,100 @@ fn condvar_wait_until_times_out_and_moment_is_monotonic() {
         u64::MAX
     );
 }
+
+#[test]
+fn kmem_allocator_sizes_and_alignment() {
+    use crate::mock::{KMEM_LIVE_BYTES, KMEM_NOSLEEP_CALLS, KMEM_SLEEP_CALLS};
+    let _g = serial();
+    // Every allocation of this process already goes through KmemAlloc; these
+    // exercise the interesting layouts and let the mock's size check run.
+    let sleep_before = KMEM_SLEEP_CALLS.load(Ordering::SeqCst);
+    let nosleep_before = KMEM_NOSLEEP_CALLS.load(Ordering::SeqCst);
+    #[repr(align(64))]
+    struct A64([u8; 3]);
+    #[repr(align(4096))]
+    struct Page([u8; 100]);
+    {
+        let a: Vec<Box<A64>> = (0..50).map(|i| Box::new(A64([i as u8; 3]))).collect();
+        for (i, b) in a.iter().enumerate() {
+            assert_eq!(&**b as *const A64 as usize % 64, 0);
+            assert_eq!(b.0, [i as u8; 3]);
+        }
+        let p = Box::new(Page([7; 100]));
+        assert_eq!(&*p as *const Page as usize % 4096, 0);
+        assert_eq!(p.0[99], 7);
+        // Zeroed, over-aligned.
+        let z: Box<[u64; 64]> = bytemuck_zeroed();
+        assert!(z.iter().all(|&x| x == 0));
+        // Zero-sized allocations never reach kmem.
+        let e: Vec<u8> = Vec::with_capacity(0);
+        drop(e);
+        // Growth (realloc = alloc + copy + dealloc through the trait).
+        let mut v = Vec::new();
+        for i in 0..10_000u32 {
+            v.push(i);
+        }
+        assert_eq!(v.iter().map(|&x| x as u64).sum::<u64>(), 49_995_000);
+    }
+    // Every request is KM_NOSLEEP; the mock's kmem_free has checked each
+    // free against its allocation's size, and the live total is sane.
+    assert_eq!(
+        KMEM_SLEEP_CALLS.load(Ordering::SeqCst),
+        sleep_before,
+        "KM_SLEEP used"
+    );
+    assert!(KMEM_NOSLEEP_CALLS.load(Ordering::SeqCst) > nosleep_before);
+    assert!(KMEM_LIVE_BYTES.load(Ordering::SeqCst) >= 0);
+}
+
+/// A zeroed boxed array through `alloc_zeroed` (what `Box::new_zeroed`
+/// uses), without an extra dependency.
+fn bytemuck_zeroed() -> Box<[u64; 64]> {
+    let layout = std::alloc::Layout::new::<[u64; 64]>();
+    // SAFETY: the layout is non-zero-sized; all-zero is a valid [u64; 64];
+    // the pointer is handed to Box with the same layout.
+    unsafe {
+        let p = std::alloc::alloc_zeroed(layout).cast::<[u64; 64]>();
+        assert!(!p.is_null());
+        Box::from_raw(p)
+    }
+}
+
+#[test]
+fn kmem_over_aligned_zeroed() {
+    let _g = serial();
+    let layout = std::alloc::Layout::from_size_align(300, 256).unwrap();
+    // SAFETY: non-zero size; freed with the same layout.
+    unsafe {
+        let p = std::alloc::alloc_zeroed(layout);
+        assert!(!p.is_null());
+        assert_eq!(p as usize % 256, 0);
+        assert!(std::slice::from_raw_parts(p, 300).iter().all(|&b| b == 0));
+        std::alloc::dealloc(p, layout);
+    }
+}
+
+#[test]
+fn logbuf_truncates_and_stays_terminated() {
+    use crate::logbuf::{LogBuf, LOG_BUFLEN};
+    use std::fmt::Write;
+    let mut b = LogBuf::new();
+    let x = "x";
+    write!(b, "overlay: {x} {}", 42).unwrap();
+    assert_eq!(b.as_bytes(), b"overlay: x 42");
+    // SAFETY: as_ptr is always NUL-terminated.
+    let c = unsafe { std::ffi::CStr::from_ptr(b.as_ptr()) };
+    assert_eq!(c.to_bytes(), b"overlay: x 42");
+    let mut long = LogBuf::new();
+    for _ in 0..100 {
+        long.write_str("0123456789").unwrap();
+    }
+    assert_eq!(long.as_bytes().len(), LOG_BUFLEN - 1);
+    // SAFETY: as above.
+    let c = unsafe { std::ffi::CStr::from_ptr(long.as_ptr()) };
+    assert_eq!(c.to_bytes().len(), LOG_BUFLEN - 1);
+    let mut nul = LogBuf::new();
+    nul.write_str("a\0b%s").unwrap();
+    assert_eq!(nul.as_bytes(), b"ab%s");
+    assert_eq!(LogBuf::default().as_bytes(), b"");
+}
