@@ -55,6 +55,8 @@ pub struct FInst {
 #[derive(Clone, Debug)]
 pub struct FakeBackend {
     pub privileged: bool,
+    /// Return a malformed (3-byte) `vxlan/listen_ip` value.
+    pub bad_ip_size: bool,
     pub varpd_running: bool,
     pub fail: HashMap<String, Errno>,
     pub links: BTreeMap<LinkId, FLink>,
@@ -85,6 +87,7 @@ impl FakeBackend {
     pub fn new() -> FakeBackend {
         FakeBackend {
             privileged: true,
+            bad_ip_size: false,
             varpd_running: true,
             fail: HashMap::new(),
             links: BTreeMap::new(),
@@ -306,6 +309,7 @@ impl Backend for FakeBackend {
     }
 
     fn id2info(&mut self, linkid: LinkId) -> Result<LinkInfo, Errno> {
+        self.check("id2info")?;
         self.link_info(linkid)
     }
 
@@ -446,6 +450,7 @@ impl Backend for FakeBackend {
 
     fn ovl_nprops(&mut self, linkid: LinkId) -> Result<u32, Errno> {
         self.priv_check()?;
+        self.check("ovl_nprops")?;
         if !self.devs.contains_key(&linkid) {
             return Err(errno::ENOENT);
         }
@@ -480,6 +485,7 @@ impl Backend for FakeBackend {
                 .varpd
                 .map(|v| v.to_le_bytes().to_vec())
                 .unwrap_or_default(),
+            4 if self.bad_ip_size => vec![10, 0, 0],
             4 => d.listen_ip.map(|a| a.to_vec()).unwrap_or_default(),
             5 => d.listen_port.to_le_bytes().to_vec(),
             _ => return Err(errno::EINVAL),
@@ -528,6 +534,7 @@ impl Backend for FakeBackend {
     }
 
     fn ovl_status(&mut self, linkid: LinkId) -> Result<(bool, String), Errno> {
+        self.check("ovl_status")?;
         let d = self.devs.get(&linkid).ok_or(errno::ENOENT)?;
         Ok(match &d.degraded {
             Some(m) => (true, m.clone()),
@@ -612,6 +619,7 @@ impl Backend for FakeBackend {
 
     fn varpd_nprops(&mut self, id: u64) -> Result<u32, Errno> {
         self.door()?;
+        self.check("varpd_nprops")?;
         let i = self.insts.get(&id).ok_or(errno::ENOENT)?;
         Ok(Self::vprops(&i.plugin).len() as u32)
     }

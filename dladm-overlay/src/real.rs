@@ -68,7 +68,13 @@ impl RealBackend {
     }
 
     fn ioc<T: Pod>(&self, cmd: u32, arg: &mut T) -> Result<(), Errno> {
-        self.dld.ioctl(cmd, arg.as_bytes_mut()).map_err(en)
+        let r = self.dld.ioctl(cmd, arg.as_bytes_mut()).map_err(en);
+        if let Err(e) = r {
+            if std::env::var_os("DLADM_DEBUG").is_some() {
+                eprintln!("dladm: debug: ioctl {cmd:#x}: errno {e}");
+            }
+        }
+        r
     }
 
     fn door(&mut self) -> Result<&Client, Errno> {
