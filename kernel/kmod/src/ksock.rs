@@ -24,6 +24,7 @@ use crate::sys::cred::kcred;
 use crate::sys::ksocket::*;
 use crate::sys::stream::*;
 use crate::sys::types::*;
+use crate::tpi::unitdata_payload;
 use core::ptr;
 use core::sync::atomic::{AtomicU64, Ordering};
 use overlay::{Errno, MsgBlk, MuxHandle, OverlayMux, SockaddrIn6, SocketParams};
@@ -176,32 +177,4 @@ unsafe extern "C" fn overlay_mux_recv(
         }
     }
     B_TRUE
-}
-
-/// Splits one received message: frees the leading M_PROTO
-/// `T_unitdata_ind` block and returns the payload, or frees everything and
-/// returns `None` if it is not that shape.
-///
-/// # Safety
-/// `mp` must be a valid message we own, not linked by `b_next`.
-unsafe fn unitdata_payload(mp: *mut mblk_t) -> Option<*mut mblk_t> {
-    // SAFETY: caller contract; the reads stay within the first block (its
-    // length is checked before the primitive is read).
-    unsafe {
-        let d = (*mp).b_datap;
-        let len = ((*mp).b_wptr as usize).saturating_sub((*mp).b_rptr as usize);
-        let ok = !d.is_null()
-            && (*d).db_type == M_PROTO
-            && !(*mp).b_cont.is_null()
-            && len >= core::mem::size_of::<i32>()
-            && ((*mp).b_rptr as *const i32).read_unaligned() == T_UNITDATA_IND;
-        if !ok {
-            freemsg(mp);
-            return None;
-        }
-        let data = (*mp).b_cont;
-        (*mp).b_cont = ptr::null_mut();
-        freeb(mp);
-        Some(data)
-    }
 }

@@ -45,6 +45,7 @@ pub mod panic;
 pub mod platform;
 pub mod sys;
 pub mod target;
+pub mod tpi;
 
 // The driver core; its `crate::illumos` module supplies the kernel
 // backends of the synonym types (KMutex, KCondvar, Moment, MsgBlk).

@@ -24,19 +24,29 @@ pub mod illumos;
 
 // The kernel module's own pure pieces, with the FFI they name: the kmem
 // global allocator (which thereby serves this whole test binary, over the
-// mock kmem_alloc) and the cmn_err message buffer.
+// mock kmem_alloc), the cmn_err message buffer, and the TPI framing of
+// received datagrams.
 #[path = "../../src/sys/kmem.rs"]
 pub mod sys_kmem;
+// The module and the driver backends each declare the STREAMS functions
+// with their own (identical) mblk_t; in the kernel object they are separate
+// crates, here they meet in one.
+#[path = "../../src/sys/stream.rs"]
+#[allow(non_camel_case_types, dead_code, clashing_extern_declarations)]
+pub mod sys_stream;
 #[path = "../../src/sys/types.rs"]
 #[allow(non_camel_case_types, unused_imports)]
 pub mod types;
 pub mod sys {
     pub use crate::sys_kmem as kmem;
+    pub use crate::sys_stream as stream;
 }
 #[path = "../../src/kmem.rs"]
 pub mod kmem;
 #[path = "../../src/logbuf.rs"]
 pub mod logbuf;
+#[path = "../../src/tpi.rs"]
+pub mod tpi;
 
 pub mod mock;
 

@@ -363,3 +363,52 @@ fn logbuf_truncates_and_stays_terminated() {
     assert_eq!(nul.as_bytes(), b"ab%s");
     assert_eq!(LogBuf::default().as_bytes(), b"");
 }
+
+/// A received datagram as ksocket delivers it: an M_PROTO block holding a
+/// `T_unitdata_ind` (primitive `prim`, `proto_len` bytes), then `payload`.
+fn unitdata(prim: i32, proto_len: usize, db_type: u8, payload: Option<&[u8]>) -> *mut mblk_t {
+    let p = mock::allocb(64, 0);
+    // SAFETY: a fresh mock block of 64 bytes; its dblk is ours to edit.
+    unsafe {
+        (*(*p).b_datap).db_type = db_type;
+        let mut hdr = [0u8; 20];
+        hdr[..4].copy_from_slice(&prim.to_ne_bytes());
+        std::ptr::copy_nonoverlapping(hdr.as_ptr(), (*p).b_rptr, proto_len.min(20));
+        (*p).b_wptr = (*p).b_rptr.add(proto_len);
+        if let Some(d) = payload {
+            let m = MsgBlk::copy_from(0, d).unwrap();
+            (*p).b_cont = m.into_raw().cast();
+        }
+    }
+    p
+}
+
+#[test]
+fn unitdata_payload_strips_the_tpi_header() {
+    use crate::tpi::unitdata_payload;
+    const T_UNITDATA_IND: i32 = 20;
+    let _g = serial();
+    {
+        let mp = unitdata(T_UNITDATA_IND, 20, 1, Some(b"vxlan+frame"));
+        assert_eq!(live(), 2);
+        // SAFETY: mp is a valid message we own.
+        let d = unsafe { unitdata_payload(mp.cast()) }.expect("payload");
+        assert_eq!(live(), 1, "the M_PROTO block is freed");
+        // SAFETY: d is the payload, now ours.
+        let m = unsafe { MsgBlk::from_raw(d.cast()) }.unwrap();
+        assert_eq!(bytes(&m), b"vxlan+frame");
+    }
+    assert_eq!(live(), 0);
+    // Every malformed shape is freed entirely and refused.
+    for (prim, len, ty, payload) in [
+        (T_UNITDATA_IND, 20, 0u8, Some(&b"x"[..])), // M_DATA, not M_PROTO
+        (T_UNITDATA_IND, 20, 1, None),              // no payload
+        (T_UNITDATA_IND, 3, 1, Some(&b"x"[..])),    // too short for a primitive
+        (19, 20, 1, Some(&b"x"[..])),               // another primitive
+    ] {
+        let mp = unitdata(prim, len, ty, payload);
+        // SAFETY: mp is a valid message we own.
+        assert!(unsafe { unitdata_payload(mp.cast()) }.is_none());
+        assert_eq!(live(), 0, "{prim} {len} {ty}");
+    }
+}
