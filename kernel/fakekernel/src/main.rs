@@ -40,6 +40,10 @@ struct Cli {
     /// dl_config_uids of R/etc/overlay/fkoverlayd.toml).
     #[arg(short = 'u', long = "dl-config-uid")]
     uids: Vec<u32>,
+    /// Group id for the device sockets (mode 0660), so that its members
+    /// may connect (overrides socket_gid of the configuration file).
+    #[arg(short = 'g', long = "socket-group")]
+    group: Option<u32>,
     #[command(subcommand)]
     cmd: Option<Cmd>,
 }
@@ -54,6 +58,8 @@ enum Cmd {
 struct Config {
     #[serde(default)]
     dl_config_uids: Vec<u32>,
+    #[serde(default)]
+    socket_gid: Option<u32>,
 }
 
 fn root_of(cli: &Cli) -> PathBuf {
@@ -75,12 +81,24 @@ fn load_config(root: &Path) -> Result<Config, String> {
     }
 }
 
+/// Start-up options after merging the command line and the configuration.
+struct Opts {
+    uids: Vec<u32>,
+    group: Option<u32>,
+}
+
 /// Everything that runs once we are the daemon process: returns the
 /// running host and server, or why start-up failed.
-fn start(root: &Path, uids: Vec<u32>) -> Result<(Arc<Host>, Server), String> {
+fn start(root: &Path, opts: &Opts) -> Result<(Arc<Host>, Server), String> {
     let stats = Arc::new(Stats::default());
     let host = Host::new(root, Arc::clone(&stats))?;
-    let server = Server::bind(root, Arc::clone(&host), uids, stats)?;
+    let server = Server::bind(
+        root,
+        Arc::clone(&host),
+        opts.uids.clone(),
+        opts.group,
+        stats,
+    )?;
     let pid = root.join("run/overlay/fkoverlayd.pid");
     let _ = std::fs::write(&pid, format!("{}\n", std::process::id()));
     Ok((host, server))
@@ -154,10 +172,10 @@ fn stop(host: &Host, server: &Server, root: &Path) {
     let _ = std::fs::remove_file(root.join("run/overlay/fkoverlayd.pid"));
 }
 
-fn run_foreground(root: &Path, uids: Vec<u32>) -> ExitCode {
+fn run_foreground(root: &Path, opts: &Opts) -> ExitCode {
     init_logging(true, root);
     block_signals();
-    match start(root, uids) {
+    match start(root, opts) {
         Ok((host, server)) => {
             tracing::info!(root = %root.display(), "fkoverlayd serving");
             wait_for_signal();
@@ -171,7 +189,7 @@ fn run_foreground(root: &Path, uids: Vec<u32>) -> ExitCode {
     }
 }
 
-fn run_daemon(root: &Path, uids: Vec<u32>) -> ExitCode {
+fn run_daemon(root: &Path, opts: &Opts) -> ExitCode {
     let mut fds = [0i32; 2];
     // SAFETY: pipe2 writes two descriptors into fds.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
@@ -220,7 +238,7 @@ fn run_daemon(root: &Path, uids: Vec<u32>) -> ExitCode {
     init_logging(false, root);
     block_signals();
     let mut w = std::fs::File::from(wr);
-    match start(root, uids) {
+    match start(root, opts) {
         Ok((host, server)) => {
             tracing::info!(root = %root.display(), "fkoverlayd serving");
             let _ = w.write_all(b"ok");
@@ -265,17 +283,23 @@ fn main() -> ExitCode {
     if let Some(Cmd::Stats) = cli.cmd {
         return stats(&root);
     }
-    let mut uids = cli.uids.clone();
+    let mut opts = Opts {
+        uids: cli.uids.clone(),
+        group: cli.group,
+    };
     match load_config(&root) {
-        Ok(c) => uids.extend(c.dl_config_uids),
+        Ok(c) => {
+            opts.uids.extend(c.dl_config_uids);
+            opts.group = opts.group.or(c.socket_gid);
+        }
         Err(e) => {
             eprintln!("fkoverlayd: {e}");
             return ExitCode::FAILURE;
         }
     }
     if cli.foreground {
-        run_foreground(&root, uids)
+        run_foreground(&root, &opts)
     } else {
-        run_daemon(&root, uids)
+        run_daemon(&root, &opts)
     }
 }

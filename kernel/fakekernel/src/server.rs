@@ -85,7 +85,7 @@ pub struct Server {
     overlay: PathBuf,
 }
 
-fn bind_one(path: &Path) -> Result<UnixListener, String> {
+fn bind_one(path: &Path, group: Option<u32>) -> Result<UnixListener, String> {
     if path.exists() {
         if UnixStream::connect(path).is_ok() {
             return Err(format!(
@@ -98,6 +98,10 @@ fn bind_one(path: &Path) -> Result<UnixListener, String> {
     let l = UnixListener::bind(path).map_err(|e| format!("{}: {e}", path.display()))?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))
         .map_err(|e| format!("{}: {e}", path.display()))?;
+    if let Some(g) = group {
+        std::os::unix::fs::chown(path, None, Some(g))
+            .map_err(|e| format!("{}: chown to group {g}: {e}", path.display()))?;
+    }
     Ok(l)
 }
 
@@ -244,18 +248,21 @@ fn serve_overlay<K: Kernel>(k: &K, mut s: UnixStream, who: Caller, stats: &Stats
 
 impl Server {
     /// Binds both sockets under `root` and starts serving them with `k`.
-    /// `allowed` are the non-root uids that pass `secpolicy_dl_config`.
+    /// `allowed` are the non-root uids that pass `secpolicy_dl_config`;
+    /// `group`, if given, becomes the sockets' group (members may connect,
+    /// e.g. for `dladm show-link`; privilege is still judged per command).
     pub fn bind<K: Kernel>(
         root: &Path,
         k: Arc<K>,
         allowed: Vec<u32>,
+        group: Option<u32>,
         stats: Arc<Stats>,
     ) -> Result<Server, String> {
         let (dld, overlay) = socket_paths(root);
         let dir = dld.parent().unwrap_or(Path::new("/"));
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let ld = bind_one(&dld)?;
-        let lo = match bind_one(&overlay) {
+        let ld = bind_one(&dld, group)?;
+        let lo = match bind_one(&overlay, group) {
             Ok(l) => l,
             Err(e) => {
                 let _ = std::fs::remove_file(&dld);
