@@ -16,9 +16,10 @@
 //!
 //! Errors are [`Errno`] values with **illumos** numbers on both platforms.
 //! A socket connection serialises its requests (fkoverlayd answers them in
-//! order), so a `KDev` holds its connection under a mutex: concurrent ioctls
-//! from several threads are correct but take turns; see `overlay.rs` for how
-//! the lookup threads avoid holding the handle across idle waits.
+//! order), so concurrent ioctls from several threads take turns; any other
+//! ioctl goes before the next `OVERLAY_TARG_LOOKUP` (which may block for a
+//! second), and the lookup loop (`handle.rs`) never starts a LOOKUP while
+//! an answer is still to be sent.
 
 use std::io;
 use std::path::Path;
@@ -105,13 +106,51 @@ mod imp {
     use std::io::{self, Read, Write};
     use std::os::unix::net::UnixStream;
     use std::path::Path;
-    use std::sync::Mutex;
+    use std::sync::{Condvar, Mutex};
 
     use super::{FK_MAGIC, FK_MAX_ARG, FK_MAX_DATA, FK_OPEN};
     use crate::errno::Errno;
 
     pub struct Handle {
         conn: Mutex<UnixStream>,
+        gate: Gate,
+    }
+
+    /// Turn-taking on the connection. fkoverlayd answers a connection's
+    /// requests in order, and `OVERLAY_TARG_LOOKUP` may block for up to a
+    /// second, so any other ioctl waiting for the connection goes before
+    /// the next LOOKUP: it then waits for at most one LOOKUP in progress.
+    #[derive(Default)]
+    struct Gate {
+        st: Mutex<GateState>,
+        cv: Condvar,
+    }
+
+    #[derive(Default)]
+    struct GateState {
+        busy: bool,
+        urgent: usize,
+    }
+
+    impl Gate {
+        fn enter(&self, lookup: bool) {
+            let mut g = self.st.lock().unwrap_or_else(|p| p.into_inner());
+            if !lookup {
+                g.urgent += 1;
+            }
+            while g.busy || (lookup && g.urgent > 0) {
+                g = self.cv.wait(g).unwrap_or_else(|p| p.into_inner());
+            }
+            if !lookup {
+                g.urgent -= 1;
+            }
+            g.busy = true;
+        }
+
+        fn exit(&self) {
+            self.st.lock().unwrap_or_else(|p| p.into_inner()).busy = false;
+            self.cv.notify_all();
+        }
     }
 
     /// A decoded response: errno, copied-out argument, data.
@@ -162,6 +201,7 @@ mod imp {
             }
             Ok(Handle {
                 conn: Mutex::new(s),
+                gate: Gate::default(),
             })
         }
 
@@ -175,13 +215,18 @@ mod imp {
             if arg.len() > FK_MAX_ARG || data.len() > FK_MAX_DATA {
                 return Err(Errno::E2BIG);
             }
+            self.gate.enter(cmd == crate::ksys::OVERLAY_TARG_LOOKUP);
             let r = {
                 // A poisoned lock only means another thread panicked while
                 // holding the stream; its frame is incomplete, so the
                 // connection is unusable either way.
-                let mut s = self.conn.lock().map_err(|_| Errno::EIO)?;
-                request(&mut s, cmd, arg, data).map_err(|e| Errno::from_io(&e))?
+                match self.conn.lock() {
+                    Ok(mut s) => request(&mut s, cmd, arg, data).map_err(|e| Errno::from_io(&e)),
+                    Err(_) => Err(Errno::EIO),
+                }
             };
+            self.gate.exit();
+            let r = r?;
             let n = r.arg.len().min(arg.len());
             arg[..n].copy_from_slice(&r.arg[..n]);
             if r.errno != 0 {

@@ -84,6 +84,11 @@ fn serve_overlay(mut s: UnixStream, excl: Arc<Mutex<bool>>, injected: Arc<Mutex<
                 ksys::put_u64(&mut a, 16, n as u64);
                 write_frame(&mut s, 0, &a, &frame[..n]);
             }
+            ksys::OVERLAY_TARG_LOOKUP => {
+                // An idle kernel: block, then ETIME.
+                std::thread::sleep(std::time::Duration::from_millis(300));
+                write_frame(&mut s, 62, &[], &[]);
+            }
             0xdead => return, // drop the connection
             _ => write_frame(&mut s, 25, &[], &[]),
         }
@@ -199,4 +204,44 @@ fn dld_copy_out_even_on_error() {
     let mut a = [0u8; 332];
     assert_eq!(k.ioctl(0x2005_0004, &mut a), Err(Errno::ENOENT));
     assert!(a.iter().all(|&b| b == 0x11));
+}
+
+#[test]
+fn other_ioctls_go_before_the_next_lookup() {
+    let fk = fake_fk("prio");
+    let k = Arc::new(KDev::open_overlay(&fk.root, FREAD | FWRITE | FEXCL).unwrap());
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut loopers = Vec::new();
+    for _ in 0..3 {
+        let (k, stop) = (k.clone(), stop.clone());
+        loopers.push(std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let mut b = [0u8; 72];
+                assert_eq!(
+                    k.ioctl(ksys::OVERLAY_TARG_LOOKUP, &mut b),
+                    Err(Errno::ETIME)
+                );
+            }
+        }));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    for _ in 0..5 {
+        let t = std::time::Instant::now();
+        let mut info = ksys::TargInfo {
+            linkid: 5,
+            ..Default::default()
+        }
+        .encode();
+        k.ioctl(ksys::OVERLAY_TARG_INFO, &mut info).unwrap();
+        // At most the one LOOKUP in progress (300 ms) is ahead of us.
+        assert!(
+            t.elapsed() < std::time::Duration::from_millis(550),
+            "{:?}",
+            t.elapsed()
+        );
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    for l in loopers {
+        l.join().unwrap();
+    }
 }
