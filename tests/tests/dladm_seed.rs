@@ -1,0 +1,322 @@
+//! The seed walkthrough with the real `dladm`, end to end on two hosts
+//! (network namespaces, each with its own fkoverlayd and varpd):
+//!
+//! ```text
+//! dladm create-overlay -e vxlan -s direct -p vxlan/listen_ip=10.88.88.69 \
+//!     -p direct/dest_ip=10.88.88.70 -p direct/dest_port=4789 -v 23 demo0
+//! dladm show-overlay
+//! dladm create-vnic -l demo0 foo0
+//! ip addr add 10.55.55.1/24 dev foo0     (10.55.55.2 on the other host)
+//! ping, both ways
+//! dladm delete-vnic foo0; dladm delete-overlay demo0   -> nothing left
+//! ```
+//!
+//! plus, on the real system, that a failed create leaves nothing behind and
+//! that an unprivileged caller is refused.
+
+use std::collections::BTreeMap;
+use std::process::Output;
+
+use overlay_tests::daemons::{bin, dladm, Daemon};
+use overlay_tests::have_root;
+use overlay_tests::netns::{veth, Netns, TempRoot};
+
+/// One simulated host. Fields drop in order: daemons, then the root
+/// directory, then the namespace.
+struct Host {
+    _varpd: Daemon,
+    _fk: Daemon,
+    root: TempRoot,
+    ns: Netns,
+}
+
+impl Host {
+    fn new(ns: Netns) -> Host {
+        let root = TempRoot::new("dl");
+        let fk = Daemon::fkoverlayd(&ns, root.path());
+        let varpd = Daemon::varpd(&ns, root.path());
+        Host {
+            _varpd: varpd,
+            _fk: fk,
+            root,
+            ns,
+        }
+    }
+
+    fn dladm(&self, args: &[&str]) -> Output {
+        dladm(&self.ns, self.root.path(), args)
+    }
+
+    /// Runs dladm and requires success with nothing on stderr; returns
+    /// stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.dladm(args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            o.status.success() && err.is_empty(),
+            "dladm {} failed ({}):\nstdout: {}\nstderr: {}",
+            args.join(" "),
+            o.status,
+            String::from_utf8_lossy(&o.stdout),
+            err
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    fn create_seed(&self, me: &str, peer: &str) {
+        let lip = format!("vxlan/listen_ip={me}");
+        let dip = format!("direct/dest_ip={peer}");
+        self.ok(&[
+            "create-overlay",
+            "-e",
+            "vxlan",
+            "-s",
+            "direct",
+            "-p",
+            &lip,
+            "-p",
+            &dip,
+            "-p",
+            "direct/dest_port=4789",
+            "-v",
+            "23",
+            "demo0",
+        ]);
+    }
+
+    /// `show-overlay -p -o property,value` as a map.
+    fn props(&self, link: &str) -> BTreeMap<String, String> {
+        self.ok(&["show-overlay", "-p", "-o", "property,value", link])
+            .lines()
+            .filter_map(|l| {
+                // Values may contain escaped ':' (IPv6); the property
+                // name never does.
+                let (k, v) = l.split_once(':')?;
+                Some((k.to_string(), v.replace("\\:", ":").replace("\\\\", "\\")))
+            })
+            .collect()
+    }
+
+    fn ping(&self, ip: &str) -> bool {
+        self.ns
+            .exec("ping", &["-c", "3", "-i", "0.2", "-W", "2", ip])
+            .status
+            .success()
+    }
+}
+
+fn two_hosts() -> (Host, Host) {
+    let a = Netns::new("dl");
+    let b = Netns::new("dl");
+    veth(&a, "10.88.88.69/24", &b, "10.88.88.70/24");
+    // Build dladm once before the daemons start (bin() may build it).
+    let _ = bin("dladm");
+    (Host::new(a), Host::new(b))
+}
+
+#[test]
+fn dladm_seed_walkthrough() {
+    if !have_root("dladm_seed_walkthrough") {
+        return;
+    }
+    let (a, b) = two_hosts();
+    a.create_seed("10.88.88.69", "10.88.88.70");
+    b.create_seed("10.88.88.70", "10.88.88.69");
+
+    // Every row of show-overlay (§8.5), in order, with the seed's values.
+    let human = a.ok(&["show-overlay"]);
+    assert!(
+        human.starts_with(
+            "LINK               PROPERTY           PERM REQ VALUE      DEFAULT   POSSIBLE\n"
+        ),
+        "{human}"
+    );
+    let rows: Vec<String> = a
+        .ok(&["show-overlay", "-p", "-o", "link,property"])
+        .lines()
+        .map(|l| l.to_string())
+        .collect();
+    let want = [
+        "mtu",
+        "vnetid",
+        "encap",
+        "varpd/id",
+        "vxlan/listen_ip",
+        "vxlan/listen_port",
+        "search",
+        "direct/dest_ip",
+        "direct/dest_port",
+    ];
+    let got: Vec<String> = rows
+        .iter()
+        .map(|r| r.strip_prefix("demo0:").unwrap_or(r).to_string())
+        .collect();
+    assert_eq!(got, want, "show-overlay rows:\n{human}");
+    let p = a.props("demo0");
+    assert_eq!(p["mtu"], "1400");
+    assert_eq!(p["vnetid"], "23");
+    assert_eq!(p["encap"], "vxlan");
+    assert!(p["varpd/id"].parse::<u64>().is_ok_and(|v| v > 0), "{p:?}");
+    assert_eq!(p["vxlan/listen_ip"], "10.88.88.69");
+    assert_eq!(p["vxlan/listen_port"], "4789");
+    assert_eq!(p["search"], "direct");
+    assert_eq!(p["direct/dest_ip"], "10.88.88.70");
+    assert_eq!(p["direct/dest_port"], "4789");
+    assert_eq!(b.props("demo0")["direct/dest_ip"], "10.88.88.69");
+    assert_eq!(
+        a.ok(&["show-overlay", "-f", "-p", "-o", "link,status"]),
+        "demo0:ONLINE\n"
+    );
+    assert_eq!(
+        a.ok(&["show-overlay", "-t", "-p", "-o", "target,destination"]),
+        "*\\:*\\:*\\:*\\:*\\:*:10.88.88.70\\:4789\n"
+    );
+
+    // VNICs, addresses, traffic both ways.
+    a.ok(&["create-vnic", "-l", "demo0", "foo0"]);
+    b.ok(&["create-vnic", "-l", "demo0", "foo0"]);
+    assert!(a.ns.has_link("foo0") && b.ns.has_link("foo0"));
+    a.ns.plumb("foo0", "10.55.55.1/24");
+    b.ns.plumb("foo0", "10.55.55.2/24");
+    assert!(
+        a.ping("10.55.55.2"),
+        "ping from A to B over the overlay failed"
+    );
+    assert!(
+        b.ping("10.55.55.1"),
+        "ping from B to A over the overlay failed"
+    );
+
+    let vnic = a.ok(&["show-vnic", "-p", "-o", "link,over,macaddrtype"]);
+    assert_eq!(vnic, "foo0:demo0:random\n");
+    let links = a.ok(&["show-link", "-p", "-o", "link,class,over"]);
+    assert_eq!(links, "demo0:overlay:\nfoo0:vnic:demo0\n");
+
+    // An overlay with VNICs cannot go.
+    let o = a.dladm(&["delete-overlay", "demo0"]);
+    assert!(!o.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        "dladm: failed to delete demo0: link busy\n"
+    );
+
+    // Tear down: nothing left, active or persistent.
+    for h in [&a, &b] {
+        h.ok(&["delete-vnic", "foo0"]);
+        h.ok(&["delete-overlay", "demo0"]);
+        assert!(!h.ns.has_link("foo0"));
+        assert_eq!(h.ok(&["show-link"]), "");
+        assert_eq!(h.ok(&["show-link", "-P"]), "");
+        assert_eq!(h.ok(&["show-overlay"]), "");
+    }
+}
+
+#[test]
+fn dladm_real_failures_leave_nothing() {
+    if !have_root("dladm_real_failures_leave_nothing") {
+        return;
+    }
+    let ns = Netns::new("dl");
+    ns.exec_ok("ip", &["addr", "add", "10.88.88.69/32", "dev", "lo"]);
+    let _ = bin("dladm");
+    let h = Host::new(ns);
+
+    // Refused values, missing required properties, unknown plugins: each
+    // fails with its message and leaves no link, device or instance.
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["-p", "vxlan/listen_port=70000"],
+            "dladm: invalid value '70000' for property vxlan/listen_port: must be in",
+        ),
+        (
+            &["-p", "direct/dest_port=12x"],
+            "dladm: invalid value '12x' for property direct/dest_port",
+        ),
+        (
+            &["-p", "nosuch=1"],
+            "dladm: warning: failed to set property nosuch",
+        ),
+    ];
+    for (extra, msg) in cases {
+        let mut args = vec![
+            "create-overlay",
+            "-e",
+            "vxlan",
+            "-s",
+            "direct",
+            "-p",
+            "vxlan/listen_ip=10.88.88.69",
+            "-p",
+            "direct/dest_ip=10.88.88.70",
+            "-v",
+            "23",
+        ];
+        if !extra.iter().any(|e| e.starts_with("direct/dest_port")) {
+            args.extend(["-p", "direct/dest_port=4789"]);
+        }
+        args.extend_from_slice(extra);
+        args.push("demo0");
+        let o = h.dladm(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.starts_with(msg), "{args:?}: {err}");
+        assert_eq!(h.ok(&["show-link", "-P"]), "", "{args:?}");
+        assert_eq!(h.ok(&["show-link"]), "", "{args:?}");
+    }
+
+    // Missing required property: the list of what is unset.
+    let o = h.dladm(&[
+        "create-overlay",
+        "-e",
+        "vxlan",
+        "-s",
+        "direct",
+        "-p",
+        "vxlan/listen_ip=10.88.88.69",
+        "-v",
+        "23",
+        "demo0",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("dladm: warning: unset required property: direct/dest_ip\n"),
+        "{err}"
+    );
+    assert!(
+        err.ends_with("\n") && err.contains("dladm: overlay creation failed: "),
+        "{err}"
+    );
+    assert_eq!(h.ok(&["show-link"]), "");
+
+    // A caller without privilege is refused and creates nothing.
+    if std::path::Path::new("/usr/bin/setpriv").exists() {
+        let o =
+            h.ns.command("setpriv")
+                .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+                .arg(bin("dladm"))
+                .args([
+                    "create-overlay",
+                    "-e",
+                    "vxlan",
+                    "-s",
+                    "direct",
+                    "-p",
+                    "vxlan/listen_ip=10.88.88.69",
+                    "-p",
+                    "direct/dest_ip=10.88.88.70",
+                    "-p",
+                    "direct/dest_port=4789",
+                    "-v",
+                    "23",
+                    "demo0",
+                ])
+                .env("OVERLAY_ROOT", h.root.path())
+                .output()
+                .expect("run setpriv dladm");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(err.contains("permission denied"), "{err}");
+        assert_eq!(h.ok(&["show-link"]), "");
+    }
+}
