@@ -77,7 +77,8 @@ fn alloc_rejects_other_versions() {
 #[test]
 fn register_validation_rows() {
     let o = new();
-    let cases: Vec<(Box<dyn Fn(&mut OverlayPluginRegister)>, Errno)> = vec![
+    type Edit = Box<dyn Fn(&mut OverlayPluginRegister)>;
+    let cases: Vec<(Edit, Errno)> = vec![
         (Box::new(|r| r.ovep_version = 2), Errno::EINVAL),
         (Box::new(|r| r.ovep_name = None), Errno::EINVAL),
         (Box::new(|r| r.ovep_ops = None), Errno::EINVAL),
