@@ -1,0 +1,355 @@
+//! varpd end to end, with fkoverlayd and dladm in network namespaces:
+//! a `direct` instance associates POINT and traffic flows between two
+//! hosts; `kill -9` of varpd and a restart restore the instances with the
+//! same ids and traffic keeps flowing; SIGTERM leaves state persisted.
+
+use std::path::Path;
+use std::time::Duration;
+
+use libvarpd::client::Client;
+use libvarpd::persist;
+use overlay_tests::daemons::{dladm, varpd_door, Daemon};
+use overlay_tests::have_root;
+use overlay_tests::netns::{veth, Netns, TempRoot};
+
+/// One simulated host: a namespace, a root, fkoverlayd and varpd.
+struct Host {
+    // Field order is drop order: daemons first, then the namespace and root.
+    varpd: Option<Daemon>,
+    _fk: Daemon,
+    ns: Netns,
+    root: TempRoot,
+}
+
+impl Host {
+    fn new(ns: Netns) -> Host {
+        let root = TempRoot::new("vp");
+        let fk = Daemon::fkoverlayd(&ns, root.path());
+        let varpd = Some(Daemon::varpd(&ns, root.path()));
+        Host {
+            varpd,
+            _fk: fk,
+            ns,
+            root,
+        }
+    }
+
+    fn dladm_ok(&self, args: &[&str]) -> String {
+        let out = dladm(&self.ns, self.root.path(), args);
+        assert!(
+            out.status.success(),
+            "dladm {args:?} failed ({}):\nstdout: {}\nstderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn state_dir(&self) -> std::path::PathBuf {
+        self.root.path().join("run/varpd")
+    }
+
+    /// The saved instances: (id, linkid, plugin).
+    fn saved(&self) -> Vec<(u64, u32, String)> {
+        let mut v = Vec::new();
+        for (id, path) in persist::list(&self.state_dir()).expect("state dir") {
+            let s = persist::decode(&std::fs::read(&path).unwrap()).expect("valid state file");
+            assert_eq!(s.vri_id, id);
+            v.push((id, s.vri_linkid, s.vri_plugin));
+        }
+        v
+    }
+
+    fn client(&self) -> Client {
+        Client::open(&varpd_door(self.root.path())).expect("open door")
+    }
+
+    fn ping(&self, ip: &str) -> bool {
+        // A few tries: the first packets may race the neighbour cache.
+        for _ in 0..5 {
+            if self
+                .ns
+                .exec("ping", &["-c", "1", "-W", "2", ip])
+                .status
+                .success()
+            {
+                return true;
+            }
+        }
+        false
+    }
+}
+
+fn direct_overlay(h: &Host, me: &str, peer: &str, overlay_cidr: &str) {
+    h.dladm_ok(&[
+        "create-overlay",
+        "-e",
+        "vxlan",
+        "-s",
+        "direct",
+        "-p",
+        &format!("vxlan/listen_ip={me}"),
+        "-p",
+        &format!("direct/dest_ip={peer}"),
+        "-p",
+        "direct/dest_port=4789",
+        "-v",
+        "23",
+        "demo0",
+    ]);
+    h.dladm_ok(&["create-vnic", "-l", "demo0", "foo0"]);
+    h.ns.plumb("foo0", overlay_cidr);
+}
+
+fn two_hosts() -> (Host, Host) {
+    let a = Netns::new("vp");
+    let b = Netns::new("vp");
+    veth(&a, "192.168.231.1/24", &b, "192.168.231.2/24");
+    let ha = Host::new(a);
+    let hb = Host::new(b);
+    direct_overlay(&ha, "192.168.231.1", "192.168.231.2", "10.231.0.1/24");
+    direct_overlay(&hb, "192.168.231.2", "192.168.231.1", "10.231.0.2/24");
+    (ha, hb)
+}
+
+fn wait_gone(p: &Path) {
+    for _ in 0..100 {
+        if !p.exists() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn varpd_direct_point_traffic_flows() {
+    if !have_root("varpd_direct_point_traffic_flows") {
+        return;
+    }
+    let (ha, hb) = two_hosts();
+    let saved = ha.saved();
+    assert_eq!(saved.len(), 1, "one activated instance persisted");
+    let (id, linkid, plugin) = saved[0].clone();
+    assert_eq!(plugin, "direct");
+    let c = ha.client();
+    assert_eq!(c.instance_lookup(linkid), Ok(id));
+    // POINT mode, vxlan needs IP|PORT.
+    assert_eq!(c.instance_target_mode(id), Ok((6, 1)));
+    let pi = c.prop_info_by_name(id, "direct/dest_port").unwrap();
+    assert_eq!(
+        c.prop_get(id, pi.propid).unwrap(),
+        4789u64.to_ne_bytes().to_vec()
+    );
+    assert!(ha.ping("10.231.0.2"), "A cannot ping B over the overlay");
+    assert!(hb.ping("10.231.0.1"), "B cannot ping A over the overlay");
+    // The kernel reports our id as varpd/id.
+    let out = ha.dladm_ok(&["show-overlay", "-p", "-o", "property,value", "demo0"]);
+    assert!(
+        out.lines().any(|l| l == format!("varpd/id:{id}")),
+        "show-overlay:\n{out}"
+    );
+}
+
+#[test]
+fn varpd_kill9_restart_restores_instances() {
+    if !have_root("varpd_kill9_restart_restores_instances") {
+        return;
+    }
+    let (mut ha, hb) = two_hosts();
+    assert!(ha.ping("10.231.0.2"));
+    let before = ha.saved();
+    assert_eq!(before.len(), 1);
+    let (id, linkid, _) = before[0].clone();
+
+    // kill -9: no cleanup at all.
+    let mut d = ha.varpd.take().expect("varpd runs");
+    let pid = d.pid().expect("pid");
+    // SAFETY: kill has no memory-safety preconditions; pid is our child.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    d.stop();
+    assert_eq!(ha.saved(), before, "state survives a crash untouched");
+    // Traffic keeps flowing without varpd: POINT needs no lookups.
+    assert!(hb.ping("10.231.0.1"));
+
+    ha.varpd = Some(Daemon::varpd(&ha.ns, ha.root.path()));
+    assert_eq!(ha.saved(), before);
+    let c = ha.client();
+    assert_eq!(c.instance_lookup(linkid), Ok(id), "same id after restart");
+    assert_eq!(c.instance_target_mode(id), Ok((6, 1)));
+    assert!(ha.ping("10.231.0.2"));
+    let out = ha.dladm_ok(&["show-overlay", "-f", "-p", "-o", "status", "demo0"]);
+    assert!(
+        !out.contains("DEGRADED") && !out.contains("degraded"),
+        "{out}"
+    );
+
+    // A new overlay after the restart gets a fresh id.
+    ha.dladm_ok(&[
+        "create-overlay",
+        "-e",
+        "vxlan",
+        "-s",
+        "direct",
+        "-p",
+        "vxlan/listen_ip=192.168.231.1",
+        "-p",
+        "vxlan/listen_port=4790",
+        "-p",
+        "direct/dest_ip=192.168.231.2",
+        "-p",
+        "direct/dest_port=4790",
+        "-v",
+        "24",
+        "demo1",
+    ]);
+    let ids: Vec<u64> = ha.saved().iter().map(|s| s.0).collect();
+    assert_eq!(ids.len(), 2);
+    assert!(ids.contains(&id) && ids.iter().any(|&i| i != id));
+
+    // SIGTERM: orderly exit 0, instances stay persisted, door removed.
+    let mut d = ha.varpd.take().expect("varpd runs");
+    let st = d.stop().expect("exit status");
+    assert!(st.success(), "varpd exit status {st}");
+    wait_gone(&varpd_door(ha.root.path()));
+    assert_eq!(ha.saved().len(), 2);
+    assert!(Client::open(&varpd_door(ha.root.path())).is_err());
+
+    // Deleting an overlay destroys its instance and its state file.
+    ha.varpd = Some(Daemon::varpd(&ha.ns, ha.root.path()));
+    ha.dladm_ok(&["delete-overlay", "demo1"]);
+    assert_eq!(ha.saved().len(), 1);
+}
+
+#[test]
+fn varpd_refuses_second_instance_and_unprivileged_mutations() {
+    if !have_root("varpd_refuses_second_instance_and_unprivileged_mutations") {
+        return;
+    }
+    let ns = Netns::new("vp");
+    let h = Host::new(ns);
+    // A second varpd on the same root cannot get the exclusive handle.
+    let out =
+        h.ns.command(overlay_tests::daemons::bin("varpd"))
+            .arg("-f")
+            .env("OVERLAY_ROOT", h.root.path())
+            .output()
+            .expect("run varpd");
+    assert_eq!(out.status.code(), Some(95));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("failed to open a libvarpd handle"));
+    // Bad options: usage, exit 96.
+    let out = std::process::Command::new(overlay_tests::daemons::bin("varpd"))
+        .arg("-x")
+        .output()
+        .expect("run varpd");
+    assert_eq!(out.status.code(), Some(96));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("usage: varpd"));
+
+    // An unprivileged client may read but not create. (The state
+    // directory is 0700 as on illumos; let the test user through.)
+    let door = varpd_door(h.root.path());
+    for d in [
+        h.root.path().to_path_buf(),
+        h.root.path().join("run"),
+        h.state_dir(),
+    ] {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o711)).unwrap();
+    }
+    // SAFETY: fork in a test process: the child only calls async-signal-safe
+    // operations plus our client code, then _exit()s.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        // SAFETY: plain system calls in the child.
+        let code = unsafe {
+            if libc::setgid(65534) != 0 || libc::setuid(65534) != 0 {
+                10
+            } else {
+                match Client::open(&door) {
+                    Ok(c) => match (c.instance_lookup(4242), c.instance_create(1, "direct")) {
+                        (Err(libvarpd::Errno::ENOENT), Err(libvarpd::Errno::EPERM)) => 0,
+                        _ => 11,
+                    },
+                    Err(_) => 12,
+                }
+            }
+        };
+        // SAFETY: terminate the child without running the parent's atexit
+        // handlers or test harness.
+        unsafe { libc::_exit(code) };
+    }
+    let mut st = 0;
+    // SAFETY: waiting for our own child.
+    unsafe { libc::waitpid(pid, &mut st, 0) };
+    assert!(libc::WIFEXITED(st));
+    assert_eq!(libc::WEXITSTATUS(st), 0, "unprivileged client checks");
+}
+
+/// A `files` overlay on both hosts with fixed VNIC MACs, so lookups (and
+/// proxy ARP) go through varpd.
+fn files_overlay(h: &Host, me: &str, mac: &str, cidr: &str) {
+    let cfg = h.root.path().join("hosts.json");
+    std::fs::write(
+        &cfg,
+        r#"{
+  "02:08:20:00:00:0a": { "ip": "192.168.231.1", "port": 4789, "arp": "10.231.1.1" },
+  "02:08:20:00:00:0b": { "ip": "192.168.231.2", "port": 4789, "arp": "10.231.1.2" }
+}"#,
+    )
+    .unwrap();
+    h.dladm_ok(&[
+        "create-overlay",
+        "-e",
+        "vxlan",
+        "-s",
+        "files",
+        "-p",
+        &format!("vxlan/listen_ip={me}"),
+        "-p",
+        &format!("files/config={}", cfg.display()),
+        "-v",
+        "31",
+        "dyn0",
+    ]);
+    h.dladm_ok(&["create-vnic", "-l", "dyn0", "-m", mac, "dyn1"]);
+    h.ns.plumb("dyn1", cidr);
+}
+
+#[test]
+fn varpd_kill9_restart_serves_lookups_again() {
+    if !have_root("varpd_kill9_restart_serves_lookups_again") {
+        return;
+    }
+    let a = Netns::new("vp");
+    let b = Netns::new("vp");
+    veth(&a, "192.168.231.1/24", &b, "192.168.231.2/24");
+    let mut ha = Host::new(a);
+    let hb = Host::new(b);
+    files_overlay(&ha, "192.168.231.1", "2:8:20:0:0:a", "10.231.1.1/24");
+    files_overlay(&hb, "192.168.231.2", "2:8:20:0:0:b", "10.231.1.2/24");
+    assert!(ha.ping("10.231.1.2"), "files overlay: A cannot ping B");
+    let before = ha.saved();
+    assert_eq!(before.len(), 1);
+    let (id, linkid, plugin) = before[0].clone();
+    assert_eq!(plugin, "files");
+    assert_eq!(ha.client().instance_target_mode(id), Ok((6, 2)));
+
+    let mut d = ha.varpd.take().expect("varpd runs");
+    // SAFETY: kill has no memory-safety preconditions; the pid is our child.
+    unsafe { libc::kill(d.pid().expect("pid"), libc::SIGKILL) };
+    d.stop();
+    ha.varpd = Some(Daemon::varpd(&ha.ns, ha.root.path()));
+    let c = ha.client();
+    assert_eq!(c.instance_lookup(linkid), Ok(id), "same id after restart");
+    // Forget everything learnt so far, so the kernel must ask again.
+    c.cache_flush(id).expect("cache flush");
+    ha.ns.exec_ok("ip", &["neigh", "flush", "dev", "dyn1"]);
+    assert!(ha.ping("10.231.1.2"), "lookups not served after restart");
+    let mut learnt = 0;
+    c.cache_walk(id, |_, _| {
+        learnt += 1;
+        true
+    })
+    .expect("cache walk");
+    assert!(learnt >= 1, "no cache entry learnt after restart");
+}
