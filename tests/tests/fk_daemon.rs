@@ -342,3 +342,62 @@ fn fk_daemon_malformed_frame_closes_only_that_connection() {
     assert_eq!(r.errno, overlay_sys::errno::ENOTTY as u32);
     assert_eq!(stat(root.path(), "conn_bad_frames"), 2);
 }
+
+#[test]
+fn fk_daemon_bad_arguments_never_crash() {
+    if !have_root("fk_daemon_bad_arguments_never_crash") {
+        return;
+    }
+    let ns = Netns::new("fk");
+    let root = TempRoot::new("fk");
+    let mut d = Daemon::fkoverlayd(&ns, root.path());
+    let mut c = FkConn::dld(root.path()).unwrap();
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut rnd = move |n: usize| -> Vec<u8> {
+        (0..n)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                seed as u8
+            })
+            .collect()
+    };
+    let mut dld_cmds: Vec<u32> = (0x4b46_1001..=0x4b46_100b).collect();
+    dld_cmds.extend([
+        FK_VNIC_CREATE,
+        FK_VNIC_DELETE,
+        FK_VNIC_INFO,
+        FK_VNIC_GETNEXT,
+        FK_STATS,
+    ]);
+    dld_cmds.extend((1..=8).map(|n| overlay_sys::dld_ioc_cmd(overlay_sys::OVERLAY_IOC, n)));
+    dld_cmds.extend([0, 0x4b46_10ff, u32::MAX]);
+    for &cmd in &dld_cmds {
+        for n in [0usize, 1, 7, 47, 48, 49, 64, 1104, 4096] {
+            for arg in [vec![0u8; n], vec![0xffu8; n], rnd(n)] {
+                let r = c.call(cmd, &arg, &[]);
+                assert!(r.is_ok(), "dld cmd {cmd:#x} len {n}: no reply");
+            }
+        }
+    }
+    let mut t = FkConn::overlay(root.path(), FK_FREAD | FK_FWRITE | FK_FEXCL).unwrap();
+    for n in 0x01..=0x34u32 {
+        let cmd = overlay_sys::OVERLAY_TARG_IOCTL | n;
+        let sizes: &[usize] = if cmd == overlay_sys::OVERLAY_TARG_LOOKUP {
+            &[0]
+        } else {
+            &[0, 4, 31, 32, 40, 72, 264, 4096]
+        };
+        for &sz in sizes {
+            for arg in [vec![0u8; sz], vec![0xffu8; sz], rnd(sz)] {
+                let data = rnd(sz.min(100));
+                let r = t.call(cmd, &arg, &data);
+                assert!(r.is_ok(), "targ cmd {cmd:#x} len {sz}: no reply");
+            }
+        }
+    }
+    assert!(d.running(), "fkoverlayd survived");
+    let (e, _) = c.ioctl(FK_DL_GETNEXT, &fk_dl_info_t::default());
+    assert_eq!(e, overlay_sys::errno::ENOENT as u32, "no link was created");
+}

@@ -331,6 +331,9 @@ impl Links {
             undo(self);
             return Err(EINVAL);
         }
+        // A MAC address is unique among the clients of one overlay (the
+        // MAC layer would refuse a second unicast address like it).
+        let taken = |m: &[u8; 6]| vnics.values().any(|v| v.over == c.fvc_over && &v.mac == m);
         let mac = match c.fvc_mac_type {
             VNIC_MAC_ADDR_TYPE_FIXED => {
                 let m = c.fvc_mac;
@@ -338,9 +341,26 @@ impl Links {
                     undo(self);
                     return Err(EINVAL);
                 }
+                if taken(&m) {
+                    undo(self);
+                    return Err(EEXIST);
+                }
                 m
             }
-            VNIC_MAC_ADDR_TYPE_RANDOM => random_mac(),
+            VNIC_MAC_ADDR_TYPE_RANDOM => {
+                let mut m = random_mac();
+                for _ in 0..8 {
+                    if !taken(&m) {
+                        break;
+                    }
+                    m = random_mac();
+                }
+                if taken(&m) {
+                    undo(self);
+                    return Err(EEXIST);
+                }
+                m
+            }
             _ => {
                 undo(self);
                 return Err(EINVAL);
