@@ -353,3 +353,63 @@ fn varpd_kill9_restart_serves_lookups_again() {
     .expect("cache walk");
     assert!(learnt >= 1, "no cache entry learnt after restart");
 }
+
+#[test]
+fn varpd_daemonises_once_ready() {
+    if !have_root("varpd_daemonises_once_ready") {
+        return;
+    }
+    let ns = Netns::new("vp");
+    let root = TempRoot::new("vp");
+    let varpd = overlay_tests::daemons::bin("varpd");
+    // No fkoverlayd: the open fails before forking.
+    let out = ns
+        .command(&varpd)
+        .env("OVERLAY_ROOT", root.path())
+        .output()
+        .expect("run varpd");
+    assert_eq!(out.status.code(), Some(95));
+    let _fk = Daemon::fkoverlayd(&ns, root.path());
+    // A door that cannot be created: the child fails after the fork and the
+    // parent reports its status.
+    let out = ns
+        .command(&varpd)
+        .args(["-d", "/proc/varpd-nonexistent/door"])
+        .env("OVERLAY_ROOT", root.path())
+        .output()
+        .expect("run varpd");
+    assert_eq!(
+        out.status.code(),
+        Some(95),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("failed to create door server"));
+    // Daemonised: the parent exits 0 once the door accepts.
+    let st = ns
+        .command(&varpd)
+        .env("OVERLAY_ROOT", root.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("run varpd");
+    assert!(st.success());
+    let door = varpd_door(root.path());
+    let c = Client::open(&door).expect("door serves as soon as the parent exits");
+    assert_eq!(c.instance_lookup(12345), Err(libvarpd::Errno::ENOENT));
+    // Stop it with SIGTERM: the door goes away.
+    let out = std::process::Command::new("ip")
+        .args(["netns", "pids", ns.name()])
+        .output()
+        .unwrap();
+    for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+        let pid: i32 = pid.parse().unwrap();
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        if comm.trim() == "varpd" {
+            // SAFETY: kill has no memory-safety preconditions.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+        }
+    }
+    wait_gone(&door);
+    assert!(!door.exists(), "door removed on SIGTERM");
+}
