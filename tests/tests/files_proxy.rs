@@ -268,6 +268,14 @@ fn files_overlay_proxies_arp_and_ndp_with_no_broadcast_on_the_underlay() {
         "{neigh}"
     );
 
+    // The kernel cached the unicast answer and nothing for the broadcast
+    // and multicast lookups (proxied or dropped queries are not cached).
+    let t = String::from_utf8_lossy(&a.dladm(&["show-overlay", "-t", "demo0"]).stdout).into_owned();
+    let entries: Vec<&str> = t.lines().skip(1).collect();
+    assert_eq!(entries.len(), 1, "{t}");
+    assert!(entries[0].contains("de:ad:be:ef:0:2"), "{t}");
+    assert!(entries[0].contains("10.88.88.70:4789"), "{t}");
+
     // An address nobody has: no answer, nothing on the underlay.
     assert!(!a
         .ns
