@@ -256,33 +256,44 @@ fn varpd_refuses_second_instance_and_unprivileged_mutations() {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o711)).unwrap();
     }
-    // SAFETY: fork in a test process: the child only calls async-signal-safe
-    // operations plus our client code, then _exit()s.
-    let pid = unsafe { libc::fork() };
-    if pid == 0 {
-        // SAFETY: plain system calls in the child.
-        let code = unsafe {
-            if libc::setgid(65534) != 0 || libc::setuid(65534) != 0 {
-                10
-            } else {
-                match Client::open(&door) {
-                    Ok(c) => match (c.instance_lookup(4242), c.instance_create(1, "direct")) {
-                        (Err(libvarpd::Errno::ENOENT), Err(libvarpd::Errno::EPERM)) => 0,
-                        _ => 11,
-                    },
-                    Err(_) => 12,
-                }
-            }
-        };
-        // SAFETY: terminate the child without running the parent's atexit
-        // handlers or test harness.
-        unsafe { libc::_exit(code) };
-    }
-    let mut st = 0;
-    // SAFETY: waiting for our own child.
-    unsafe { libc::waitpid(pid, &mut st, 0) };
-    assert!(libc::WIFEXITED(st));
-    assert_eq!(libc::WEXITSTATUS(st), 0, "unprivileged client checks");
+    // Run this test binary's helper below as uid/gid 65534.
+    use std::os::unix::process::CommandExt;
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "varpd_unprivileged_client_helper",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("VARPD_HELPER_DOOR", &door)
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .expect("run helper");
+    assert!(
+        out.status.success(),
+        "unprivileged client checks failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("helper: checked"));
+}
+
+/// Run as an unprivileged user by the test above (does nothing otherwise):
+/// reads are allowed, mutations refused with EPERM.
+#[test]
+fn varpd_unprivileged_client_helper() {
+    let Some(door) = std::env::var_os("VARPD_HELPER_DOOR") else {
+        return;
+    };
+    // SAFETY: geteuid has no preconditions.
+    assert_ne!(unsafe { libc::geteuid() }, 0);
+    let c = Client::open(Path::new(&door)).expect("open door");
+    assert_eq!(c.instance_lookup(4242), Err(libvarpd::Errno::ENOENT));
+    assert_eq!(c.instance_create(1, "direct"), Err(libvarpd::Errno::EPERM));
+    assert_eq!(c.instance_destroy(1), Err(libvarpd::Errno::EPERM));
+    assert_eq!(c.cache_flush(1), Err(libvarpd::Errno::EPERM));
+    println!("helper: checked");
 }
 
 /// A `files` overlay on both hosts with fixed VNIC MACs, so lookups (and
