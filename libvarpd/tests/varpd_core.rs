@@ -925,3 +925,31 @@ fn restore_failing_associate_discards_file_and_continues() {
     assert_eq!(vh3.persist_restore().unwrap(), Vec::<u64>::new());
     assert!(!f.dir.join(format!("{id6}.varpd")).exists());
 }
+
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        /// Arbitrary door buffers never panic the server, and every reply
+        /// is either the 8-byte eresp or exactly as long as the request.
+        #[test]
+        fn door_dispatch_never_panics(
+            cmd in 0u32..17,
+            body in proptest::collection::vec(any::<u8>(), 0..8000),
+            privileged in any::<bool>(),
+        ) {
+            let f = fixture("fuzz");
+            let _ = direct_up(&f, 5);
+            let mut b = body;
+            if b.len() >= 4 {
+                b[0..4].copy_from_slice(&cmd.to_ne_bytes());
+            }
+            let cred = Cred { privileged, ..ROOT };
+            let r = dispatch(&f.vh, &b, &cred);
+            prop_assert!(r.len() == 8 || r.len() == b.len().min(VARPD_DOOR_MAX) || r.len() == 616);
+        }
+    }
+}
