@@ -953,3 +953,60 @@ mod fuzz {
         }
     }
 }
+
+#[test]
+fn remaining_command_errors() {
+    let f = fixture("remaining");
+    // An encapsulation needing only D_ETHERNET: direct refuses (ENOTSUP)
+    // and nothing is left behind.
+    f.k.add(9, 1);
+    f.k.m.lock().unwrap().ovs.get_mut(&9).unwrap().needs = 1;
+    assert_eq!(create(&f, 9, "direct", &ROOT).0, Errno::ENOTSUP.0 as u32);
+    assert!(f.vh.instance_by_linkid(9).is_err());
+    // GETPROP / SETPROP / PROPINFO on a missing instance.
+    let mut b = envelope(Command::Getprop);
+    PropArg {
+        id: 9,
+        propid: 0,
+        ..Default::default()
+    }
+    .encode(&mut b[VCA_UN..]);
+    assert_eq!(call(&f, &mut b, &ROOT), Errno::ENOENT.0 as u32);
+    let mut b = envelope(Command::Setprop);
+    PropArg {
+        id: 9,
+        propid: 1,
+        bufsize: 1,
+        ..Default::default()
+    }
+    .encode(&mut b[VCA_UN..]);
+    assert_eq!(call(&f, &mut b, &ROOT), Errno::ENOENT.0 as u32);
+    let mut b = envelope(Command::Propinfo);
+    PropinfoArg {
+        id: 9,
+        propid: 0,
+        ..Default::default()
+    }
+    .encode(&mut b[VCA_UN..]);
+    assert_eq!(call(&f, &mut b, &ROOT), Errno::ENOENT.0 as u32);
+    // GETPROP of a bad property id is the plugin's EINVAL.
+    let (_, id) = create(&f, 5, "direct", &ROOT);
+    let mut b = envelope(Command::Getprop);
+    PropArg {
+        id,
+        propid: 50,
+        ..Default::default()
+    }
+    .encode(&mut b[VCA_UN..]);
+    assert_eq!(call(&f, &mut b, &ROOT), Errno::EINVAL.0 as u32);
+    // Walk of a missing instance.
+    let mut b = vec![0u8; WalkArg::request_size(10)];
+    b[0..4].copy_from_slice(&(Command::CacheWalk as u32).to_ne_bytes());
+    WalkArg {
+        id: 99,
+        marker: 0,
+        count: 10,
+    }
+    .encode(&mut b[VCA_UN..]);
+    assert_eq!(call(&f, &mut b, &ROOT), Errno::ENOENT.0 as u32);
+}
