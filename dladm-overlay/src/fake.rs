@@ -386,6 +386,11 @@ impl Backend for FakeBackend {
     fn ovl_create(&mut self, linkid: LinkId, vnetid: u64, encap: &str) -> Result<(), Errno> {
         self.priv_check()?;
         self.check("ovl_create")?;
+        // dls_devnet_create: an active link of class overlay.
+        match self.links.get(&linkid) {
+            Some(l) if l.class == DATALINK_CLASS_OVERLAY && l.flags & DLADM_OPT_ACTIVE != 0 => {}
+            _ => return Err(errno::ENOENT),
+        }
         if encap.is_empty() || encap.contains('/') {
             return Err(errno::EINVAL);
         }

@@ -506,12 +506,24 @@ fn up_one(b: &mut dyn Backend, info: &LinkInfo, errs: &mut ErrList) -> bool {
         ));
         return false;
     };
+    // The link must be active before the driver can register a device on
+    // it (dls_devnet_create's check), so it is brought up first and taken
+    // down again if the device cannot be set up.
+    if let Err(e) = b.up_datalink_id(info.linkid) {
+        errs.append(format!(
+            "failed to bring datalink up for overlay device {}: {}",
+            info.name,
+            st(e)
+        ));
+        return false;
+    }
     if let Err(e) = b.ovl_create(info.linkid, vnetid, &encap) {
         errs.append(format!(
             "failed to create overlay device {}: {}",
             info.name,
             st(e)
         ));
+        let _ = b.destroy_datalink_id(info.linkid, DLADM_OPT_ACTIVE);
         return false;
     }
     if let Err(e) = commit_sys(b, info.linkid, &search, &props, errs, false) {
@@ -526,16 +538,8 @@ fn up_one(b: &mut dyn Backend, info: &LinkInfo, errs: &mut ErrList) -> bool {
             "failed to set properties for overlay device {}: {}",
             info.name, s
         ));
-        let _ = b.ovl_delete(info.linkid);
-        return false;
-    }
-    if let Err(e) = b.up_datalink_id(info.linkid) {
-        errs.append(format!(
-            "failed to bring datalink up for overlay device {}: {}",
-            info.name,
-            st(e)
-        ));
         let _ = delete_active(b, info.linkid);
+        let _ = b.destroy_datalink_id(info.linkid, DLADM_OPT_ACTIVE);
         return false;
     }
     true

@@ -43,6 +43,16 @@ impl Host {
         }
     }
 
+    /// Stop both daemons, lose everything under `run/` (a reboot's tmpfs)
+    /// and start them again: only the persistent configuration remains.
+    fn reboot(&mut self) {
+        self._varpd.stop();
+        self._fk.stop();
+        let _ = std::fs::remove_dir_all(self.root.path().join("run"));
+        self._fk = Daemon::fkoverlayd(&self.ns, self.root.path());
+        self._varpd = Daemon::varpd(&self.ns, self.root.path());
+    }
+
     fn dladm(&self, args: &[&str]) -> Output {
         dladm(&self.ns, self.root.path(), args)
     }
@@ -318,5 +328,61 @@ fn dladm_real_failures_leave_nothing() {
         assert_eq!(o.status.code(), Some(1), "{err}");
         assert!(err.contains("permission denied"), "{err}");
         assert_eq!(h.ok(&["show-link"]), "");
+    }
+}
+
+#[test]
+fn dladm_up_overlay_after_reboot() {
+    if !have_root("dladm_up_overlay_after_reboot") {
+        return;
+    }
+    let (mut a, b) = two_hosts();
+    a.create_seed("10.88.88.69", "10.88.88.70");
+    b.create_seed("10.88.88.70", "10.88.88.69");
+    a.ok(&["create-vnic", "-l", "demo0", "-p", "mtu=1300", "foo0"]);
+    b.ok(&["create-vnic", "-l", "demo0", "foo0"]);
+    // A temporary VNIC does not come back.
+    a.ok(&["create-vnic", "-t", "-l", "demo0", "tmp0"]);
+    let props = a.props("demo0");
+    let vnics = a.ok(&["show-vnic", "-p", "-o", "link,over,macaddress"]);
+
+    a.reboot();
+    assert_eq!(a.ok(&["show-overlay"]), "");
+    assert_eq!(a.ok(&["show-link"]), "");
+    assert_eq!(
+        a.ok(&["show-link", "-P", "-p", "-o", "link,class,over"]),
+        "demo0:overlay:\nfoo0:vnic:demo0\n"
+    );
+    a.ok(&["up-overlay"]);
+    let mut after = a.props("demo0");
+    let mut before = props.clone();
+    // varpd hands out a new instance id.
+    before.remove("varpd/id");
+    after.remove("varpd/id");
+    assert_eq!(after, before);
+    assert_eq!(
+        a.ok(&["show-vnic", "-p", "-o", "link,over,macaddress"]),
+        vnics
+            .lines()
+            .filter(|l| l.starts_with("foo0:"))
+            .map(|l| format!("{l}\n"))
+            .collect::<String>()
+    );
+    assert_eq!(
+        a.ok(&["show-link", "-p", "-o", "link,mtu", "foo0"]),
+        "foo0:1300\n"
+    );
+    // Running again changes nothing.
+    a.ok(&["up-overlay"]);
+
+    a.ns.plumb("foo0", "10.55.55.1/24");
+    b.ns.plumb("foo0", "10.55.55.2/24");
+    assert!(a.ping("10.55.55.2"), "ping from A to B after reboot failed");
+    assert!(b.ping("10.55.55.1"), "ping from B to A after reboot failed");
+
+    for h in [&a, &b] {
+        h.ok(&["delete-vnic", "foo0"]);
+        h.ok(&["delete-overlay", "demo0"]);
+        assert_eq!(h.ok(&["show-link", "-P"]), "");
     }
 }
