@@ -1,8 +1,9 @@
 //! End to end: a `files` overlay between two hosts (network namespaces,
 //! each with fkoverlayd and varpd). varpd answers the kernel's lookups from
 //! the overlay_files(5) table and proxies ARP and NDP, so the two VNICs ping
-//! each other over IPv4 and IPv6 while no broadcast or multicast overlay
-//! frame is ever encapsulated onto the underlay. The underlay is watched
+//! each other over IPv4 and IPv6, and redirects a broadcast DHCP request to
+//! the `dhcp-proxy` MAC, while no broadcast or multicast overlay frame is
+//! ever encapsulated onto the underlay. The underlay is watched
 //! with an AF_PACKET socket opened inside one namespace, and every VXLAN
 //! datagram's inner Ethernet destination is checked.
 //!
@@ -11,7 +12,7 @@
 //! message, and heals when the file is fixed.
 
 use std::io::Write;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -31,7 +32,7 @@ fn config(port: &str) -> String {
     format!(
         r#"{{
   "{MAC_A}": {{ "ip": "{UL_A}", "port": {port}, "arp": "10.55.55.1", "ndp": "fe80::dcad:beff:feef:1" }},
-  "{MAC_B}": {{ "ip": "{UL_B}", "port": {port}, "arp": "10.55.55.2", "ndp": "fe80::dcad:beff:feef:2" }}
+  "{MAC_B}": {{ "ip": "{UL_B}", "port": {port}, "arp": "10.55.55.2", "ndp": "fe80::dcad:beff:feef:2", "dhcp-proxy": "{MAC_A}" }}
 }}
 "#
     )
@@ -112,6 +113,77 @@ impl Host {
     }
 }
 
+/// An AF_PACKET socket bound to `ifname` inside `ns` (made on a thread that
+/// enters the namespace; the socket stays bound there), with a 100 ms
+/// receive timeout.
+fn packet_socket(ns: &Netns, ifname: &str) -> OwnedFd {
+    let nspath = format!("/var/run/netns/{}", ns.name());
+    let ifname = std::ffi::CString::new(ifname).unwrap();
+    std::thread::spawn(move || {
+        let nsf = std::fs::File::open(&nspath).expect("open netns");
+        // SAFETY: setns on a valid namespace fd affects this thread only.
+        let r = unsafe { libc::setns(nsf.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(r, 0, "setns: {}", std::io::Error::last_os_error());
+        let proto = (libc::ETH_P_ALL as u16).to_be();
+        // SAFETY: plain socket(2) call.
+        let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, i32::from(proto)) };
+        assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+        // SAFETY: fd is a fresh descriptor that nothing else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        // SAFETY: a valid NUL-terminated name.
+        let ifindex = unsafe { libc::if_nametoindex(ifname.as_ptr()) };
+        assert!(ifindex != 0, "if_nametoindex {ifname:?}");
+        // SAFETY: sockaddr_ll is plain data; all-zero is a valid value.
+        let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        sll.sll_family = libc::AF_PACKET as u16;
+        sll.sll_protocol = proto;
+        sll.sll_ifindex = ifindex as i32;
+        // SAFETY: sll is a properly sized sockaddr_ll for this socket.
+        let r = unsafe {
+            libc::bind(
+                fd.as_raw_fd(),
+                &sll as *const libc::sockaddr_ll as *const libc::sockaddr,
+                std::mem::size_of::<libc::sockaddr_ll>() as u32,
+            )
+        };
+        assert_eq!(r, 0, "bind: {}", std::io::Error::last_os_error());
+        let tv = libc::timeval {
+            tv_sec: 0,
+            tv_usec: 100_000,
+        };
+        // SAFETY: tv is a valid timeval for SO_RCVTIMEO.
+        unsafe {
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVTIMEO,
+                &tv as *const libc::timeval as *const libc::c_void,
+                std::mem::size_of::<libc::timeval>() as u32,
+            )
+        };
+        fd
+    })
+    .join()
+    .expect("packet socket thread")
+}
+
+/// A broadcast DHCPDISCOVER from `src` (UDP 68 -> 67, a 300-byte BOOTP
+/// body ending in `marker`).
+fn dhcp_discover(src: [u8; 6], marker: &[u8]) -> Vec<u8> {
+    let mut f = vec![0xff; 6];
+    f.extend_from_slice(&src);
+    f.extend_from_slice(&[0x08, 0x00]);
+    f.extend_from_slice(&[
+        0x45, 0, 0x01, 0x48, 0, 0, 0, 0, 64, 17, 0, 0, 0, 0, 0, 0, 255, 255, 255, 255,
+    ]);
+    f.extend_from_slice(&[0, 68, 0, 67, 0x01, 0x34, 0, 0]);
+    let mut bootp = vec![0u8; 300];
+    bootp[0] = 1;
+    bootp[300 - marker.len()..].copy_from_slice(marker);
+    f.extend_from_slice(&bootp);
+    f
+}
+
 /// Frames seen on one interface, captured from inside its namespace.
 struct Capture {
     stop: Arc<AtomicBool>,
@@ -121,66 +193,21 @@ struct Capture {
 
 impl Capture {
     fn start(ns: &Netns, ifname: &str) -> Capture {
-        let nspath = format!("/var/run/netns/{}", ns.name());
-        let ifname = std::ffi::CString::new(ifname).unwrap();
+        let fd = packet_socket(ns, ifname);
         let stop = Arc::new(AtomicBool::new(false));
         let frames = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
         let (s, f) = (stop.clone(), frames.clone());
         let thread = std::thread::spawn(move || {
-            let nsf = std::fs::File::open(&nspath).expect("open netns");
-            // SAFETY: setns on a valid namespace fd affects this thread only.
-            let r = unsafe { libc::setns(nsf.as_raw_fd(), libc::CLONE_NEWNET) };
-            assert_eq!(r, 0, "setns: {}", std::io::Error::last_os_error());
-            let proto = (libc::ETH_P_ALL as u16).to_be();
-            // SAFETY: plain socket(2) call.
-            let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, i32::from(proto)) };
-            assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
-            // SAFETY: a valid NUL-terminated name.
-            let ifindex = unsafe { libc::if_nametoindex(ifname.as_ptr()) };
-            assert!(ifindex != 0, "if_nametoindex");
-            // SAFETY: sockaddr_ll is plain data; all-zero is a valid value.
-            let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-            sll.sll_family = libc::AF_PACKET as u16;
-            sll.sll_protocol = proto;
-            sll.sll_ifindex = ifindex as i32;
-            // SAFETY: sll is a properly sized sockaddr_ll for this socket.
-            let r = unsafe {
-                libc::bind(
-                    fd,
-                    &sll as *const libc::sockaddr_ll as *const libc::sockaddr,
-                    std::mem::size_of::<libc::sockaddr_ll>() as u32,
-                )
-            };
-            assert_eq!(r, 0, "bind: {}", std::io::Error::last_os_error());
-            let tv = libc::timeval {
-                tv_sec: 0,
-                tv_usec: 100_000,
-            };
-            // SAFETY: tv is a valid timeval for SO_RCVTIMEO.
-            unsafe {
-                libc::setsockopt(
-                    fd,
-                    libc::SOL_SOCKET,
-                    libc::SO_RCVTIMEO,
-                    &tv as *const libc::timeval as *const libc::c_void,
-                    std::mem::size_of::<libc::timeval>() as u32,
-                )
-            };
-            tx.send(()).unwrap();
             let mut buf = vec![0u8; 65536];
             while !s.load(Ordering::Relaxed) {
-                // SAFETY: buf is valid for buf.len() bytes.
-                let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
+                // SAFETY: buf is valid for buf.len() bytes; fd is open.
+                let n =
+                    unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
                 if n > 0 {
                     f.lock().unwrap().push(buf[..n as usize].to_vec());
                 }
             }
-            // SAFETY: fd is ours and closed once.
-            unsafe { libc::close(fd) };
         });
-        rx.recv_timeout(Duration::from_secs(5))
-            .expect("capture did not start");
         Capture {
             stop,
             frames,
@@ -188,14 +215,20 @@ impl Capture {
         }
     }
 
-    /// Stop and return the inner Ethernet headers (dst, src, ethertype) of
-    /// every VXLAN datagram (IPv4/UDP to port 4789) seen.
-    fn vxlan_inner(mut self) -> Vec<([u8; 6], [u8; 6], u16)> {
+    /// Stop and return every frame seen.
+    fn frames(mut self) -> Vec<Vec<u8>> {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.take() {
             t.join().unwrap();
         }
-        let frames = self.frames.lock().unwrap();
+        let f = self.frames.lock().unwrap();
+        f.clone()
+    }
+
+    /// Stop and return the inner Ethernet headers (dst, src, ethertype) of
+    /// every VXLAN datagram (IPv4/UDP to port 4789) seen.
+    fn vxlan_inner(self) -> Vec<([u8; 6], [u8; 6], u16)> {
+        let frames = self.frames();
         let mut out = Vec::new();
         for f in frames.iter() {
             if f.len() < 14 + 20 + 8 + 8 + 14 || f[12..14] != [0x08, 0x00] {
@@ -283,9 +316,33 @@ fn files_overlay_proxies_arp_and_ndp_with_no_broadcast_on_the_underlay() {
         .status
         .success());
 
-    let inner = cap.vxlan_inner();
+    // DHCP: B's broadcast request reaches A's VNIC (B's dhcp-proxy) as a
+    // unicast frame, and is never flooded.
     let mac_a = [0xde, 0xad, 0xbe, 0xef, 0, 1];
     let mac_b = [0xde, 0xad, 0xbe, 0xef, 0, 2];
+    let at_a = Capture::start(&a.ns, "foo0");
+    let tx = packet_socket(&b.ns, "foo0");
+    let marker = b"pl-dhcp-redirect";
+    let discover = dhcp_discover(mac_b, marker);
+    // SAFETY: discover is valid for its length; tx is an open bound socket.
+    let n = unsafe { libc::send(tx.as_raw_fd(), discover.as_ptr().cast(), discover.len(), 0) };
+    assert_eq!(
+        n,
+        discover.len() as isize,
+        "send: {}",
+        std::io::Error::last_os_error()
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    let got: Vec<Vec<u8>> = at_a
+        .frames()
+        .into_iter()
+        .filter(|f| f.ends_with(marker))
+        .collect();
+    assert_eq!(got.len(), 1, "DHCP request at A's VNIC: {got:x?}");
+    assert_eq!(got[0][0..6], mac_a, "redirected to the dhcp-proxy MAC");
+    assert_eq!(got[0][6..], discover[6..], "otherwise unchanged");
+
+    let inner = cap.vxlan_inner();
     assert!(!inner.is_empty(), "no VXLAN traffic seen on the underlay");
     for (d, s, ty) in &inner {
         assert!(
