@@ -71,6 +71,7 @@ pub fn arp_parse(f: &LookupFrame, pkt: &[u8]) -> Result<ArpRequest, ProxyDrop> {
     if pkt.len() > total || pkt.len() < f.hdr() + ETHER_ARP_LEN {
         return Err(ProxyDrop::SizeMismatch);
     }
+    // In bounds: pkt.len() >= hdr + ETHER_ARP_LEN was just checked.
     let ea = &pkt[f.hdr()..];
     let field = |off| be16(ea, off).ok_or(ProxyDrop::SizeMismatch);
     if field(AR_HRD)? != ARPHRD_ETHER

@@ -52,6 +52,8 @@ pub fn dhcp_parse(f: &LookupFrame, pkt: &[u8]) -> Result<(), ProxyDrop> {
         return Err(ProxyDrop::SizeMismatch);
     }
     let hdr = f.hdr();
+    // In bounds: pkt.len() == hdr + pktsize and pktsize >= 328 (precheck),
+    // so the IPv4 header's first 20 bytes are there.
     let ip = &pkt[hdr..];
     // §12 #12: reject unless IPv4 *and* UDP.
     if ip[0] >> 4 != 4 || ip[9] != IPPROTO_UDP {

@@ -96,6 +96,7 @@ pub fn ndp_parse(f: &LookupFrame, pkt: &[u8]) -> Result<NeighborSolicit, ProxyDr
     if pkt.len() > total || pkt.len() < hdr + IP6_HDRLEN + ND_NS_LEN {
         return Err(ProxyDrop::SizeMismatch);
     }
+    // In bounds: pkt.len() >= hdr + 40 + 24 was just checked.
     let ip6 = &pkt[hdr..];
     if ip6[0] >> 4 != 6 || ip6[IP6_NXT] != IPPROTO_ICMPV6 {
         return Err(ProxyDrop::NotIcmpv6);
@@ -114,6 +115,7 @@ pub fn ndp_parse(f: &LookupFrame, pkt: &[u8]) -> Result<NeighborSolicit, ProxyDr
     if plen < ND_NS_LEN {
         return Err(ProxyDrop::TooShort);
     }
+    // In bounds: 24 <= plen <= body.len(); msg[0..24] is the NS header.
     let msg = &body[..plen];
     // §12 #12: both the type and the code must match.
     if msg[0] != ND_NEIGHBOR_SOLICIT || msg[1] != 0 {
@@ -143,6 +145,7 @@ pub fn ndp_parse(f: &LookupFrame, pkt: &[u8]) -> Result<NeighborSolicit, ProxyDr
         if opts[0] == ND_OPT_SOURCE_LINKADDR {
             lladdr = bytes::<ETHERADDRL>(opts, 2);
         }
+        // In bounds: 0 < len <= opts.len() was just checked.
         opts = &opts[len..];
     }
     let source_lladdr = lladdr.ok_or(ProxyDrop::NoSourceLinkAddr)?;
