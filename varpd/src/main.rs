@@ -183,6 +183,8 @@ fn daemonize() -> Ready {
 }
 
 fn main() {
+    // fd hygiene (closefrom(3)), core and descriptor limits (§6.2, §6.3).
+    privs::fd_hygiene();
     let opts = parse_args();
     tracing_subscriber::fmt()
         .with_env_filter(

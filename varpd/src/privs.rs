@@ -39,6 +39,41 @@ pub fn dir_setup(dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Close inherited descriptors above stderr (`closefrom(3)`), allow core
+/// files of any size and raise the descriptor limit to its maximum.
+pub fn fd_hygiene() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: close_range only closes descriptors; nothing in this process
+    // holds any above 2 yet (this runs first thing in main).
+    unsafe {
+        libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
+    }
+    #[cfg(target_os = "illumos")]
+    {
+        extern "C" {
+            fn closefrom(lowfd: libc::c_int);
+        }
+        // SAFETY: as above.
+        unsafe { closefrom(3) };
+    }
+    // SAFETY: getrlimit/setrlimit write/read the struct we pass.
+    unsafe {
+        let inf = libc::rlimit {
+            rlim_cur: libc::RLIM_INFINITY,
+            rlim_max: libc::RLIM_INFINITY,
+        };
+        libc::setrlimit(libc::RLIMIT_CORE, &inf);
+        let mut nf = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut nf) == 0 {
+            nf.rlim_cur = nf.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &nf);
+        }
+    }
+}
+
 /// Drop what varpd does not need.
 pub fn drop_privileges() -> std::io::Result<()> {
     imp::drop_privileges()
