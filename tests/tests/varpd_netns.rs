@@ -424,3 +424,24 @@ fn varpd_daemonises_once_ready() {
     wait_gone(&door);
     assert!(!door.exists(), "door removed on SIGTERM");
 }
+
+#[test]
+fn varpd_exits_when_fkoverlayd_goes_away() {
+    if !have_root("varpd_exits_when_fkoverlayd_goes_away") {
+        return;
+    }
+    let ns = Netns::new("vp");
+    let root = TempRoot::new("vp");
+    let mut fk = Daemon::fkoverlayd(&ns, root.path());
+    let mut vd = Daemon::varpd(&ns, root.path());
+    fk.stop();
+    // The lookup threads see the connection drop within about a second.
+    for _ in 0..100 {
+        if !vd.running() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let st = vd.stop().expect("exit status");
+    assert_eq!(st.code(), Some(95), "varpd exit status {st}");
+}
