@@ -269,6 +269,10 @@ impl Client {
             if w.count == 0 {
                 return Ok(());
             }
+            if w.marker == marker {
+                // No progress: a misbehaving server; stop rather than spin.
+                return Err(Errno::EPROTO);
+            }
             marker = w.marker;
             let base = VCA_UN + WalkArg::HDR;
             for i in 0..(w.count.min(n) as usize) {
