@@ -250,3 +250,83 @@ fn arbitrary_text_never_panics() {
         })
         .unwrap();
 }
+
+/// Any valid table, written out as JSON (in any key order and MAC
+/// spelling), parses back to the same entries.
+#[test]
+fn generated_configs_round_trip() {
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+    let entry = (
+        any::<[u8; 4]>().prop_filter("unicast", |o| o[0] != 0 && o[0] < 224),
+        proptest::option::of(1u16..),
+        proptest::option::of(any::<u8>()),
+        proptest::option::of(any::<u16>()),
+        proptest::option::of(any::<[u8; 5]>()),
+        any::<bool>(),
+    );
+    let table = proptest::collection::btree_map(any::<[u8; 5]>(), entry, 0..12);
+    let mut runner = proptest::test_runner::TestRunner::default();
+    runner
+        .run(&table, |t: BTreeMap<[u8; 5], _>| {
+            let mut json = String::from("{");
+            let mut want = Vec::new();
+            for (i, (k, (ip, port, arp, ndp, dhcp, upper))) in t.iter().enumerate() {
+                // Unicast MACs: clear the group bit of the first octet.
+                let mac = [k[0] & 0xfe, k[1], k[2], k[3], k[4], i as u8];
+                let key = if *upper {
+                    mac_to_string(&mac).to_uppercase()
+                } else {
+                    mac.iter()
+                        .map(|b| format!("{b:x}"))
+                        .collect::<Vec<_>>()
+                        .join(":")
+                };
+                // Distinct overlay addresses per entry.
+                let arp = arp.map(|a| Ipv4Addr::new(10, a, i as u8, 1));
+                let ndp = ndp.map(|a| Ipv6Addr::new(0xfe80, 0, 0, 0, 0, a, 0, i as u16 + 1));
+                let dhcp = dhcp.map(|d| [d[0] & 0xfe, d[1], d[2], d[3], d[4], 0]);
+                if i > 0 {
+                    json.push(',');
+                }
+                json.push_str(&format!(
+                    "\n  \"{key}\": {{\"ip\": \"{}\"",
+                    Ipv4Addr::from(*ip)
+                ));
+                if let Some(p) = port {
+                    json.push_str(&format!(", \"port\": {p}"));
+                }
+                if let Some(a) = arp {
+                    json.push_str(&format!(", \"arp\": \"{a}\""));
+                }
+                if let Some(a) = ndp {
+                    json.push_str(&format!(", \"ndp\": \"{a}\""));
+                }
+                if let Some(d) = dhcp {
+                    json.push_str(&format!(", \"dhcp-proxy\": \"{}\"", mac_to_string(&d)));
+                }
+                json.push('}');
+                want.push((mac, Ipv4Addr::from(*ip), *port, arp, ndp, dhcp));
+            }
+            json.push_str("\n}\n");
+            let c = FilesConfig::parse(json.as_bytes(), false)
+                .map_err(|e| TestCaseError::fail(format!("{e}\n{json}")))?;
+            prop_assert_eq!(c.len(), want.len());
+            for (mac, ip, port, arp, ndp, dhcp) in want {
+                let e = c.get(&mac).expect("entry");
+                prop_assert_eq!(e.ip, ip.to_ipv6_mapped());
+                prop_assert_eq!(e.port, port);
+                prop_assert_eq!(e.arp, arp);
+                prop_assert_eq!(e.ndp, ndp);
+                prop_assert_eq!(e.dhcp_proxy, dhcp);
+                if let Some(a) = arp {
+                    prop_assert_eq!(c.resolve_arp(a), Some(mac));
+                }
+                if let Some(a) = ndp {
+                    prop_assert_eq!(c.resolve_ndp(a), Some(mac));
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+}
