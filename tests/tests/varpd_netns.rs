@@ -396,6 +396,29 @@ fn varpd_daemonises_once_ready() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("failed to create door server"));
+    // An unreadable plugin directory is fatal.
+    let out = ns
+        .command(&varpd)
+        .args(["-f", "-i", "/nonexistent-varpd-plugins"])
+        .env("OVERLAY_ROOT", root.path())
+        .output()
+        .expect("run varpd");
+    assert_eq!(out.status.code(), Some(95));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("failed to load from /nonexistent-varpd-plugins"));
+    // -h: usage on stderr, exit 0; a missing option argument: exit 96.
+    let out = std::process::Command::new(&varpd)
+        .arg("-h")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("usage: varpd"));
+    let out = std::process::Command::new(&varpd)
+        .arg("-d")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(96));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("option requires an argument: -d"));
     // Daemonised: the parent exits 0 once the door accepts.
     let st = ns
         .command(&varpd)
