@@ -215,6 +215,11 @@ impl Capture {
         }
     }
 
+    /// The frames seen so far.
+    fn snapshot(&self) -> Vec<Vec<u8>> {
+        self.frames.lock().unwrap().clone()
+    }
+
     /// Stop and return every frame seen.
     fn frames(mut self) -> Vec<Vec<u8>> {
         self.stop.store(true, Ordering::Relaxed);
@@ -332,7 +337,12 @@ fn files_overlay_proxies_arp_and_ndp_with_no_broadcast_on_the_underlay() {
         "send: {}",
         std::io::Error::last_os_error()
     );
-    std::thread::sleep(Duration::from_millis(1500));
+    // Wait (at most 10 s, in case the machine is busy) for it to arrive.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline && !at_a.snapshot().iter().any(|f| f.ends_with(marker)) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
     let got: Vec<Vec<u8>> = at_a
         .frames()
         .into_iter()
