@@ -526,6 +526,13 @@ fn up_one(b: &mut dyn Backend, info: &LinkInfo, errs: &mut ErrList) -> bool {
         let _ = b.destroy_datalink_id(info.linkid, DLADM_OPT_ACTIVE);
         return false;
     }
+    // A varpd instance left for this link (varpd outlived the device, e.g.
+    // across an fkoverlayd restart) is stale: the device is new.
+    if b.varpd_open().is_ok() {
+        if let Ok(id) = b.varpd_lookup(info.linkid) {
+            let _ = b.varpd_instance_destroy(id);
+        }
+    }
     if let Err(e) = commit_sys(b, info.linkid, &search, &props, errs, false) {
         let s = match e {
             OpErr::Status(s) => s,

@@ -243,7 +243,9 @@ impl Backend for RealBackend {
 
     fn get_conf(&mut self, linkid: LinkId) -> Result<Vec<(String, ConfVal)>, Errno> {
         let mut out = Vec::new();
-        for index in 0.. {
+        // Bounded: a link has a handful of attributes; a server that never
+        // says ENOENT must not make dladm loop forever.
+        for index in 0..4096 {
             let mut a = fk_dl_attr_t {
                 fda_linkid: linkid,
                 fda_index: index,

@@ -907,3 +907,20 @@ fn up_vnic_recreates_persistent_vnics() {
         before
     );
 }
+
+#[test]
+fn up_overlay_replaces_a_stale_varpd_instance() {
+    // varpd kept its instance while the device went away (fkoverlayd
+    // restarted): up-overlay replaces it instead of failing with EEXIST.
+    let mut b = seeded();
+    let stale = b.insts.clone();
+    b.reboot();
+    b.insts = stale;
+    for i in b.insts.values_mut() {
+        i.active = false;
+    }
+    ok(&mut b, "dladm up-overlay");
+    assert_eq!(b.insts.len(), 1);
+    assert_eq!(b.devs.len(), 1);
+    assert!(b.insts.keys().all(|&id| id != 1));
+}
