@@ -107,15 +107,14 @@ impl Links {
         self.vnics.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The link `linkid` if it is an active overlay link (the check
-    /// `dls_devnet_create` makes through dlmgmtd when the driver registers
-    /// a device).
+    /// The name of `linkid` if it is an overlay link, active or only
+    /// persistent (the check `dls_devnet_create` makes through dlmgmtd when
+    /// the driver registers a device; `dladm up-overlay` creates the device
+    /// before it marks the persistent link active).
     pub fn overlay_link(&self, linkid: u32) -> Result<String, i32> {
         let dl = self.dl();
         match dl.get(linkid) {
-            Some(l) if l.class == DATALINK_CLASS_OVERLAY && l.flags & DLMGMT_ACTIVE != 0 => {
-                Ok(l.name.clone())
-            }
+            Some(l) if l.class == DATALINK_CLASS_OVERLAY => Ok(l.name.clone()),
             _ => Err(ENOENT),
         }
     }

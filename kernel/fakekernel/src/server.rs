@@ -313,3 +313,147 @@ impl Server {
         let _ = std::fs::remove_file(&self.overlay);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::time::Duration;
+
+    /// Echoes dld requests (errno = low byte of cmd, argument reversed),
+    /// opens handles for FREAD only, counts closes.
+    #[derive(Default)]
+    struct Echo {
+        closes: AtomicU32,
+    }
+
+    impl Kernel for Echo {
+        type Handle = u32;
+        fn dld(&self, cmd: u32, arg: &[u8], data: &[u8], _who: &Caller) -> Reply {
+            Reply {
+                errno: (cmd & 0xff) as i32,
+                arg: arg.iter().rev().copied().collect(),
+                data: data.to_vec(),
+            }
+        }
+        fn targ_open(&self, flags: u32, _who: &Caller) -> Result<u32, i32> {
+            if flags == 1 {
+                Ok(7)
+            } else {
+                Err(overlay_sys::errno::EINVAL)
+            }
+        }
+        fn targ_ioctl(&self, h: &u32, cmd: u32, _a: &[u8], _d: &[u8], _w: &Caller) -> Reply {
+            Reply {
+                errno: 0,
+                arg: vec![*h as u8, cmd as u8],
+                data: vec![],
+            }
+        }
+        fn targ_close(&self, h: u32) {
+            assert_eq!(h, 7);
+            self.closes.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn call(
+        s: &mut UnixStream,
+        cmd: u32,
+        arg: &[u8],
+        data: &[u8],
+    ) -> Option<(u32, Vec<u8>, Vec<u8>)> {
+        let h = fk_hdr_t {
+            fh_magic: FK_MAGIC,
+            fh_cmd: cmd,
+            fh_arglen: arg.len() as u32,
+            fh_datalen: data.len() as u32,
+        };
+        let mut b = h.to_wire().to_vec();
+        b.extend_from_slice(arg);
+        b.extend_from_slice(data);
+        s.write_all(&b).ok()?;
+        let mut hb = [0u8; FK_HDR_SIZE];
+        s.read_exact(&mut hb).ok()?;
+        let r = fk_hdr_t::from_wire(&hb);
+        let mut a = vec![0; r.fh_arglen as usize];
+        s.read_exact(&mut a).ok()?;
+        let mut d = vec![0; r.fh_datalen as usize];
+        s.read_exact(&mut d).ok()?;
+        Some((r.fh_cmd, a, d))
+    }
+
+    fn closed(s: &mut UnixStream) -> bool {
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut b = [0u8; 1];
+        matches!(s.read(&mut b), Ok(0) | Err(_))
+    }
+
+    #[test]
+    fn framing_open_and_close() {
+        let root = std::env::temp_dir().join(format!("fk-server-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let k = Arc::new(Echo::default());
+        let stats = Arc::new(Stats::default());
+        let srv = Server::bind(&root, Arc::clone(&k), vec![], None, Arc::clone(&stats)).unwrap();
+        let (dld, ovl) = socket_paths(&root);
+        let mode = std::fs::metadata(&dld).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o660);
+        // A second server on the same root is refused.
+        assert!(Server::bind(&root, Arc::clone(&k), vec![], None, Arc::clone(&stats)).is_err());
+
+        let mut s = UnixStream::connect(&dld).unwrap();
+        let (e, a, d) = call(&mut s, 0x105, &[1, 2, 3], &[9]).unwrap();
+        assert_eq!((e, a, d), (5, vec![3, 2, 1], vec![9]));
+        // Bad magic: that connection closes, another still works.
+        let mut bad = UnixStream::connect(&dld).unwrap();
+        bad.write_all(&[0u8; 16]).unwrap();
+        assert!(closed(&mut bad));
+        assert_eq!(call(&mut s, 0x100, &[], &[]).unwrap().0, 0);
+        // Over the data limit.
+        let mut big = UnixStream::connect(&dld).unwrap();
+        let h = fk_hdr_t {
+            fh_magic: FK_MAGIC,
+            fh_cmd: 1,
+            fh_arglen: 0,
+            fh_datalen: overlay_sys::fk::FK_MAX_DATALEN + 1,
+        };
+        big.write_all(&h.to_wire()).unwrap();
+        assert!(closed(&mut big));
+        // A torn header also closes.
+        let mut torn = UnixStream::connect(&dld).unwrap();
+        torn.write_all(&FK_MAGIC.to_le_bytes()).unwrap();
+        torn.shutdown(std::net::Shutdown::Write).unwrap();
+        assert!(closed(&mut torn));
+
+        // /dev/overlay: a request before the open is EBADF and closes.
+        let mut o = UnixStream::connect(&ovl).unwrap();
+        let (e, _, _) = call(&mut o, 0x1234, &[], &[]).unwrap();
+        assert_eq!(e, overlay_sys::errno::EBADF as u32);
+        assert!(closed(&mut o));
+        // A refused open returns its errno and closes.
+        let mut o = UnixStream::connect(&ovl).unwrap();
+        let (e, _, _) = call(&mut o, FK_OPEN, &2u32.to_le_bytes(), &[]).unwrap();
+        assert_eq!(e, overlay_sys::errno::EINVAL as u32);
+        assert!(closed(&mut o));
+        // A good open, an ioctl, then disconnect = close.
+        let mut o = UnixStream::connect(&ovl).unwrap();
+        assert_eq!(
+            call(&mut o, FK_OPEN, &1u32.to_le_bytes(), &[]).unwrap().0,
+            0
+        );
+        let (e, a, _) = call(&mut o, 0x42, &[], &[]).unwrap();
+        assert_eq!((e, a), (0, vec![7, 0x42]));
+        drop(o);
+        for _ in 0..200 {
+            if k.closes.load(Ordering::SeqCst) == 1 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(k.closes.load(Ordering::SeqCst), 1);
+        assert_eq!(stats.get(Stat::ConnBadFrames), 4);
+        srv.unlink();
+        assert!(!dld.exists() && !ovl.exists());
+        let _ = std::fs::remove_dir_all(&root);
+    }
+}
