@@ -213,7 +213,7 @@ impl<P: Platform> Overlay<P> {
         match info.copyin {
             TargCopyin::Fixed => {
                 let mut kbuf = [0u8; 264];
-                let kbuf = &mut kbuf[..info.size];
+                let kbuf = kbuf.get_mut(..info.size).ok_or(Errno::EINVAL)?;
                 uio.copyin_arg(0, kbuf)?;
                 self.targ_fixed(&h, cmd, kbuf)?;
                 if info.copyout == TargCopyout::Whole {

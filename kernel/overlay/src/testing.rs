@@ -71,6 +71,10 @@ pub struct FakePlatform {
     pub nsent: std::sync::atomic::AtomicU64,
     /// Number of frames delivered up.
     pub nrx: std::sync::atomic::AtomicU64,
+    /// Called at the start of every `mac_rx` and `socket_send` (tests use
+    /// it to hold a frame "in flight").
+    #[allow(clippy::type_complexity)]
+    pub io_hook: Mutex<Option<std::sync::Arc<dyn Fn() + Send + Sync>>>,
     bound: Mutex<Vec<Bound>>,
     next_id: std::sync::atomic::AtomicU64,
 }
@@ -122,6 +126,13 @@ impl FakePlatform {
         }
     }
 
+    fn hook(&self) {
+        let h = self.io_hook.lock().unwrap().clone();
+        if let Some(h) = h {
+            h();
+        }
+    }
+
     fn ev(&self, e: Event) {
         self.events.lock().unwrap().push(e);
     }
@@ -169,6 +180,7 @@ impl Platform for FakePlatform {
 
     fn mac_rx(&self, mac: &FakeMac, chain: MsgBlkChain) {
         use std::sync::atomic::Ordering;
+        self.hook();
         for m in chain {
             self.nrx.fetch_add(1, Ordering::Relaxed);
             if !self.discard_sends.load(Ordering::Relaxed) {
@@ -221,6 +233,7 @@ impl Platform for FakePlatform {
 
     fn socket_send(&self, _s: &FakeSocket, dst: &SockaddrIn6, msg: MsgBlk) -> Result<(), Errno> {
         use std::sync::atomic::Ordering;
+        self.hook();
         if let Some(e) = *self.fail_send.lock().unwrap() {
             return Err(e);
         }

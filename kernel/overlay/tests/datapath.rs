@@ -424,3 +424,71 @@ fn concurrent_tx_rx_with_stop_start() {
     assert_eq!(d.flags() & OVERLAY_F_STOPMASK, 0);
     assert_eq!(delete(&o, 1), 0);
 }
+
+// ---- in-flight quiesce (§10.5) ----
+
+fn gate() -> (
+    std::sync::Arc<std::sync::Barrier>,
+    std::sync::Arc<std::sync::Barrier>,
+) {
+    (
+        std::sync::Arc::new(std::sync::Barrier::new(2)),
+        std::sync::Arc::new(std::sync::Barrier::new(2)),
+    )
+}
+
+#[test]
+fn stop_waits_for_in_flight_rx() {
+    let (o, _h) = point_dev();
+    let (entered, release) = gate();
+    let (e2, r2) = (entered.clone(), release.clone());
+    *o.platform().io_hook.lock().unwrap() = Some(std::sync::Arc::new(move || {
+        e2.wait();
+        r2.wait();
+    }));
+    let o2 = o.clone();
+    let rx = std::thread::spawn(move || deliver(&o2, &vxlan_pkt(23, &eth(SRC, DST, 0x800, 20))));
+    entered.wait();
+    let d = o.dev_by_linkid(1).unwrap();
+    assert_ne!(d.flags() & OVERLAY_F_IN_RX, 0);
+    let d2 = d.clone();
+    let stop = std::thread::spawn(move || d2.m_stop());
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert!(!stop.is_finished(), "stop waits for the in-flight receive");
+    assert_ne!(d.flags() & OVERLAY_F_MDDROP, 0);
+    // New I/O is dropped meanwhile.
+    *o.platform().io_hook.lock().unwrap() = None;
+    tx(&o, 1, frame(DST));
+    assert_eq!(d.stats().tx_drop_not_started, 1);
+    release.wait();
+    rx.join().unwrap();
+    stop.join().unwrap();
+    assert_eq!(d.flags() & OVERLAY_F_STOPMASK, 0);
+    assert_eq!(o.platform().nsockets(), 0);
+}
+
+#[test]
+fn stop_waits_for_in_flight_tx() {
+    let (o, _h) = point_dev();
+    let (entered, release) = gate();
+    let (e2, r2) = (entered.clone(), release.clone());
+    *o.platform().io_hook.lock().unwrap() = Some(std::sync::Arc::new(move || {
+        e2.wait();
+        r2.wait();
+    }));
+    let o2 = o.clone();
+    let t = std::thread::spawn(move || tx(&o2, 1, frame(DST)));
+    entered.wait();
+    let d = o.dev_by_linkid(1).unwrap();
+    assert_ne!(d.flags() & OVERLAY_F_IN_TX, 0);
+    let d2 = d.clone();
+    let stop = std::thread::spawn(move || d2.m_stop());
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert!(!stop.is_finished(), "stop waits for the in-flight transmit");
+    *o.platform().io_hook.lock().unwrap() = None;
+    release.wait();
+    t.join().unwrap();
+    stop.join().unwrap();
+    assert_eq!(d.flags() & OVERLAY_F_STOPMASK, 0);
+    assert_eq!(d.stats().tx_frames, 1);
+}
