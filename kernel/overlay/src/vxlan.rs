@@ -213,3 +213,78 @@ impl EncapInstance for VxlanInst {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec::Vec;
+
+    #[test]
+    fn header_bytes() {
+        let mut h = [0xffu8; 8];
+        vxlan_hdr(0x123456, &mut h);
+        assert_eq!(h, [0x08, 0, 0, 0, 0x12, 0x34, 0x56, 0]);
+        assert_eq!(vxlan_parse(&h), Some(0x123456));
+        assert_eq!(vxlan_parse(&h[..7]), None);
+        h[0] = 0xf7;
+        assert_eq!(vxlan_parse(&h), None);
+    }
+
+    #[test]
+    fn getprop_small_buffers_overflow() {
+        let i = Vxlan.init().unwrap();
+        let mut b = [0u8; 15];
+        assert_eq!(
+            i.getprop(VXLAN_PROP_LISTEN_IP, &mut b),
+            Err(Errno::EOVERFLOW)
+        );
+        assert_eq!(
+            i.getprop(VXLAN_PROP_LISTEN_PORT, &mut b[..7]),
+            Err(Errno::EOVERFLOW)
+        );
+        assert_eq!(i.getprop("vxlan/x", &mut [0u8; 256]), Err(Errno::EINVAL));
+        assert_eq!(i.setprop("vxlan/x", &[0; 8]), Err(Errno::EINVAL));
+    }
+
+    #[test]
+    fn propinfo_unknown_is_einval() {
+        let mut pi = overlay_ioc_propinfo_t::default();
+        let mut ph = PropHandle::new(&mut pi);
+        assert_eq!(Vxlan.propinfo("vxlan/nope", &mut ph), Err(Errno::EINVAL));
+    }
+
+    #[test]
+    fn encap_in_place_with_headroom() {
+        let i = Vxlan.init().unwrap();
+        let mut m = MsgBlk::copy_from(64, &[1, 2, 3]).unwrap();
+        i.encap(&mut m, &EncapInfo { id: 5, hdr_size: 0 }).unwrap();
+        assert_eq!(m.headroom(), 56, "prepended in place");
+        let mut m = MsgBlk::copy_from(53, &[1, 2, 3]).unwrap();
+        i.encap(&mut m, &EncapInfo { id: 5, hdr_size: 0 }).unwrap();
+        assert_eq!(
+            m.headroom(),
+            VXLAN_ALLOC_SIZE - 8,
+            "fresh 128-byte block below the minimum"
+        );
+        assert_eq!(m.to_vec(), [8, 0, 0, 0, 0, 0, 5, 0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn sockopt_follows_fanout_tunable() {
+        let i = Vxlan.init().unwrap();
+        let mut got: Vec<(i32, i32, Vec<u8>)> = Vec::new();
+        i.sockopt(&mut |l, n, v| {
+            got.push((l, n, v.to_vec()));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(
+            got,
+            [(IPPROTO_UDP, UDP_SRCPORT_HASH, 1i32.to_ne_bytes().to_vec())]
+        );
+        assert_eq!(
+            i.sockopt(&mut |_, _, _| Err(Errno(overlay_sys::errno::ENOPROTOOPT))),
+            Err(Errno(overlay_sys::errno::ENOPROTOOPT))
+        );
+    }
+}

@@ -215,3 +215,49 @@ fn activate_propagates_plugin_propinfo_error() {
     assert_eq!(setprop(&o, 1, 4, "", &[1]), overlay::sys::errno::EINVAL);
     assert_eq!(getprop(&o, 1, 4, "").0, overlay::sys::errno::EINVAL);
 }
+
+struct FailInit;
+impl EncapPlugin for FailInit {
+    fn init(&self) -> Result<Box<dyn EncapInstance>, Errno> {
+        Err(Errno::ENOMEM)
+    }
+    fn decap(&self, _m: &MsgBlk) -> Result<EncapInfo, Errno> {
+        Err(Errno::EINVAL)
+    }
+    fn propinfo(&self, _n: &str, _ph: &mut PropHandle<'_>) -> Result<(), Errno> {
+        Err(Errno::EINVAL)
+    }
+}
+
+#[test]
+fn create_with_failing_init_is_einval_and_releases_plugin() {
+    let o = new();
+    let mut r = toy_reg();
+    r.ovep_name = Some("bad");
+    r.ovep_ops = Some(Arc::new(FailInit));
+    o.plugin_register(&r).unwrap();
+    assert_eq!(create_encap(&o, 1, 1, "bad"), overlay::sys::errno::EINVAL);
+    assert!(o.dev_by_linkid(1).is_none());
+    assert_eq!(o.plugin_unregister("bad"), Ok(()));
+}
+
+#[test]
+fn vxlan_is_registered_at_init() {
+    let o = new();
+    assert_eq!(o.plugin_names(), vec!["vxlan"]);
+    assert_eq!(
+        o.plugin_register(&overlay::vxlan::vxlan_registration()),
+        Err(Errno::EEXIST)
+    );
+}
+
+#[test]
+fn vnetid_over_plugin_id_size_is_einval() {
+    let o = new();
+    o.plugin_register(&toy_reg()).unwrap();
+    assert_eq!(create_encap(&o, 1, 0xffff_ffff, "toy"), 0);
+    assert_eq!(
+        create_encap(&o, 2, 0x1_0000_0000, "toy"),
+        overlay::sys::errno::EINVAL
+    );
+}
