@@ -98,6 +98,18 @@ pub const OVERLAY_ENTRY_F_VALID: u32 = 0x02;
 pub const OVERLAY_ENTRY_F_DROP: u32 = 0x04;
 pub const OVERLAY_ENTRY_F_VALID_MASK: u32 = 0x06;
 
+// overlay_target_lookup result codes (driver-internal)
+/// Send the frame now.
+pub const OVERLAY_TARGET_OK: i32 = 0;
+/// Drop the frame (the caller frees it).
+pub const OVERLAY_TARGET_DROP: i32 = 1;
+/// The frame was queued on a cache entry.
+pub const OVERLAY_TARGET_ASYNC: i32 = 2;
+
+/// First and last minor number of a `/dev/overlay` handle.
+pub const OVERLAY_TARG_MINOR_MIN: u32 = 1;
+pub const OVERLAY_TARG_MINOR_MAX: u32 = i32::MAX as u32;
+
 // mac_addrtype_t as reported in otl_dsttype
 pub const MAC_ADDRTYPE_UNICAST: u32 = 0;
 pub const MAC_ADDRTYPE_MULTICAST: u32 = 1;
