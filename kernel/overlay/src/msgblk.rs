@@ -36,8 +36,10 @@
 //!   - `fn clear_hcksum(&mut self)`: clear hardware-checksum flags (RX).
 //! * `MsgBlkChain` (`Send + Default`): `new()`, `single(MsgBlk)`,
 //!   `push_back(&mut self, MsgBlk)`, `pop_front(&mut self) -> Option<MsgBlk>`,
-//!   `is_empty()`, `len()`; and `IntoIterator<Item = MsgBlk>` consuming it in
-//!   order. Building and draining a chain of one frame must not allocate.
+//!   `front(&self) -> Option<&MsgBlk>`, `is_empty()`, `len()`;
+//!   `From<MsgBlk>`, `FromIterator<MsgBlk>`, and `IntoIterator<Item =
+//!   MsgBlk>` consuming it in order. Building and draining a chain of one
+//!   frame must not allocate.
 
 #[cfg(not(all(feature = "kernel", not(feature = "std"))))]
 pub use crate::msgblk_vec::{MsgBlk, MsgBlkChain};
