@@ -945,7 +945,7 @@ impl<'a> Cli<'a> {
             return Err(self.die("invalid vnic property"));
         };
         let failmsg = format!("vnic creation over {devname} failed");
-        let errs = ErrList::new();
+        let mut errs = ErrList::new();
         if unsupported_type.is_some() {
             return Err(self.die_dlerrlist(Status::NotSup, &errs, &failmsg));
         }
@@ -959,7 +959,8 @@ impl<'a> Cli<'a> {
                 _ => return Err(self.die_dlerrlist(Status::NotSup, &errs, &failmsg)),
             }
         }
-        match vnic::create(self.b, name, over, mac.unwrap_or(MacSpec::Auto), mtu, flags) {
+        let mac = mac.unwrap_or(MacSpec::Auto);
+        match vnic::create(self.b, name, over, mac, mtu, flags, &mut errs) {
             Ok(_) => Ok(()),
             Err(s) => Err(self.die_dlerrlist(s, &errs, &failmsg)),
         }

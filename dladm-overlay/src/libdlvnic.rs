@@ -10,7 +10,7 @@
 
 use crate::backend::*;
 use crate::errno::Errno;
-use crate::status::Status;
+use crate::status::{ErrList, Status};
 
 fn st(e: Errno) -> Status {
     Status::from_errno(e)
@@ -33,6 +33,7 @@ pub fn create(
     mac: MacSpec,
     mtu: u32,
     flags: u32,
+    errs: &mut ErrList,
 ) -> Result<VnicAttr, Status> {
     let lower = b.id2info(over).map_err(st)?;
     if lower.class == DATALINK_CLASS_VNIC || lower.class == DATALINK_CLASS_VLAN {
@@ -63,7 +64,17 @@ pub fn create(
         mac: addr,
         mtu,
     })
-    .map_err(st)
+    .map_err(|e| {
+        // The first VNIC starts the overlay, which opens its underlay
+        // socket on vxlan/listen_ip (spec §7.10).
+        if e == crate::errno::EADDRNOTAVAIL {
+            errs.append(format!(
+                "failed to start overlay device; could not open underlay socket: {}",
+                Status::AddrNotAvail
+            ));
+        }
+        st(e)
+    })
 }
 
 /// `dladm_vnic_delete()`.

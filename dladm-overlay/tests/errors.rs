@@ -924,3 +924,18 @@ fn up_overlay_replaces_a_stale_varpd_instance() {
     assert_eq!(b.devs.len(), 1);
     assert!(b.insts.keys().all(|&id| id != 1));
 }
+
+#[test]
+fn vnic_underlay_address_not_available() {
+    let mut b = seeded();
+    b.fail_at("vnic_create", errno::EADDRNOTAVAIL);
+    fails(
+        &mut b,
+        "dladm create-vnic -l demo0 foo0",
+        "dladm: warning: failed to start overlay device; could not open underlay socket: \
+         can't assign requested address\n\
+         dladm: vnic creation over demo0 failed: can't assign requested address\n",
+    );
+    assert!(b.vnics.is_empty());
+    assert!(b.name2info("foo0").is_err());
+}

@@ -299,6 +299,38 @@ fn dladm_real_failures_leave_nothing() {
     );
     assert_eq!(h.ok(&["show-link"]), "");
 
+    // The first VNIC starts the overlay, which binds vxlan/listen_ip: an
+    // address this host does not have fails the VNIC, not the overlay.
+    h.ok(&[
+        "create-overlay",
+        "-t",
+        "-e",
+        "vxlan",
+        "-s",
+        "direct",
+        "-p",
+        "vxlan/listen_ip=10.99.99.99",
+        "-p",
+        "direct/dest_ip=10.88.88.70",
+        "-p",
+        "direct/dest_port=4789",
+        "-v",
+        "23",
+        "demo0",
+    ]);
+    let o = h.dladm(&["create-vnic", "-t", "-l", "demo0", "foo0"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        "dladm: warning: failed to start overlay device; could not open underlay socket: \
+         can't assign requested address\n\
+         dladm: vnic creation over demo0 failed: can't assign requested address\n"
+    );
+    assert!(!h.ns.has_link("foo0"));
+    assert_eq!(h.ok(&["show-link", "-p", "-o", "link"]), "demo0\n");
+    h.ok(&["delete-overlay", "demo0"]);
+    assert_eq!(h.ok(&["show-link"]), "");
+
     // A caller without privilege is refused and creates nothing.
     if std::path::Path::new("/usr/bin/setpriv").exists() {
         let o =
