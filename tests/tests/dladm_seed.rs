@@ -74,9 +74,13 @@ impl Host {
     }
 
     fn create_seed(&self, me: &str, peer: &str) {
+        self.create_seed_with(me, peer, &[]);
+    }
+
+    fn create_seed_with(&self, me: &str, peer: &str, extra: &[&str]) {
         let lip = format!("vxlan/listen_ip={me}");
         let dip = format!("direct/dest_ip={peer}");
-        self.ok(&[
+        let mut args = vec![
             "create-overlay",
             "-e",
             "vxlan",
@@ -90,8 +94,10 @@ impl Host {
             "direct/dest_port=4789",
             "-v",
             "23",
-            "demo0",
-        ]);
+        ];
+        args.extend_from_slice(extra);
+        args.push("demo0");
+        self.ok(&args);
     }
 
     /// `show-overlay -p -o property,value` as a map.
@@ -369,13 +375,15 @@ fn dladm_up_overlay_after_reboot() {
         return;
     }
     let (mut a, b) = two_hosts();
-    a.create_seed("10.88.88.69", "10.88.88.70");
+    // mtu is recorded too and comes back (FIX §12 #15).
+    a.create_seed_with("10.88.88.69", "10.88.88.70", &["-p", "mtu=1350"]);
     b.create_seed("10.88.88.70", "10.88.88.69");
     a.ok(&["create-vnic", "-l", "demo0", "-p", "mtu=1300", "foo0"]);
     b.ok(&["create-vnic", "-l", "demo0", "foo0"]);
     // A temporary VNIC does not come back.
     a.ok(&["create-vnic", "-t", "-l", "demo0", "tmp0"]);
     let props = a.props("demo0");
+    assert_eq!(props["mtu"], "1350");
     let vnics = a.ok(&["show-vnic", "-p", "-o", "link,over,macaddress"]);
 
     a.reboot();
