@@ -194,6 +194,15 @@ fn main() {
         .with_writer(std::io::stderr)
         .init();
 
+    // libvarpd_panic: a panic anywhere (a plugin, a lookup or door thread)
+    // is a programming error; log it and abort for a core file rather than
+    // limp on with a thread missing.
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("{}: panic: {info}", pname());
+        tracing::error!("panic: {info}");
+        std::process::abort();
+    }));
+
     let root = paths::root();
     // libvarpd_create: the exclusive /dev/overlay handle.
     // A predecessor killed moments ago may still hold the exclusive handle
