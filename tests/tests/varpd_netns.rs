@@ -258,7 +258,15 @@ fn varpd_refuses_second_instance_and_unprivileged_mutations() {
     }
     // Run this test binary's helper below as uid/gid 65534.
     use std::os::unix::process::CommandExt;
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
+    // A copy of this test binary the test user can surely execute (the
+    // build directory may sit under a 0700 home).
+    let helper = h.root.path().join("varpd-helper");
+    std::fs::copy(std::env::current_exe().unwrap(), &helper).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let out = std::process::Command::new(&helper)
         .args([
             "--exact",
             "varpd_unprivileged_client_helper",
