@@ -7,6 +7,7 @@
 //! | `kmod`  | builds and checks the illumos kernel object; prints its path last |
 //! | `bench` | the benchmarks |
 
+mod bench;
 mod demo;
 mod illumos;
 mod kmod;
@@ -31,7 +32,7 @@ fn main() -> ExitCode {
         "test" => test::run(rest),
         "demo" => demo::run(rest),
         "kmod" => kmod::run(rest),
-        "bench" => Err("cargo xtask bench: not yet".into()),
+        "bench" => bench::run(rest),
         _ => return usage(),
     };
     match result {

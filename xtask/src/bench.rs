@@ -1,0 +1,662 @@
+//! `cargo xtask bench`: the system beside Linux's kernel vxlan, then the
+//! driver's criterion benches.
+//!
+//! Theory of operation: two pairs of network namespaces stand for two pairs
+//! of hosts, each pair joined by a veth underlay (10.88.88.69 <-> .70, the
+//! seed's addresses). On the first pair ("kernel") each host runs Linux's
+//! own VXLAN:
+//!
+//! ```text
+//! ip link add vx0 type vxlan id 23 local A remote B dstport 4789 nolearning
+//! ip link set vx0 mtu 1400; ip addr add 10.55.55.x/24 dev vx0; ip link set vx0 up
+//! ```
+//!
+//! On the second pair ("ours") each host runs `fkoverlayd` and `varpd` under
+//! its own `OVERLAY_ROOT` and the seed's commands (`dladm create-overlay -e
+//! vxlan -s direct … -v 23 demo0`, `dladm create-vnic -l demo0 foo0`, an
+//! address on foo0). Both overlays have MTU 1400 (the overlay default), so
+//! both carry the same frames. Separate pairs keep the two users of UDP port
+//! 4789 apart; the measurements alternate between them in one run (the order
+//! flips every round) so both see the same background load.
+//!
+//! Each round measures, with `iperf3` from host 1 to host 2 across the
+//! overlay: single-stream TCP throughput (receiver's figure) and 64-byte UDP
+//! datagrams at full speed (`-u -l 64 -b 0`), reported as datagrams per
+//! second *received*. The table gives every round, the medians, and
+//! ours/kernel ratios; for our side also the CPU time fkoverlayd used (both
+//! hosts), in cores. Then `cargo bench -p overlay --bench datapath` runs
+//! briefly (ns and allocations per packet of the driver itself).
+//!
+//! Everything is torn down on success, failure or Ctrl-C (a drop guard kills
+//! whatever runs in the namespaces and deletes them). Namespaces are named
+//! `bn<pid><k|o><1|2>` so parallel runs never collide.
+//!
+//! Options: `--rounds N` (3), `--tcp-secs S` (10), `--udp-secs S` (5),
+//! `--no-criterion`, `--no-system`.
+
+use crate::util::{cargo, is_root, root, run as sh, Result};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_sigint(_: libc::c_int) {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+}
+
+fn check_interrupt() -> Result {
+    if INTERRUPTED.load(Ordering::SeqCst) {
+        Err("interrupted".into())
+    } else {
+        Ok(())
+    }
+}
+
+fn say(msg: &str) {
+    eprintln!("\n==> {msg}");
+}
+
+struct Opts {
+    rounds: u32,
+    tcp_secs: u32,
+    udp_secs: u32,
+    criterion: bool,
+    system: bool,
+}
+
+fn parse(args: &[String]) -> Result<Opts> {
+    let mut o = Opts {
+        rounds: 3,
+        tcp_secs: 10,
+        udp_secs: 5,
+        criterion: true,
+        system: true,
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut num = |name: &str| -> Result<u32> {
+            it.next()
+                .and_then(|v| v.parse().ok())
+                .filter(|v| *v > 0)
+                .ok_or_else(|| format!("{name} needs a positive number"))
+        };
+        match a.as_str() {
+            "--rounds" => o.rounds = num("--rounds")?,
+            "--tcp-secs" => o.tcp_secs = num("--tcp-secs")?,
+            "--udp-secs" => o.udp_secs = num("--udp-secs")?,
+            "--no-criterion" => o.criterion = false,
+            "--no-system" => o.system = false,
+            _ => {
+                return Err(format!(
+                    "unknown option {a}; usage: cargo xtask bench [--rounds N] [--tcp-secs S] \
+                     [--udp-secs S] [--no-criterion] [--no-system]"
+                ))
+            }
+        }
+    }
+    Ok(o)
+}
+
+/// Where cargo puts the release binaries (honours `CARGO_TARGET_DIR`).
+fn release_dir() -> PathBuf {
+    let t = match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(t) if !t.is_empty() => {
+            let t = PathBuf::from(t);
+            if t.is_absolute() {
+                t
+            } else {
+                root().join(t)
+            }
+        }
+        _ => root().join("target"),
+    };
+    t.join("release")
+}
+
+fn bin(name: &str) -> String {
+    release_dir().join(name).display().to_string()
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Side {
+    Kernel,
+    Ours,
+}
+
+impl Side {
+    fn label(self) -> &'static str {
+        match self {
+            Side::Kernel => "kernel vxlan",
+            Side::Ours => "fkoverlayd",
+        }
+    }
+}
+
+/// One simulated host.
+struct Host {
+    ns: String,
+    underlay: &'static str,
+    peer: &'static str,
+    overlay_ip: &'static str,
+}
+
+impl Host {
+    fn state_root(&self) -> PathBuf {
+        std::env::temp_dir().join("overlay-bench").join(&self.ns)
+    }
+
+    /// `prog args` inside the namespace, with this host's OVERLAY_ROOT.
+    fn cmd(&self, prog: &str, args: &[&str]) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.ns, "env"])
+            .arg(format!("OVERLAY_ROOT={}", self.state_root().display()))
+            .arg(prog)
+            .args(args)
+            .stdin(Stdio::null());
+        c
+    }
+
+    fn ip(&self, args: &[&str]) -> Result {
+        let mut c = Command::new("ip");
+        c.args(["-n", &self.ns]).args(args);
+        sh(&mut c)
+    }
+
+    fn dladm(&self, args: &[&str]) -> Result {
+        sh(&mut self.cmd(&bin("dladm"), args))
+    }
+
+    /// Pids of the processes running in the namespace.
+    fn pids(&self) -> Vec<i32> {
+        Command::new("ip")
+            .args(["netns", "pids", &self.ns])
+            .output()
+            .map(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .split_whitespace()
+                    .filter_map(|p| p.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// Two hosts joined by an underlay, running one kind of overlay.
+struct Pair {
+    side: Side,
+    h: [Host; 2],
+}
+
+fn pair(side: Side) -> Pair {
+    let tag = match side {
+        Side::Kernel => 'k',
+        Side::Ours => 'o',
+    };
+    let pid = std::process::id() % 100_000;
+    Pair {
+        side,
+        h: [
+            Host {
+                ns: format!("bn{pid}{tag}1"),
+                underlay: "10.88.88.69",
+                peer: "10.88.88.70",
+                overlay_ip: "10.55.55.1",
+            },
+            Host {
+                ns: format!("bn{pid}{tag}2"),
+                underlay: "10.88.88.70",
+                peer: "10.88.88.69",
+                overlay_ip: "10.55.55.2",
+            },
+        ],
+    }
+}
+
+/// Tears down everything of the benchmark's namespaces; never fails.
+struct Teardown<'a>(&'a [Pair]);
+
+impl Drop for Teardown<'_> {
+    fn drop(&mut self) {
+        say("tearing down");
+        for p in self.0 {
+            for h in &p.h {
+                // SIGTERM lets the daemons remove their TAPs and sockets;
+                // then SIGKILL whatever remains (iperf3 servers too).
+                for sig in [libc::SIGTERM, libc::SIGKILL] {
+                    for pid in h.pids() {
+                        // SAFETY: kill has no memory-safety preconditions;
+                        // the pid runs inside our own namespace.
+                        unsafe { libc::kill(pid, sig) };
+                    }
+                    std::thread::sleep(Duration::from_millis(300));
+                }
+                let _ = Command::new("ip")
+                    .args(["netns", "del", &h.ns])
+                    .stderr(Stdio::null())
+                    .status();
+                let _ = std::fs::remove_dir_all(h.state_root());
+            }
+        }
+        eprintln!("done: no namespaces, daemons or state left");
+    }
+}
+
+fn setup_underlay(p: &Pair) -> Result {
+    for h in &p.h {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &h.ns])
+            .stderr(Stdio::null())
+            .status();
+        sh(Command::new("ip").args(["netns", "add", &h.ns]))?;
+        h.ip(&["link", "set", "lo", "up"])?;
+    }
+    let [a, b] = &p.h;
+    let va = format!("{}v", a.ns);
+    let vb = format!("{}v", b.ns);
+    sh(Command::new("ip").args([
+        "link", "add", &va, "netns", &a.ns, "type", "veth", "peer", "name", &vb, "netns", &b.ns,
+    ]))?;
+    for (h, v) in [(a, &va), (b, &vb)] {
+        h.ip(&["addr", "add", &format!("{}/24", h.underlay), "dev", v])?;
+        h.ip(&["link", "set", v, "up"])?;
+    }
+    Ok(())
+}
+
+fn setup_kernel(p: &Pair) -> Result {
+    for h in &p.h {
+        h.ip(&[
+            "link",
+            "add",
+            "vx0",
+            "type",
+            "vxlan",
+            "id",
+            "23",
+            "local",
+            h.underlay,
+            "remote",
+            h.peer,
+            "dstport",
+            "4789",
+            "nolearning",
+        ])?;
+        h.ip(&["link", "set", "vx0", "mtu", "1400"])?;
+        h.ip(&["addr", "add", &format!("{}/24", h.overlay_ip), "dev", "vx0"])?;
+        h.ip(&["link", "set", "vx0", "up"])?;
+    }
+    Ok(())
+}
+
+fn setup_ours(p: &Pair) -> Result {
+    for h in &p.h {
+        let r = h.state_root();
+        let _ = std::fs::remove_dir_all(&r);
+        std::fs::create_dir_all(&r).map_err(|e| format!("{}: {e}", r.display()))?;
+        // Both daemonise and return once they serve; what they log to
+        // the inherited stderr goes to a file beside their state.
+        for d in ["fkoverlayd", "varpd"] {
+            let log = r.join(format!("{d}.stderr"));
+            let f = std::fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
+            sh(h.cmd(&bin(d), &[]).stderr(f))
+                .map_err(|e| format!("{e} (see {})", log.display()))?;
+        }
+        let listen = format!("vxlan/listen_ip={}", h.underlay);
+        let dest = format!("direct/dest_ip={}", h.peer);
+        h.dladm(&[
+            "create-overlay",
+            "-e",
+            "vxlan",
+            "-s",
+            "direct",
+            "-p",
+            &listen,
+            "-p",
+            &dest,
+            "-p",
+            "direct/dest_port=4789",
+            "-v",
+            "23",
+            "demo0",
+        ])?;
+        h.dladm(&["create-vnic", "-l", "demo0", "foo0"])?;
+        h.ip(&[
+            "addr",
+            "add",
+            &format!("{}/24", h.overlay_ip),
+            "dev",
+            "foo0",
+        ])?;
+        h.ip(&["link", "set", "foo0", "up"])?;
+    }
+    Ok(())
+}
+
+/// Pings across the overlay until it answers (ARP warmed), or fails.
+fn check_path(p: &Pair) -> Result {
+    let [a, b] = &p.h;
+    for _ in 0..10 {
+        let ok = Command::new("ip")
+            .args(["netns", "exec", &a.ns, "ping", "-c", "1", "-W", "1"])
+            .arg(b.overlay_ip)
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if ok {
+            return Ok(());
+        }
+        check_interrupt()?;
+    }
+    Err(format!(
+        "{}: no ping from {} to {} across the overlay",
+        p.side.label(),
+        a.overlay_ip,
+        b.overlay_ip
+    ))
+}
+
+fn start_iperf_server(p: &Pair) -> Result<Child> {
+    let b = &p.h[1];
+    let c = Command::new("ip")
+        .args(["netns", "exec", &b.ns, "iperf3", "-s", "-B", b.overlay_ip])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot run iperf3 (is it installed?): {e}"))?;
+    std::thread::sleep(Duration::from_millis(500));
+    Ok(c)
+}
+
+/// The number after `"key":` in the object that follows `"section":` in
+/// iperf3's JSON output (its `end` summary comes last, so the last
+/// occurrence of the section is the one).
+fn json_num(json: &str, section: &str, key: &str) -> Option<f64> {
+    let at = json.rfind(&format!("\"{section}\""))?;
+    let rest = &json[at..];
+    let end = rest.find('}')?;
+    let obj = &rest[..end];
+    let k = obj.find(&format!("\"{key}\""))?;
+    let v = obj[k + key.len() + 2..].trim_start();
+    let v = v.strip_prefix(':')?.trim_start();
+    let n: String = v
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | 'e' | 'E' | '+'))
+        .collect();
+    n.parse().ok()
+}
+
+fn iperf(p: &Pair, args: &[&str]) -> Result<String> {
+    let [a, b] = &p.h;
+    let mut c = Command::new("ip");
+    c.args(["netns", "exec", &a.ns, "iperf3", "-c", b.overlay_ip, "-J"])
+        .args(args)
+        .stdin(Stdio::null());
+    let out: Output = c.output().map_err(|e| format!("iperf3: {e}"))?;
+    let s = String::from_utf8_lossy(&out.stdout).into_owned();
+    if !out.status.success() {
+        return Err(format!(
+            "{}: iperf3 {} failed: {}{}",
+            p.side.label(),
+            args.join(" "),
+            json_err(&s),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(s)
+}
+
+fn json_err(s: &str) -> String {
+    s.find("\"error\"")
+        .map(|i| s[i..].lines().next().unwrap_or("").to_string())
+        .unwrap_or_default()
+}
+
+/// CPU seconds used so far by the fkoverlayd processes of a pair.
+fn fk_cpu(p: &Pair) -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    let mut ticks = 0u64;
+    for h in &p.h {
+        for pid in h.pids() {
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            if comm.trim() != "fkoverlayd" {
+                continue;
+            }
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            // Fields after the ")" that ends comm: state is field 3, utime
+            // 14 and stime 15 (1-based), i.e. 11 and 12 after the paren.
+            if let Some(i) = stat.rfind(')') {
+                let f: Vec<&str> = stat[i + 1..].split_whitespace().collect();
+                for j in [11, 12] {
+                    ticks += f.get(j).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+                }
+            }
+        }
+    }
+    ticks as f64 / hz
+}
+
+/// One measurement: the figure, and fkoverlayd's CPU use in cores.
+struct Sample {
+    value: f64,
+    fk_cores: f64,
+}
+
+fn measure_tcp(p: &Pair, secs: u32) -> Result<Sample> {
+    let c0 = fk_cpu(p);
+    let t0 = std::time::Instant::now();
+    let j = iperf(p, &["-t", &secs.to_string()])?;
+    let cores = (fk_cpu(p) - c0) / t0.elapsed().as_secs_f64();
+    let bps = json_num(&j, "sum_received", "bits_per_second")
+        .ok_or("iperf3 TCP output has no sum_received.bits_per_second")?;
+    Ok(Sample {
+        value: bps / 1e9,
+        fk_cores: cores,
+    })
+}
+
+fn measure_udp(p: &Pair, secs: u32) -> Result<Sample> {
+    let c0 = fk_cpu(p);
+    let t0 = std::time::Instant::now();
+    let j = iperf(p, &["-u", "-l", "64", "-b", "0", "-t", &secs.to_string()])?;
+    let cores = (fk_cpu(p) - c0) / t0.elapsed().as_secs_f64();
+    let bytes = json_num(&j, "sum_received", "bytes")
+        .ok_or("iperf3 UDP output has no sum_received.bytes")?;
+    let s = json_num(&j, "sum_received", "seconds")
+        .filter(|s| *s > 0.0)
+        .ok_or("iperf3 UDP output has no sum_received.seconds")?;
+    Ok(Sample {
+        value: bytes / 64.0 / s / 1e3,
+        fk_cores: cores,
+    })
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+fn load_avg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+fn system(o: &Opts) -> Result {
+    if !is_root() {
+        return Err("cargo xtask bench needs root (network namespaces and TAP devices): run it as root, e.g. sudo -E cargo xtask bench (or --no-system)".into());
+    }
+    say("building fkoverlayd, varpd and dladm (release)");
+    sh(cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "fkoverlayd",
+        "-p",
+        "varpd",
+        "-p",
+        "dladm-overlay",
+    ]))?;
+
+    let pairs = [pair(Side::Kernel), pair(Side::Ours)];
+    let _teardown = Teardown(&pairs);
+    say("kernel vxlan: two hosts (10.88.88.69 <-> .70), vx0 id 23, 10.55.55.1 <-> .2");
+    setup_underlay(&pairs[0])?;
+    setup_kernel(&pairs[0])?;
+    check_interrupt()?;
+    say("fkoverlayd: two hosts, dladm create-overlay -s direct … -v 23 demo0, create-vnic foo0");
+    setup_underlay(&pairs[1])?;
+    setup_ours(&pairs[1])?;
+    check_interrupt()?;
+    for p in &pairs {
+        check_path(p)?;
+    }
+    let mut servers = Vec::new();
+    for p in &pairs {
+        servers.push(start_iperf_server(p)?);
+    }
+
+    // [side][test] -> samples
+    let mut res: [[Vec<Sample>; 2]; 2] = Default::default();
+    let load0 = load_avg();
+    for r in 0..o.rounds {
+        let order: [usize; 2] = if r % 2 == 0 { [0, 1] } else { [1, 0] };
+        for (t, what) in ["TCP", "UDP 64 B"].iter().enumerate() {
+            for &i in &order {
+                let p = &pairs[i];
+                say(&format!(
+                    "round {}/{}: {what} over {}",
+                    r + 1,
+                    o.rounds,
+                    p.side.label()
+                ));
+                let s = if t == 0 {
+                    measure_tcp(p, o.tcp_secs)?
+                } else {
+                    measure_udp(p, o.udp_secs)?
+                };
+                eprintln!(
+                    "    {:.3} {}{}",
+                    s.value,
+                    if t == 0 { "Gbit/s" } else { "kpps received" },
+                    if p.side == Side::Ours {
+                        format!(", fkoverlayd {:.2} cores", s.fk_cores)
+                    } else {
+                        String::new()
+                    }
+                );
+                res[i][t].push(s);
+                check_interrupt()?;
+            }
+        }
+    }
+    let load1 = load_avg();
+    for mut s in servers {
+        let _ = s.kill();
+        let _ = s.wait();
+    }
+
+    println!(
+        "\nsystem throughput ({} rounds, alternating; load average before {load0}, after {load1})",
+        o.rounds
+    );
+    println!(
+        "{:<36} {:>12} {:>12} {:>8} {:>10}",
+        "test", "kernel vxlan", "fkoverlayd", "ours/k", "fk cores"
+    );
+    for (t, name) in [
+        format!("TCP 1 stream, {} s (Gbit/s)", o.tcp_secs),
+        format!("UDP 64 B rx, {} s (kpps)", o.udp_secs),
+    ]
+    .iter()
+    .enumerate()
+    {
+        for (r, (k, f)) in res[0][t].iter().zip(&res[1][t]).enumerate() {
+            let k = k.value;
+            println!(
+                "{:<36} {:>12.3} {:>12.3} {:>8.3} {:>10.2}",
+                format!("{name} #{}", r + 1),
+                k,
+                f.value,
+                f.value / k,
+                f.fk_cores
+            );
+        }
+        let mut k: Vec<f64> = res[0][t].iter().map(|s| s.value).collect();
+        let mut f: Vec<f64> = res[1][t].iter().map(|s| s.value).collect();
+        let mut c: Vec<f64> = res[1][t].iter().map(|s| s.fk_cores).collect();
+        let (k, f, c) = (median(&mut k), median(&mut f), median(&mut c));
+        println!(
+            "{:<36} {:>12.3} {:>12.3} {:>8.3} {:>10.2}",
+            format!("{name} median"),
+            k,
+            f,
+            f / k,
+            c
+        );
+    }
+    Ok(())
+}
+
+pub fn run(args: &[String]) -> Result {
+    let o = parse(args)?;
+    // SAFETY: installing a handler that only stores to an atomic is
+    // async-signal-safe.
+    unsafe {
+        libc::signal(
+            libc::SIGINT,
+            on_sigint as extern "C" fn(libc::c_int) as libc::sighandler_t,
+        )
+    };
+    if o.system {
+        system(&o)?;
+    }
+    if o.criterion {
+        say("driver core: criterion (ns and allocations per packet)");
+        sh(cargo().args([
+            "bench",
+            "-p",
+            "overlay",
+            "--bench",
+            "datapath",
+            "--",
+            "--warm-up-time",
+            "1",
+            "--measurement-time",
+            "3",
+        ]))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_num_reads_the_last_section() {
+        let j = r#"{"intervals":[{"sum_received": {"bytes": 1}}],
+            "end": {"sum_received":	{
+                "seconds":	2.5, "bytes":	640,
+                "bits_per_second":	1.5e9 }}}"#;
+        assert_eq!(json_num(j, "sum_received", "bytes"), Some(640.0));
+        assert_eq!(json_num(j, "sum_received", "seconds"), Some(2.5));
+        assert_eq!(json_num(j, "sum_received", "bits_per_second"), Some(1.5e9));
+        assert_eq!(json_num(j, "sum_received", "packets"), None);
+        assert_eq!(json_num(j, "sum_sent", "bytes"), None);
+    }
+
+    #[test]
+    fn median_of_even_and_odd() {
+        assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert!(median(&mut []).is_nan());
+    }
+}
