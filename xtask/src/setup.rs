@@ -72,6 +72,28 @@ pub fn ensure_illumos_toolchains() -> Result {
     Ok(())
 }
 
+/// `cargo fuzz` (for `cargo xtask fuzz`, run on the nightly toolchain):
+/// installed with `cargo install cargo-fuzz --locked` if missing.
+pub fn ensure_cargo_fuzz() -> Result {
+    ensure_illumos_toolchains()?;
+    let have = Command::new("rustup")
+        .args(["run", "nightly", "cargo", "fuzz", "--version"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if have {
+        return Ok(());
+    }
+    run(Command::new("rustup").args([
+        "run",
+        "nightly",
+        "cargo",
+        "install",
+        "cargo-fuzz",
+        "--locked",
+    ]))
+}
+
 /// Installs the missing packages of `pkgs` with apt-get (root only).
 pub fn ensure_apt(pkgs: &[&str]) -> Result {
     let missing: Vec<&str> = pkgs

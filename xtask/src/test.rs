@@ -28,5 +28,8 @@ pub fn run(_args: &[String]) -> Result {
     // Every test in the workspace. Tests that need root fail without it (CI is
     // root) unless OVERLAY_TESTS_ALLOW_SKIP=1 is set.
     sh(cargo().args(["test", "--workspace", "--release"]))?;
+    // Every fuzz target, briefly (replaying tests/fuzz/regressions first).
+    crate::setup::ensure_cargo_fuzz()?;
+    crate::fuzz::fuzz(crate::fuzz::TARGETS, crate::fuzz::QUICK_SECONDS)?;
     Ok(())
 }
