@@ -6,9 +6,11 @@
 //! | `demo`  | the two-host demo in network namespaces |
 //! | `kmod`  | builds and checks the illumos kernel object; prints its path last |
 //! | `bench` | the benchmarks |
+//! | `fuzz`  | runs each cargo-fuzz target of `tests/fuzz` for a bounded time (`--seconds N`, default 60) |
 
 mod bench;
 mod demo;
+mod fuzz;
 mod illumos;
 mod kmod;
 mod setup;
@@ -18,7 +20,7 @@ mod util;
 use std::process::ExitCode;
 
 fn usage() -> ExitCode {
-    eprintln!("usage: cargo xtask <test|demo|kmod|bench>");
+    eprintln!("usage: cargo xtask <test|demo|kmod|bench|fuzz>");
     ExitCode::from(2)
 }
 
@@ -32,6 +34,7 @@ fn main() -> ExitCode {
         "test" => test::run(rest),
         "demo" => demo::run(rest),
         "kmod" => kmod::run(rest),
+        "fuzz" => fuzz::run_cli(rest),
         "bench" => bench::run(rest),
         _ => return usage(),
     };
