@@ -188,10 +188,15 @@ pub fn veth(a: &Netns, a_cidr: &str, b: &Netns, b_cidr: &str) -> (String, String
             b.name(),
         ],
     );
+    // veth "offloads" transmit checksums: packets cross with the checksum
+    // never computed, which a kernel peer accepts but a userland
+    // encapsulator (fkoverlayd reading the underlay through a UDP socket)
+    // would pass on with a broken inner checksum. A real NIC computes it;
+    // here we make the veth compute it in software.
+    a.tx_checksum_off(&an);
+    b.tx_checksum_off(&bn);
     a.plumb(&an, a_cidr);
     b.plumb(&bn, b_cidr);
-    // IPv6 duplicate address detection would delay v6 underlays; v4 needs
-    // nothing more.
     (an, bn)
 }
 
@@ -247,6 +252,45 @@ impl Netns {
     pub fn packet_socket(&self, ifname: &str, ethertype: u16) -> PacketSocket {
         let ifname = ifname.to_string();
         self.run_in(move || PacketSocket::open(&ifname, ethertype))
+    }
+
+    /// Turns transmit checksum offload off on `ifname` (what `ethtool -K
+    /// <if> tx off` does), so that the kernel computes checksums in software
+    /// before packets leave. Use it on veth underlays that carry traffic
+    /// from a Linux kernel peer (e.g. `ip link add type vxlan`) to
+    /// fkoverlayd: see [`veth`].
+    pub fn tx_checksum_off(&self, ifname: &str) {
+        let ifname = ifname.to_string();
+        self.run_in(move || {
+            const SIOCETHTOOL: libc::c_ulong = 0x8946;
+            const ETHTOOL_STXCSUM: u32 = 0x17;
+            #[repr(C)]
+            struct EthtoolValue {
+                cmd: u32,
+                data: u32,
+            }
+            let mut v = EthtoolValue {
+                cmd: ETHTOOL_STXCSUM,
+                data: 0,
+            };
+            // SAFETY: ifreq is plain data; zero is valid.
+            let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
+            for (d, s) in ifr.ifr_name.iter_mut().zip(ifname.as_bytes()) {
+                *d = *s as libc::c_char;
+            }
+            ifr.ifr_ifru.ifru_data = (&mut v as *mut EthtoolValue).cast();
+            // SAFETY: plain socket(2) call.
+            let s =
+                unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+            assert!(s >= 0, "socket: {}", std::io::Error::last_os_error());
+            // SAFETY: SIOCETHTOOL reads the ifreq and the ethtool_value it
+            // points at, both alive for the call.
+            let r = unsafe { libc::ioctl(s, SIOCETHTOOL as _, &mut ifr as *mut libc::ifreq) };
+            let err = std::io::Error::last_os_error();
+            // SAFETY: closing the socket we opened.
+            unsafe { libc::close(s) };
+            assert_eq!(r, 0, "ETHTOOL_STXCSUM off on {ifname}: {err}");
+        })
     }
 
     /// A UDP socket bound to `addr` inside this namespace.
