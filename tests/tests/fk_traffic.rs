@@ -54,6 +54,10 @@ fn two_hosts() -> (Host, Host) {
 }
 
 fn create_overlay(h: &mut Host, name: &str, vnetid: u64, listen: [u8; 4]) -> u32 {
+    create_overlay6(h, name, vnetid, in6_addr::v4mapped(listen))
+}
+
+fn create_overlay6(h: &mut Host, name: &str, vnetid: u64, listen: in6_addr) -> u32 {
     let mut c = fk_dl_create_t::default();
     fk_set_str(&mut c.fdc_name, name);
     c.fdc_class = DATALINK_CLASS_OVERLAY;
@@ -71,11 +75,7 @@ fn create_overlay(h: &mut Host, name: &str, vnetid: u64, listen: [u8; 4]) -> u32
     fk_set_str(&mut oc.oic_encap, "vxlan");
     let (e, _) = h.dld.ioctl(OVERLAY_IOC_CREATE, &oc);
     assert_eq!(e, 0, "OVERLAY_IOC_CREATE");
-    let mut v6 = [0u8; 16];
-    v6[10] = 0xff;
-    v6[11] = 0xff;
-    v6[12..].copy_from_slice(&listen);
-    assert_eq!(setprop(h, linkid, "vxlan/listen_ip", &v6), 0);
+    assert_eq!(setprop(h, linkid, "vxlan/listen_ip", &listen.s6_addr), 0);
     assert_eq!(
         setprop(h, linkid, "vxlan/listen_port", &(PORT as u64).to_le_bytes()),
         0
@@ -107,6 +107,10 @@ fn open_targ(h: &Host) -> FkConn {
 }
 
 fn associate(t: &mut FkConn, linkid: u32, point: Option<[u8; 4]>) {
+    associate6(t, linkid, point.map(in6_addr::v4mapped))
+}
+
+fn associate6(t: &mut FkConn, linkid: u32, point: Option<in6_addr>) {
     let mut a = overlay_targ_associate_t {
         ota_linkid: linkid,
         ota_mode: if point.is_some() { 1 } else { 2 },
@@ -115,7 +119,7 @@ fn associate(t: &mut FkConn, linkid: u32, point: Option<[u8; 4]>) {
         ..Default::default()
     };
     if let Some(ip) = point {
-        a.ota_point.otp_ip = in6_addr::v4mapped(ip);
+        a.ota_point.otp_ip = ip;
         a.ota_point.otp_port = PORT;
     }
     let (e, _) = t.ioctl(OVERLAY_TARG_ASSOCIATE, &a);
@@ -427,4 +431,64 @@ fn fk_traffic_port_taken_is_eaddrinuse() {
         .dld
         .ioctl(OVERLAY_IOC_DELETE, &overlay_ioc_delete_t { oid_linkid: l });
     assert_eq!(e, 0);
+}
+
+#[test]
+fn fk_traffic_ipv6_underlay() {
+    if !have_root("fk_traffic_ipv6_underlay") {
+        return;
+    }
+    let (mut a, mut b) = two_hosts();
+    let v6 = |last: u8| {
+        let mut x = [0u8; 16];
+        x[0] = 0xfd;
+        x[1] = 0x00;
+        x[2] = 0x77;
+        x[15] = last;
+        in6_addr::new(x)
+    };
+    // The veth of two_hosts() also gets fd00:7700::1 and ::2.
+    for (h, me) in [(&a, 1u8), (&b, 2u8)] {
+        let dev = String::from_utf8(
+            h.ns.exec_ok(
+                "sh",
+                &[
+                    "-c",
+                    "ip -o link show type veth | cut -d: -f2 | cut -d@ -f1",
+                ],
+            )
+            .stdout,
+        )
+        .unwrap();
+        let dev = dev.trim().to_string();
+        h.ns.exec_ok(
+            "ip",
+            &[
+                "addr",
+                "add",
+                &format!("fd00:7700::{me}/64"),
+                "dev",
+                &dev,
+                "nodad",
+            ],
+        );
+    }
+    let mut targs = vec![];
+    for (h, me, peer, mac) in [(&mut a, 1u8, 2u8, MAC_A), (&mut b, 2, 1, MAC_B)] {
+        let l = create_overlay6(h, "ovl0", VNETID, v6(me));
+        let mut t = open_targ(h);
+        associate6(&mut t, l, Some(v6(peer)));
+        activate(h, l);
+        assert_eq!(create_vnic(h, l, "fkv0", mac).0, 0);
+        h.ns.exec_ok("ip", &["link", "set", "fkv0", "up"]);
+        targs.push(t);
+    }
+    let sa = a.ns.packet_socket("fkv0", ETHERTYPE_TEST);
+    let sb = b.ns.packet_socket("fkv0", ETHERTYPE_TEST);
+    let f = frame(MAC_B, MAC_A, b"over ipv6");
+    sa.send(&f);
+    expect_frame(&sb, &f);
+    let f = frame(MAC_A, MAC_B, b"and back");
+    sb.send(&f);
+    expect_frame(&sa, &f);
 }
