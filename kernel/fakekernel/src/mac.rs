@@ -35,8 +35,8 @@ pub trait ProviderOps: Send + Sync {
     fn m_start(&self) -> Result<(), i32>;
     /// `mc_stop`.
     fn m_stop(&self);
-    /// `mc_tx`: one frame.
-    fn m_tx(&self, frame: Vec<u8>);
+    /// `mc_tx`: one frame (the callee copies it into a message block).
+    fn m_tx(&self, frame: &[u8]);
 }
 
 /// One MAC client: a VNIC on a TAP.
@@ -335,7 +335,7 @@ impl Mac {
             return;
         }
         self.stats.bump(Stat::ToOverlay);
-        ops.m_tx(frame.to_vec());
+        ops.m_tx(frame);
     }
 
     /// `mac_rx`: a frame the driver delivers up on overlay `linkid`.

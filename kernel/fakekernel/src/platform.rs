@@ -76,9 +76,10 @@ impl ProviderOps for DevOps {
         self.0.m_stop()
     }
 
-    fn m_tx(&self, frame: Vec<u8>) {
+    fn m_tx(&self, frame: &[u8]) {
+        // One copy, with headroom for the encapsulation header.
         self.0
-            .m_tx(MsgBlkChain::single(MsgBlk::with_headroom(&frame)))
+            .m_tx(MsgBlkChain::single(MsgBlk::with_headroom(frame)))
     }
 }
 

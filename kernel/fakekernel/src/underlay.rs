@@ -34,6 +34,9 @@ fn to_sockaddr(a: &SocketAddrV6) -> libc::sockaddr_in6 {
     sa
 }
 
+/// Socket buffer size asked for, each way.
+const SOCK_BUF: libc::c_int = 4 << 20;
+
 /// Largest datagram we accept (a 64 KiB UDP payload).
 const RX_BUF: usize = 65536;
 
@@ -85,6 +88,29 @@ impl UdpSock {
         };
         if r < 0 {
             return Err(from_linux(last_errno()));
+        }
+        // Room for bursts: 4 MiB each way (SO_*BUFFORCE as root, else the
+        // sysctl-capped SO_*BUF). Failure only means the default size.
+        for (force, plain) in [
+            (libc::SO_RCVBUFFORCE, libc::SO_RCVBUF),
+            (libc::SO_SNDBUFFORCE, libc::SO_SNDBUF),
+        ] {
+            let size: libc::c_int = SOCK_BUF;
+            for opt in [force, plain] {
+                // SAFETY: setsockopt reads a c_int of the given size.
+                let r = unsafe {
+                    libc::setsockopt(
+                        fd.as_raw_fd(),
+                        libc::SOL_SOCKET,
+                        opt,
+                        (&size as *const libc::c_int).cast(),
+                        std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                    )
+                };
+                if r == 0 {
+                    break;
+                }
+            }
         }
         let sa = to_sockaddr(&local);
         // SAFETY: bind reads a sockaddr_in6 of the given size.
