@@ -401,3 +401,24 @@ fn fk_daemon_bad_arguments_never_crash() {
     let (e, _) = c.ioctl(FK_DL_GETNEXT, &fk_dl_info_t::default());
     assert_eq!(e, overlay_sys::errno::ENOENT as u32, "no link was created");
 }
+
+#[test]
+fn fk_daemon_bad_configuration_fails_start_with_reason() {
+    if !have_root("fk_daemon_bad_configuration_fails_start_with_reason") {
+        return;
+    }
+    let ns = Netns::new("fk");
+    let root = TempRoot::new("fk");
+    let conf = root.path().join("var/lib/overlay/datalink.conf");
+    std::fs::create_dir_all(conf.parent().unwrap()).unwrap();
+    std::fs::write(&conf, "this is [not toml").unwrap();
+    let out = ns
+        .command(bin("fkoverlayd"))
+        .env("OVERLAY_ROOT", root.path())
+        .output()
+        .expect("run fkoverlayd");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("datalink.conf"), "{err}");
+    assert!(!dld_socket(root.path()).exists());
+}
