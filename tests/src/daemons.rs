@@ -116,7 +116,10 @@ impl Daemon {
         let path = bin(prog);
         let mut args = vec!["-f"];
         args.extend_from_slice(extra);
-        let child = ns.spawn(&path, &args, root, &[("RUST_LOG", "info")]);
+        // Daemon logs go to the test's stderr; RUST_LOG of the test run
+        // wins over the default.
+        let level = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into());
+        let child = ns.spawn(&path, &args, root, &[("RUST_LOG", &level)]);
         let mut d = Daemon {
             name: prog.to_string(),
             child: Some(child),
