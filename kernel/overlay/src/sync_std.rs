@@ -85,3 +85,52 @@ impl Moment {
         Moment(self.0.saturating_add(ns))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timed_wait_times_out_and_wakes() {
+        let m = KMutex::new(0u32);
+        let cv = KCondvar::new();
+        let t = Moment::now();
+        let (g, to) = cv.wait_until(m.lock(), t.add_nanos(50_000_000));
+        assert!(to);
+        assert_eq!(*g, 0);
+        drop(g);
+        assert!(Moment::now().as_nanos() - t.as_nanos() >= 50_000_000);
+        // A deadline in the past returns at once.
+        let (g, to) = cv.wait_until(m.lock(), Moment::from_nanos(1));
+        assert!(to);
+        drop(g);
+        let m = std::sync::Arc::new(m);
+        let cv = std::sync::Arc::new(cv);
+        let (m2, cv2) = (m.clone(), cv.clone());
+        let th = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            *m2.lock() = 1;
+            cv2.broadcast();
+        });
+        let mut g = m.lock();
+        let deadline = Moment::now().add_nanos(5_000_000_000);
+        while *g == 0 {
+            let (ng, to) = cv.wait_until(g, deadline);
+            g = ng;
+            assert!(!to);
+        }
+        drop(g);
+        th.join().unwrap();
+    }
+
+    #[test]
+    fn moment_is_monotonic_and_nonzero() {
+        let a = Moment::now();
+        let b = Moment::now();
+        assert!(a.as_nanos() > 0 && b >= a);
+        assert_eq!(
+            Moment::from_nanos(u64::MAX).add_nanos(5).as_nanos(),
+            u64::MAX
+        );
+    }
+}

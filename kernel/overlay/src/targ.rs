@@ -788,6 +788,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn minor_allocation_wraps_and_skips_in_use() {
+        let mut g: TargGlobal<crate::testing::FakePlatform> = TargGlobal::new();
+        let h = || {
+            Arc::new(TargHandle {
+                flags: FREAD,
+                zoneid: 0,
+                outstanding: KMutex::new(Vec::new()),
+            })
+        };
+        assert_eq!(g.alloc_minor(), Some(1));
+        g.handles.insert(2, h());
+        assert_eq!(g.alloc_minor(), Some(3), "2 is in use");
+        g.next_minor = i32::MAX as u32;
+        assert_eq!(g.alloc_minor(), Some(i32::MAX as u32));
+        assert_eq!(g.alloc_minor(), Some(1), "wraps to 1, never 0");
+    }
+
+    #[test]
     fn marker_round_trip() {
         let m = marker_encode([1, 2, 3, 4, 5, 6], false);
         assert_eq!(marker_decode(m), ([1, 2, 3, 4, 5, 6], false));
