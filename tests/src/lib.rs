@@ -7,6 +7,7 @@
 
 pub mod daemons;
 pub mod netns;
+pub mod peers;
 
 /// Whether a test that needs root may run. Without root the test fails, since
 /// CI runs as root and must never skip; set `OVERLAY_TESTS_ALLOW_SKIP=1` to
