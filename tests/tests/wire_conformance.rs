@@ -1,0 +1,279 @@
+//! Wire conformance of what we transmit (issue 8, item 2), checked with
+//! `tshark` capturing on our host's underlay veth, against the RFC 7348
+//! checklist of spec/vxlan.md §1.2:
+//!
+//! * E1: I flag set (`vxlan.flag_i`); E2: the whole flags byte is 0x08;
+//!   E3: reserved bytes 1–3 and 7 are zero (read from `udp.payload`);
+//! * E5: the default destination port is 4789 (the overlay is created
+//!   without `vxlan/listen_port`; the IPv6 case uses 8472 on both sides);
+//! * E9 is our choice of the E8/E9 pair (docs/interop.md): IPv4 outer UDP
+//!   checksum 0. fkoverlayd does not do it yet (its Linux UDP socket always
+//!   sums); `wire_e9_ipv4_udp_checksum_zero` is the failing, ignored test.
+//!   Meanwhile E10 is checked: a non-zero checksum must be correct
+//!   (tshark's validation);
+//! * E13: the inner frame is exactly what the VNIC's TAP emitted, byte for
+//!   byte: the test writes frames into the TAP (AF_PACKET on `foo0`) and
+//!   finds each one, with nothing appended (no FCS, no padding), after the
+//!   8-byte VXLAN header of a captured datagram.
+//!
+//! The peer is a Linux kernel vxlan device, as in interop_linux.rs.
+
+use overlay_tests::have_root;
+use overlay_tests::netns::{Netns, TempRoot};
+use overlay_tests::peers::{
+    ether_frame, linux_vxlan, mac_of, ping, tx_csum_off, underlay, unhex, Capture, Family, OurHost,
+};
+use std::time::Duration;
+
+const ETHERTYPE_TEST: u16 = 0x88b5;
+const VNETID: u32 = 4_660_301; // 0x471c4d: every VNI byte distinct and non-zero
+
+/// One captured VXLAN datagram sent by us.
+#[derive(Debug)]
+struct Dgram {
+    sport: u16,
+    dport: u16,
+    csum: u16,
+    csum_status: String,
+    flag_i: String,
+    vni: u32,
+    payload: Vec<u8>,
+}
+
+struct Setup {
+    ours: OurHost,
+    _linux: Netns,
+    dir: TempRoot,
+    if_a: String,
+    ip_a: String,
+    linux_mac: [u8; 6],
+    port: u16,
+}
+
+fn setup(fam: Family, port: u16, subnet: u8) -> Setup {
+    let ours_ns = Netns::new("io");
+    let linux = Netns::new("io");
+    let ul = underlay(&ours_ns, &linux, fam, subnet);
+    // Checksums computed in software on both ends, so the capture shows
+    // the real values (a veth has no NIC to complete them).
+    tx_csum_off(&ours_ns, &ul.if_a);
+    tx_csum_off(&linux, &ul.if_b);
+    let ours = OurHost::new(ours_ns);
+    let vnetid = VNETID.to_string();
+    let lip = format!("vxlan/listen_ip={}", ul.ip_a);
+    let dip = format!("direct/dest_ip={}", ul.ip_b);
+    let dport = format!("direct/dest_port={port}");
+    let lport = format!("vxlan/listen_port={port}");
+    let mut args = vec![
+        "create-overlay",
+        "-e",
+        "vxlan",
+        "-s",
+        "direct",
+        "-p",
+        &lip,
+        "-p",
+        &dip,
+        "-p",
+        &dport,
+        "-v",
+        &vnetid,
+    ];
+    // E5: the default listen port must be 4789; only set it otherwise.
+    if port != 4789 {
+        args.extend(["-p", &lport]);
+    }
+    args.push("ov0");
+    ours.dladm_ok(&args);
+    let props = ours.dladm_ok(&["show-overlay", "-p", "-o", "property,value", "ov0"]);
+    assert!(
+        props
+            .lines()
+            .any(|l| l == format!("vxlan/listen_port:{port}")),
+        "{props}"
+    );
+    let o_ip = format!("10.{subnet}.0.1");
+    let l_ip = format!("10.{subnet}.0.2");
+    ours.vnic("ov0", "foo0", None, &format!("{o_ip}/24"));
+    linux_vxlan(
+        &linux,
+        "vx0",
+        VNETID,
+        &ul.ip_b,
+        &ul.ip_a,
+        port,
+        1400,
+        &format!("{l_ip}/24"),
+    );
+    assert!(ping(&ours.ns, &l_ip, 1), "overlay does not work");
+    let linux_mac = mac_of(&linux, "vx0");
+    Setup {
+        ours,
+        _linux: linux,
+        dir: TempRoot::new("io"),
+        if_a: ul.if_a,
+        ip_a: ul.ip_a,
+        linux_mac,
+        port,
+    }
+}
+
+/// The test frames: sizes from a bare header plus one byte to a full
+/// 1400-byte MTU, each with a marker so it can be found.
+fn test_frames(dst: [u8; 6], src: [u8; 6]) -> Vec<Vec<u8>> {
+    [1usize, 46, 100, 777, 1400]
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| {
+            let mut p: Vec<u8> = (0..n).map(|j| (j * 7 + i * 13) as u8).collect();
+            if n >= 8 {
+                p[..6].copy_from_slice(b"IOWIRE");
+                p[6] = i as u8;
+                p[7] = 0xa5;
+            }
+            ether_frame(dst, src, ETHERTYPE_TEST, &p)
+        })
+        .collect()
+}
+
+/// Captures while writing `frames` into `foo0`, then returns our
+/// datagrams (source = our underlay address).
+fn capture_tx(s: &Setup, frames: &[Vec<u8>]) -> Vec<Dgram> {
+    let mut cap = Capture::start(&s.ours.ns, &s.if_a, s.dir.path());
+    let tap = s.ours.ns.packet_socket("foo0", ETHERTYPE_TEST);
+    for f in frames {
+        tap.send(f);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    cap.stop();
+    let rows = cap.fields(
+        s.port,
+        "vxlan",
+        &[
+            "ip.src",
+            "ipv6.src",
+            "udp.srcport",
+            "udp.dstport",
+            "udp.checksum",
+            "udp.checksum.status",
+            "vxlan.flag_i",
+            "vxlan.vni",
+            "udp.payload",
+        ],
+    );
+    let num = |x: &str| -> u32 {
+        let x = x.trim();
+        match x.strip_prefix("0x") {
+            Some(h) => u32::from_str_radix(h, 16).unwrap_or(u32::MAX),
+            None => x.parse().unwrap_or(u32::MAX),
+        }
+    };
+    rows.into_iter()
+        .filter(|r| r.len() == 9 && (r[0] == s.ip_a || r[1] == s.ip_a))
+        .map(|r| Dgram {
+            sport: num(&r[2]) as u16,
+            dport: num(&r[3]) as u16,
+            csum: num(&r[4]) as u16,
+            csum_status: r[5].clone(),
+            flag_i: r[6].clone(),
+            vni: num(&r[7]),
+            payload: unhex(&r[8]),
+        })
+        .collect()
+}
+
+fn check_conformance(fam: Family, port: u16, subnet: u8) {
+    let s = setup(fam, port, subnet);
+    let src = mac_of(&s.ours.ns, "foo0");
+    let frames = test_frames(s.linux_mac, src);
+    let dg = capture_tx(&s, &frames);
+    assert!(!dg.is_empty(), "nothing captured from {}", s.ip_a);
+    let mut sports = std::collections::BTreeSet::new();
+    for d in &dg {
+        // E5 / E6: destination port.
+        assert_eq!(d.dport, port, "E5/E6 destination port: {d:?}");
+        // E1: I flag.
+        assert!(
+            d.flag_i == "1" || d.flag_i.eq_ignore_ascii_case("true"),
+            "E1 vxlan.flag_i: {d:?}"
+        );
+        assert!(d.payload.len() >= 8 + 14, "short datagram {d:?}");
+        // E2: the whole flags byte.
+        assert_eq!(d.payload[0], 0x08, "E2 flags byte");
+        // E3: reserved fields.
+        assert_eq!(&d.payload[1..4], &[0, 0, 0], "E3 24-bit reserved");
+        assert_eq!(d.payload[7], 0, "E3 8-bit reserved");
+        // The VNI, by tshark and by the bytes.
+        assert_eq!(d.vni, VNETID, "vxlan.vni");
+        let vni = u32::from_be_bytes([0, d.payload[4], d.payload[5], d.payload[6]]);
+        assert_eq!(vni, VNETID, "VNI bytes");
+        // E10: a non-zero checksum is correct (tshark: 1 = good; with
+        // this tshark, "2" would be unverified, "0" bad).
+        if d.csum != 0 {
+            assert_eq!(d.csum_status, "1", "E10 checksum must be correct: {d:?}");
+        }
+        sports.insert(d.sport);
+    }
+    // E7 (partly): one flow keeps one source port.
+    assert_eq!(sports.len(), 1, "source ports of one flow: {sports:?}");
+    // E13 and the inner frame byte for byte.
+    for (i, f) in frames.iter().enumerate() {
+        let hit = dg.iter().find(|d| &d.payload[8..] == f.as_slice());
+        assert!(
+            hit.is_some(),
+            "frame {i} ({} bytes) written into the TAP not found byte for byte after \
+             the VXLAN header; candidates of the same EtherType: {:?}",
+            f.len(),
+            dg.iter()
+                .filter(
+                    |d| d.payload.len() > 21 && d.payload[20..22] == ETHERTYPE_TEST.to_be_bytes()
+                )
+                .map(|d| d.payload.len() - 8)
+                .collect::<Vec<_>>()
+        );
+    }
+    eprintln!(
+        "{fam:?}/{port}: {} datagrams, source port {sports:?}, checksums {:?}",
+        dg.len(),
+        dg.iter()
+            .map(|d| d.csum)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+    );
+}
+
+#[test]
+fn wire_conformance_ipv4_default_port() {
+    if !have_root("wire_conformance_ipv4_default_port") {
+        return;
+    }
+    check_conformance(Family::V4, 4789, 161);
+}
+
+#[test]
+fn wire_conformance_ipv6_port_8472() {
+    if !have_root("wire_conformance_ipv6_port_8472") {
+        return;
+    }
+    check_conformance(Family::V6, 8472, 162);
+}
+
+/// E9, our choice of the E8/E9 pair: over IPv4 the outer UDP checksum is
+/// sent as 0 (RFC 7348 §5 SHOULD). KNOWN FAILING: fkoverlayd's underlay
+/// socket (kernel/fakekernel/src/underlay.rs) lets Linux compute UDP
+/// checksums; it would need `SO_NO_CHECK` on IPv4 sends. Run with
+/// `--ignored` once that is fixed.
+#[test]
+#[ignore = "fkoverlayd sends IPv4 UDP checksums (no SO_NO_CHECK); see docs/interop.md"]
+fn wire_e9_ipv4_udp_checksum_zero() {
+    if !have_root("wire_e9_ipv4_udp_checksum_zero") {
+        return;
+    }
+    let s = setup(Family::V4, 4789, 163);
+    let src = mac_of(&s.ours.ns, "foo0");
+    let dg = capture_tx(&s, &test_frames(s.linux_mac, src));
+    assert!(!dg.is_empty());
+    for d in &dg {
+        assert_eq!(d.csum, 0, "E9: IPv4 outer UDP checksum must be 0: {d:?}");
+    }
+}
