@@ -1,0 +1,560 @@
+//! Faults, end to end (issue 8 item 4): hosts are network namespaces, each
+//! with its own fkoverlayd, varpd and root, driven by the real `dladm`.
+//!
+//! * `kill -9` of varpd while traffic flows: a POINT (`direct`) overlay
+//!   keeps forwarding, since the kernel needs no lookups;
+//! * `kill -9` of varpd under a DYNAMIC (`files`) overlay: frames to an
+//!   unresolved destination queue in the kernel within the per-destination
+//!   bound (128 KiB; the excess is counted as `dev_tx_drop_queue_full`) and
+//!   go out, in order, once a restarted varpd answers the lookup;
+//! * `kill -9` of fkoverlayd: the persistent overlay and VNIC come back
+//!   with `dladm up-overlay` / `up-vnic` after a restart, and traffic flows;
+//! * `delete-overlay` of an overlay with VNICs: `link busy`, nothing
+//!   changed;
+//! * an overlay whose listen port another process holds: `create-vnic`
+//!   fails with a clear error and leaves no VNIC, TAP or link behind.
+//!
+//! Counters come from `fkoverlayd stats` (the operators' view, fkoverlayd(8)).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use overlay_tests::daemons::{bin, dladm, dld_socket, overlay_socket, varpd_door, Daemon};
+use overlay_tests::have_root;
+use overlay_tests::netns::{veth, Netns, TempRoot};
+
+/// One simulated host. Field order is drop order: daemons first.
+struct Host {
+    varpd: Option<Daemon>,
+    fk: Option<Daemon>,
+    ns: Netns,
+    root: TempRoot,
+}
+
+impl Host {
+    fn new(ns: Netns) -> Host {
+        // No IPv6 on the TAPs: no router solicitations or MLD reports, so
+        // the counters below count only the test's own frames.
+        ns.sh("sysctl -qw net.ipv6.conf.default.disable_ipv6=1");
+        let root = TempRoot::new("ft");
+        let mut h = Host {
+            varpd: None,
+            fk: None,
+            ns,
+            root,
+        };
+        h.start_fk();
+        h.start_varpd();
+        h
+    }
+
+    fn root(&self) -> &Path {
+        self.root.path()
+    }
+
+    fn start_fk(&mut self) {
+        self.fk = Some(Daemon::fkoverlayd(&self.ns, self.root.path()));
+    }
+
+    fn start_varpd(&mut self) {
+        self.varpd = Some(Daemon::varpd(&self.ns, self.root.path()));
+    }
+
+    /// `kill -9` of a daemon, reaped.
+    fn kill9(d: &mut Option<Daemon>) {
+        let mut d = d.take().expect("daemon runs");
+        let pid = d.pid().expect("pid");
+        // SAFETY: kill has no memory-safety preconditions; the pid is our
+        // own unreaped child.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        d.stop();
+    }
+
+    fn dladm(&self, args: &[&str]) -> Output {
+        dladm(&self.ns, self.root(), args)
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.dladm(args);
+        assert!(
+            o.status.success(),
+            "dladm {} failed ({}):\nstdout: {}\nstderr: {}",
+            args.join(" "),
+            o.status,
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    /// `fkoverlayd stats` as a map.
+    fn stats(&self) -> BTreeMap<String, u64> {
+        let o = self
+            .ns
+            .command(bin("fkoverlayd"))
+            .arg("stats")
+            .env("OVERLAY_ROOT", self.root())
+            .output()
+            .expect("run fkoverlayd stats");
+        assert!(
+            o.status.success(),
+            "fkoverlayd stats: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter_map(|l| {
+                let mut w = l.split_whitespace();
+                Some((w.next()?.to_string(), w.next()?.parse().ok()?))
+            })
+            .collect()
+    }
+
+    fn stat(&self, k: &str) -> u64 {
+        *self
+            .stats()
+            .get(k)
+            .unwrap_or_else(|| panic!("no counter {k}"))
+    }
+
+    fn ping(&self, ip: &str) -> bool {
+        (0..5).any(|_| {
+            self.ns
+                .exec("ping", &["-c", "1", "-W", "2", ip])
+                .status
+                .success()
+        })
+    }
+}
+
+fn two_hosts() -> (Host, Host) {
+    let a = Netns::new("ft");
+    let b = Netns::new("ft");
+    veth(&a, "192.168.232.1/24", &b, "192.168.232.2/24");
+    let _ = bin("dladm");
+    let _ = bin("fkoverlayd");
+    (Host::new(a), Host::new(b))
+}
+
+fn direct_overlay(h: &Host, me: &str, peer: &str, cidr: &str) {
+    h.ok(&[
+        "create-overlay",
+        "-e",
+        "vxlan",
+        "-s",
+        "direct",
+        "-p",
+        &format!("vxlan/listen_ip={me}"),
+        "-p",
+        &format!("direct/dest_ip={peer}"),
+        "-p",
+        "direct/dest_port=4789",
+        "-v",
+        "23",
+        "demo0",
+    ]);
+    h.ok(&["create-vnic", "-l", "demo0", "foo0"]);
+    h.ns.plumb("foo0", cidr);
+}
+
+/// Waits until `f` holds (true) or `t` passes (false).
+fn wait_until(t: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < t {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    f()
+}
+
+#[test]
+fn faults_kill9_varpd_point_keeps_forwarding() {
+    if !have_root("faults_kill9_varpd_point_keeps_forwarding") {
+        return;
+    }
+    let (mut a, b) = two_hosts();
+    direct_overlay(&a, "192.168.232.1", "192.168.232.2", "10.232.0.1/24");
+    direct_overlay(&b, "192.168.232.2", "192.168.232.1", "10.232.0.2/24");
+    assert!(b.ping("10.232.0.1"), "no traffic before the fault");
+
+    // 40 pings at 100 ms from B to A; A's varpd dies 1 s in.
+    let mut ping =
+        b.ns.command("ping")
+            .args(["-c", "40", "-i", "0.1", "-W", "1", "10.232.0.1"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn ping");
+    std::thread::sleep(Duration::from_secs(1));
+    Host::kill9(&mut a.varpd);
+    let out = {
+        let st = ping.wait().expect("ping");
+        let mut s = String::new();
+        use std::io::Read;
+        ping.stdout
+            .take()
+            .expect("piped")
+            .read_to_string(&mut s)
+            .expect("ping output");
+        assert!(st.success(), "ping lost everything:\n{s}");
+        s
+    };
+    let received: u32 = out
+        .lines()
+        .find(|l| l.contains("received"))
+        .and_then(|l| l.split(", ").nth(1))
+        .and_then(|f| f.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no ping summary:\n{out}"));
+    assert!(
+        received >= 39,
+        "POINT overlay lost traffic while varpd died:\n{out}"
+    );
+    // Still forwarding with varpd gone, both ways.
+    assert!(a.ping("10.232.0.2"), "A cannot send without varpd");
+    assert!(!varpd_door(a.root()).exists() || a.varpd.is_none());
+    // A restarted varpd takes its instance back; traffic unaffected.
+    a.start_varpd();
+    assert!(a.ping("10.232.0.2"));
+    let st = a.ok(&["show-overlay", "-f", "-p", "-o", "status", "demo0"]);
+    assert_eq!(st, "ONLINE\n");
+}
+
+/// The files configuration both hosts share: A is ...:0a, B ...:0b.
+fn files_overlay(h: &Host, me: &str, mac: &str) {
+    let cfg = h.root().join("hosts.json");
+    std::fs::write(
+        &cfg,
+        r#"{
+  "02:08:20:00:00:0a": { "ip": "192.168.232.1", "port": 4789 },
+  "02:08:20:00:00:0b": { "ip": "192.168.232.2", "port": 4789 }
+}"#,
+    )
+    .expect("write files config");
+    h.ok(&[
+        "create-overlay",
+        "-e",
+        "vxlan",
+        "-s",
+        "files",
+        "-p",
+        &format!("vxlan/listen_ip={me}"),
+        "-p",
+        &format!("files/config={}", cfg.display()),
+        "-v",
+        "31",
+        "dyn0",
+    ]);
+    h.ok(&["create-vnic", "-l", "dyn0", "-m", mac, "dyn1"]);
+    h.ns.exec_ok("ip", &["link", "set", "dyn1", "up"]);
+}
+
+const MAC_A: [u8; 6] = [2, 8, 0x20, 0, 0, 0x0a];
+const MAC_B: [u8; 6] = [2, 8, 0x20, 0, 0, 0x0b];
+/// Not in the files configuration: varpd cannot resolve it.
+const MAC_X: [u8; 6] = [2, 8, 0x20, 0, 0, 0x0c];
+const ETHERTYPE: u16 = 0x88b5;
+const FRAME_LEN: usize = 1000;
+/// overlay_ent_size: bytes one unresolved destination may queue.
+const ENT_SIZE: usize = 128 * 1024;
+
+fn test_frame(dst: [u8; 6], seq: u32) -> Vec<u8> {
+    let mut f = Vec::with_capacity(FRAME_LEN);
+    f.extend_from_slice(&dst);
+    f.extend_from_slice(&MAC_A);
+    f.extend_from_slice(&ETHERTYPE.to_be_bytes());
+    f.extend_from_slice(&seq.to_be_bytes());
+    f.resize(FRAME_LEN, 0x5a);
+    f
+}
+
+/// A's varpd killed before any lookup, then twice the per-destination
+/// bound of frames sent from A's VNIC to B (resolvable) and to X (unknown
+/// to `files`). Returns the hosts, A's counters before the burst, the
+/// sockets, and how many frames fit in one destination's queue.
+struct DynFault {
+    a: Host,
+    b: Host,
+    base_a: BTreeMap<String, u64>,
+    base_b: BTreeMap<String, u64>,
+    tx: overlay_tests::netns::PacketSocket,
+    rx: overlay_tests::netns::PacketSocket,
+    fit: usize,
+}
+
+fn dynamic_fault() -> DynFault {
+    let (mut a, b) = two_hosts();
+    files_overlay(&a, "192.168.232.1", "2:8:20:0:0:a");
+    files_overlay(&b, "192.168.232.2", "2:8:20:0:0:b");
+    // varpd dies before anything was looked up: the kernel's cache is
+    // empty, every destination needs varpd.
+    Host::kill9(&mut a.varpd);
+    let base_a = a.stats();
+    let base_b = b.stats();
+    let rx = b.ns.packet_socket("dyn1", ETHERTYPE);
+    let tx = a.ns.packet_socket("dyn1", ETHERTYPE);
+    let fit = ENT_SIZE / FRAME_LEN;
+    let n = 2 * fit as u32;
+    for seq in 0..n {
+        tx.send(&test_frame(MAC_B, seq));
+        tx.send(&test_frame(MAC_X, seq));
+    }
+    let d = |h: &Host, k: &str| h.stat(k) - base_a[k];
+    assert!(
+        wait_until(Duration::from_secs(5), || d(&a, "dev_tx_queued")
+            + d(&a, "dev_tx_drop_queue_full")
+            == 2 * u64::from(n)),
+        "frames not all seen by the driver: {:?}",
+        a.stats()
+    );
+    // Each destination queued exactly what fits in 128 KiB; the rest was
+    // counted as dropped; nothing was sent.
+    assert_eq!(d(&a, "dev_tx_queued"), 2 * fit as u64, "{:?}", a.stats());
+    assert_eq!(
+        d(&a, "dev_tx_drop_queue_full"),
+        2 * (u64::from(n) - fit as u64)
+    );
+    assert_eq!(d(&a, "dev_tx_frames"), 0);
+    // fkoverlayd still serves management requests while lookups wait.
+    assert_eq!(a.ok(&["show-link", "-p", "-o", "link"]), "dyn0\ndyn1\n");
+    DynFault {
+        a,
+        b,
+        base_a,
+        base_b,
+        tx,
+        rx,
+        fit,
+    }
+}
+
+#[test]
+fn faults_kill9_varpd_dynamic_lookups_queue_and_resume() {
+    if !have_root("faults_kill9_varpd_dynamic_lookups_queue_and_resume") {
+        return;
+    }
+    let DynFault {
+        mut a, b, tx, fit, ..
+    } = dynamic_fault();
+    // varpd comes back: lookups are served again, new frames to B leave.
+    a.start_varpd();
+    let before = b.stat("dev_rx_frames");
+    let mut seq = 1000;
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            tx.send(&test_frame(MAC_B, seq));
+            seq += 1;
+            b.stat("dev_rx_frames") > before
+        }),
+        "no lookup served after varpd restarted:\nA {:?}\nB {:?}",
+        a.stats(),
+        b.stats()
+    );
+    let before = b.stat("dev_rx_frames");
+    for s in 0..10 {
+        tx.send(&test_frame(MAC_B, 2000 + s));
+    }
+    assert!(
+        wait_until(Duration::from_secs(5), || b.stat("dev_rx_frames")
+            >= before + 10),
+        "frames after the restart not forwarded"
+    );
+    // The X queue is still bounded; the device can be deleted (DELETE
+    // waits for no request: the restarted varpd answered them all).
+    let _ = fit;
+    a.ok(&["delete-vnic", "dyn1"]);
+    a.ok(&["delete-overlay", "dyn0"]);
+    assert_eq!(a.ok(&["show-link"]), "");
+}
+
+/// The frames queued while varpd was down must go out once it is back.
+/// KNOWN BUG (reported): varpd's restore does DISASSOCIATE + ASSOCIATE of
+/// the active overlay (as illumos does); our driver then frees the old
+/// target (spec/kernel.md §16 #10, "fixed" leak), and with it every
+/// queued entry: the pending requests are skipped by LOOKUP as "target
+/// gone" and their frames vanish without a drop counter. illumos leaks
+/// the old target, so its requests are still answered and its frames
+/// sent. Run with `--ignored`.
+#[test]
+#[ignore = "BUG: queued frames lost when restored varpd re-associates (docs/faults.md)"]
+fn faults_kill9_varpd_queued_frames_flush_after_restart() {
+    if !have_root("faults_kill9_varpd_queued_frames_flush_after_restart") {
+        return;
+    }
+    let DynFault {
+        mut a,
+        b,
+        base_a,
+        base_b,
+        rx,
+        fit,
+        ..
+    } = dynamic_fault();
+    a.start_varpd();
+    let mut got = Vec::new();
+    let start = Instant::now();
+    while got.len() < fit && start.elapsed() < Duration::from_secs(10) {
+        if let Some(f) = rx.recv(Duration::from_millis(200)) {
+            if f.len() >= 18 && f[..6] == MAC_B && f[6..12] == MAC_A {
+                got.push(u32::from_be_bytes([f[14], f[15], f[16], f[17]]));
+            }
+        }
+    }
+    let rx_b = b.stat("dev_rx_frames") - base_b["dev_rx_frames"];
+    assert_eq!(
+        rx_b,
+        fit as u64,
+        "B's driver should receive exactly the queued frames\nA: {:?}\nB: {:?}",
+        a.stats(),
+        b.stats()
+    );
+    // The receive socket may miss some under a burst; what it saw is in
+    // order and from the first `fit` frames.
+    assert!(!got.is_empty(), "nothing reached B's VNIC");
+    assert!(
+        got.windows(2).all(|w| w[0] < w[1]) && got.iter().all(|&s| (s as usize) < fit),
+        "queued frames out of order or beyond the bound: {got:?}"
+    );
+    assert!(a.stat("dev_tx_frames") - base_a["dev_tx_frames"] >= fit as u64);
+}
+
+#[test]
+fn faults_kill9_fkoverlayd_up_overlay_and_up_vnic() {
+    if !have_root("faults_kill9_fkoverlayd_up_overlay_and_up_vnic") {
+        return;
+    }
+    let (mut a, b) = two_hosts();
+    direct_overlay(&a, "192.168.232.1", "192.168.232.2", "10.232.0.1/24");
+    direct_overlay(&b, "192.168.232.2", "192.168.232.1", "10.232.0.2/24");
+    a.ok(&["create-vnic", "-l", "demo0", "-m", "2:8:20:1:2:3", "bar0"]);
+    assert!(a.ping("10.232.0.2"));
+    let links = a.ok(&["show-link", "-p", "-o", "link,class,over"]);
+    let vnics = a.ok(&["show-vnic", "-p", "-o", "link,over,macaddress"]);
+
+    // The crash: no cleanup at all. Its TAPs vanish with it; varpd loses
+    // /dev/overlay and exits.
+    Host::kill9(&mut a.fk);
+    assert!(
+        wait_until(Duration::from_secs(5), || !a.ns.has_link("foo0")
+            && !a.ns.has_link("bar0")),
+        "TAPs outlived fkoverlayd"
+    );
+    {
+        let v = a.varpd.as_mut().expect("varpd");
+        assert!(
+            wait_until(Duration::from_secs(10), || !v.running()),
+            "varpd kept running without /dev/overlay"
+        );
+    }
+    a.varpd = None;
+    // Stale sockets are left behind; a new fkoverlayd replaces them.
+    assert!(dld_socket(a.root()).exists() || overlay_socket(a.root()).exists());
+    a.start_fk();
+    a.start_varpd();
+    assert_eq!(a.ok(&["show-link"]), "", "nothing runs after the crash");
+    assert_eq!(
+        a.ok(&["show-link", "-P", "-p", "-o", "link,class,over"]),
+        links,
+        "the persistent configuration survives"
+    );
+    a.ok(&["up-overlay"]);
+    assert_eq!(a.ok(&["show-link", "-p", "-o", "link,class,over"]), links);
+    assert_eq!(
+        a.ok(&["show-vnic", "-p", "-o", "link,over,macaddress"]),
+        vnics
+    );
+    a.ns.plumb("foo0", "10.232.0.1/24");
+    assert!(a.ping("10.232.0.2"), "no traffic after up-overlay");
+    assert!(b.ping("10.232.0.1"));
+
+    // up-vnic alone: a VNIC taken down temporarily comes back.
+    a.ok(&["delete-vnic", "-t", "bar0"]);
+    assert!(!a.ns.has_link("bar0"));
+    a.ok(&["up-vnic", "bar0"]);
+    assert!(a.ns.has_link("bar0"));
+    assert_eq!(
+        a.ok(&["show-vnic", "-p", "-o", "link,over,macaddress"]),
+        vnics
+    );
+
+    // delete-overlay with VNICs: link busy, nothing changed.
+    let o = a.dladm(&["delete-overlay", "demo0"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        "dladm: failed to delete demo0: link busy\n"
+    );
+    assert_eq!(a.ok(&["show-link", "-p", "-o", "link,class,over"]), links);
+    assert!(a.ping("10.232.0.2"), "a refused delete broke the overlay");
+}
+
+#[test]
+fn faults_listen_port_in_use_fails_create_vnic_cleanly() {
+    if !have_root("faults_listen_port_in_use_fails_create_vnic_cleanly") {
+        return;
+    }
+    let ns = Netns::new("ft");
+    ns.exec_ok("ip", &["addr", "add", "192.168.233.1/24", "dev", "lo"]);
+    let _ = bin("dladm");
+    let h = Host::new(ns);
+    // Another process holds the port (a plain UDP socket, v4).
+    let blocker = h.ns.udp_socket("192.168.233.1:4789");
+    h.ok(&[
+        "create-overlay",
+        "-e",
+        "vxlan",
+        "-s",
+        "direct",
+        "-p",
+        "vxlan/listen_ip=192.168.233.1",
+        "-p",
+        "direct/dest_ip=192.168.233.2",
+        "-p",
+        "direct/dest_port=4789",
+        "-v",
+        "23",
+        "demo0",
+    ]);
+    let links = h.ok(&["show-link", "-p", "-o", "link,class"]);
+    let plinks = h.ok(&["show-link", "-P", "-p", "-o", "link,class"]);
+    let taps_before = taps(&h.ns);
+    for args in [
+        &["create-vnic", "-l", "demo0", "foo0"][..],
+        &["create-vnic", "-t", "-l", "demo0", "foo0"][..],
+    ] {
+        let o = h.dladm(args);
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.starts_with("dladm: ") && err.to_lowercase().contains("address already in use"),
+            "{args:?}: unclear error: {err}"
+        );
+        // Nothing half-made: no VNIC (active or persistent), no TAP.
+        assert!(!h.ns.has_link("foo0"), "{args:?}: TAP left behind");
+        assert_eq!(h.ok(&["show-link", "-p", "-o", "link,class"]), links);
+        assert_eq!(h.ok(&["show-link", "-P", "-p", "-o", "link,class"]), plinks);
+        assert_eq!(h.ok(&["show-vnic"]), "");
+        assert_eq!(taps(&h.ns), taps_before);
+    }
+    // Once the port is free the same command works.
+    drop(blocker);
+    h.ok(&["create-vnic", "-l", "demo0", "foo0"]);
+    assert!(h.ns.has_link("foo0"));
+    h.ok(&["delete-vnic", "foo0"]);
+    h.ok(&["delete-overlay", "demo0"]);
+    assert_eq!(h.ok(&["show-link", "-P"]), "");
+}
+
+/// TUN/TAP interfaces in the namespace.
+fn taps(ns: &Netns) -> Vec<String> {
+    let o = ns.exec_ok("ip", &["-o", "link", "show", "type", "tun"]);
+    let mut v: Vec<String> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter_map(|l| l.split(": ").nth(1).map(|s| s.to_string()))
+        .collect();
+    v.sort();
+    v
+}
