@@ -83,7 +83,7 @@ fn cycle(ns: &Netns, root: &Path, cfg: &Path, i: usize) {
         "-p",
         "vxlan/listen_ip=192.168.234.1",
     ];
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         args.extend([
             "-s",
             "direct",
