@@ -62,12 +62,12 @@ fn state_root(h: &Host) -> PathBuf {
     std::env::temp_dir().join("overlay-demo").join(h.ns)
 }
 
+/// A release binary of this build (honouring `CARGO_TARGET_DIR`).
 fn bin(name: &str) -> String {
-    root()
-        .join("target/release")
-        .join(name)
-        .display()
-        .to_string()
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"));
+    target.join("release").join(name).display().to_string()
 }
 
 /// A command run inside `h`'s namespace with its OVERLAY_ROOT.
