@@ -12,6 +12,8 @@
 //!   configuration file;
 //! * [`mac`] and [`tap`]: the MAC layer, VNICs as TAP devices;
 //! * [`underlay`]: UDP sockets for the driver's muxes;
+//! * [`offload`] and [`txbatch`]: TSO/GRO/checksums between TAPs and the
+//!   underlay, batched UDP GSO sends;
 //! * [`stats`]: counters for everything moved or dropped.
 
 pub mod client;
@@ -19,8 +21,10 @@ pub mod dlmgmt;
 pub mod fkcmd;
 pub mod host;
 pub mod mac;
+pub mod offload;
 pub mod platform;
 pub mod server;
 pub mod stats;
 pub mod tap;
+pub mod txbatch;
 pub mod underlay;

@@ -17,10 +17,28 @@
 //! to every VNIC, unicast to the VNIC with that address, else a counted
 //! drop. Each TAP has a reader thread; deliveries are non-blocking TAP
 //! writes.
+//!
+//! Offloads ([`crate::offload`]): a TAP hands its reader TCP segments of up
+//! to 64 KiB (TSO) and frames with unfinished checksums. The reader
+//! finishes checksums, switches a TSO frame to a local VNIC whole, and
+//! otherwise cuts it to wire size and passes all the pieces to `mc_tx` as
+//! one chain. Each burst of reads is one transmit batch
+//! ([`crate::txbatch`]): the driver's sends during it leave in a few
+//! `sendmmsg`/UDP GSO calls. On receive, the underlay's thread marks itself
+//! as batching ([`Mac::rx_batching`]); `mac_rx` on it merges in-order TCP
+//! segments of one flow for one VNIC ([`crate::offload::Gro`]) and writes
+//! the merged frame at the end of the underlay's batch ([`Mac::rx_flush`]),
+//! before any other frame, so nothing is reordered.
 
+use crate::offload::{
+    complete_csum, segment_tcp, Gro, VnetHdr, F_NEEDS_CSUM, GSO_NONE, VNET_HDR_LEN,
+};
 use crate::stats::{Stat, Stats};
-use crate::tap::{wait_readable, StopFd, Tap};
+use crate::tap::{wait_readable, StopFd, Tap, TAP_READ_MAX};
+use crate::txbatch;
+use overlay::{MsgBlk, MsgBlkChain, FRAME_HEADROOM};
 use overlay_sys::errno::{EBUSY, EEXIST, ENOENT};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -37,6 +55,35 @@ pub trait ProviderOps: Send + Sync {
     fn m_stop(&self);
     /// `mc_tx`: one frame (the callee copies it into a message block).
     fn m_tx(&self, frame: &[u8]);
+    /// `mc_tx` of a chain of frames already in message blocks.
+    fn m_tx_chain(&self, chain: MsgBlkChain);
+}
+
+/// Frames a TAP reader handles before it flushes its transmit batch.
+const TX_BURST: usize = 32;
+
+/// The receive-side coalescing state of an underlay thread.
+#[derive(Default)]
+struct RxCoalesce {
+    on: bool,
+    gro: Gro,
+    to: Option<Arc<Client>>,
+}
+
+thread_local! {
+    static RXC: RefCell<RxCoalesce> = RefCell::new(RxCoalesce::default());
+}
+
+/// Writes out the pending merged frame, if any.
+fn rx_flush_locked(g: &mut RxCoalesce, stats: &Stats) {
+    if let Some(c) = g.to.take() {
+        let segs = g.gro.segs();
+        if segs > 1 {
+            stats.bump(Stat::VnicGroFrames);
+            stats.add(Stat::VnicGroSegments, u64::from(segs));
+        }
+        c.deliver_vnet(g.gro.take(), stats);
+    }
 }
 
 /// One MAC client: a VNIC on a TAP.
@@ -60,12 +107,21 @@ impl Client {
     }
 
     fn deliver(&self, frame: &[u8], stats: &Stats) {
-        match self.tap.write(frame) {
-            Ok(()) => {}
-            Err(libc::EIO) => stats.bump(Stat::VnicWriteDown),
-            Err(libc::EAGAIN) | Err(libc::ENOBUFS) => stats.bump(Stat::VnicWriteFull),
-            Err(_) => stats.bump(Stat::VnicWriteErrors),
-        }
+        count_write(self.tap.write(frame), stats);
+    }
+
+    /// Delivers a buffer that starts with its own vnet header.
+    fn deliver_vnet(&self, buf: &[u8], stats: &Stats) {
+        count_write(self.tap.write_vnet(buf), stats);
+    }
+}
+
+fn count_write(r: Result<(), i32>, stats: &Stats) {
+    match r {
+        Ok(()) => {}
+        Err(libc::EIO) => stats.bump(Stat::VnicWriteDown),
+        Err(libc::EAGAIN) | Err(libc::ENOBUFS) => stats.bump(Stat::VnicWriteFull),
+        Err(_) => stats.bump(Stat::VnicWriteErrors),
     }
 }
 
@@ -291,24 +347,94 @@ impl Mac {
         None
     }
 
-    /// The TAP reader: everything the VNIC sends.
+    /// The TAP reader: everything the VNIC sends, in bursts of up to
+    /// [`TX_BURST`] frames per transmit batch.
     fn reader(self: Arc<Self>, client: Arc<Client>) {
-        let mut buf = vec![0u8; 65536];
+        let mut buf = vec![0u8; TAP_READ_MAX];
         while wait_readable(client.tap.raw_fd(), &client.stop) {
-            loop {
-                match client.tap.read(&mut buf) {
-                    Ok(Some(n)) => {
-                        self.stats.bump(Stat::TapRxFrames);
-                        self.client_tx(&client, &buf[..n]);
-                    }
-                    Ok(None) => break,
-                    Err(_) => {
-                        self.stats.bump(Stat::TapRxErrors);
-                        break;
+            let mut more = true;
+            while more {
+                txbatch::begin();
+                for _ in 0..TX_BURST {
+                    match client.tap.read(&mut buf) {
+                        Ok(Some(n)) => {
+                            self.stats.bump(Stat::TapRxFrames);
+                            self.client_tx_vnet(&client, &mut buf[..n]);
+                        }
+                        Ok(None) => {
+                            more = false;
+                            break;
+                        }
+                        Err(_) => {
+                            self.stats.bump(Stat::TapRxErrors);
+                            more = false;
+                            break;
+                        }
                     }
                 }
+                txbatch::flush();
             }
         }
+    }
+
+    /// A buffer read from a VNIC's TAP: vnet header, then the frame.
+    fn client_tx_vnet(&self, src: &Client, buf: &mut [u8]) {
+        let Some(h) = VnetHdr::parse(buf) else {
+            self.stats.bump(Stat::TapRxRunt);
+            return;
+        };
+        if h.gso_type == GSO_NONE {
+            let f = &mut buf[VNET_HDR_LEN..];
+            if h.flags & F_NEEDS_CSUM != 0 && complete_csum(f, &h).is_err() {
+                self.stats.bump(Stat::TapRxOffloadDrops);
+                return;
+            }
+            self.client_tx(src, f);
+            return;
+        }
+        // A TSO frame.
+        let f = &buf[VNET_HDR_LEN..];
+        if f.len() < ETHER_HDR {
+            self.stats.bump(Stat::TapRxRunt);
+            return;
+        }
+        let Some((clients, ops)) = self.clients_and_ops(src.over) else {
+            self.stats.bump(Stat::OverlayDownDrops);
+            return;
+        };
+        let dst = &f[0..6];
+        if !is_group(dst) {
+            if let Some(c) = clients.iter().find(|c| c.mac == dst) {
+                // Local: the other TAP takes the TSO frame as it is.
+                if c.linkid != src.linkid {
+                    self.stats.bump(Stat::LocalUnicast);
+                    c.deliver_vnet(buf, &self.stats);
+                }
+                return;
+            }
+        }
+        let mut chain = MsgBlkChain::new();
+        let r = segment_tcp(f, &h, FRAME_HEADROOM, |v| {
+            let mut m = MsgBlk::from_vec(v);
+            // The vector holds FRAME_HEADROOM bytes before the frame.
+            m.strip(FRAME_HEADROOM);
+            chain.push_back(m);
+        });
+        if r.is_err() {
+            self.stats.bump(Stat::TapRxOffloadDrops);
+            return;
+        }
+        self.stats.bump(Stat::TapTsoFrames);
+        self.stats.add(Stat::TapTsoSegments, chain.len() as u64);
+        if is_group(dst) {
+            // TCP to a group address: odd, but handle it like any frame.
+            for m in chain {
+                self.client_tx(src, m.data());
+            }
+            return;
+        }
+        self.stats.add(Stat::ToOverlay, chain.len() as u64);
+        ops.m_tx_chain(chain);
     }
 
     /// A frame sent by a VNIC: local switching, else `mc_tx`.
@@ -351,14 +477,57 @@ impl Mac {
         };
         let dst = &frame[0..6];
         if is_group(dst) {
+            self.rx_flush();
             for c in clients.iter() {
                 c.deliver(frame, &self.stats);
             }
         } else if let Some(c) = clients.iter().find(|c| c.mac == dst) {
-            c.deliver(frame, &self.stats);
+            self.deliver_coalesced(c, frame);
         } else {
             self.stats.bump(Stat::MacRxNoClient);
         }
+    }
+
+    /// Marks the calling thread (an underlay receive thread) as one that
+    /// calls [`Mac::rx_flush`] at the end of each batch, so `mac_rx` on
+    /// it may hold TCP segments back to merge them.
+    pub fn rx_batching() {
+        RXC.with(|g| g.borrow_mut().on = true);
+    }
+
+    /// Writes out what this thread's `mac_rx` calls merged.
+    pub fn rx_flush(&self) {
+        RXC.with(|g| rx_flush_locked(&mut g.borrow_mut(), &self.stats));
+    }
+
+    /// Unicast delivery to `c`, merged with the pending frame when this
+    /// thread batches and the frame continues it.
+    fn deliver_coalesced(&self, c: &Arc<Client>, frame: &[u8]) {
+        RXC.with(|g| {
+            let mut g = g.borrow_mut();
+            let g = &mut *g;
+            if !g.on {
+                c.deliver(frame, &self.stats);
+                return;
+            }
+            if let Some(p) = &g.to {
+                if Arc::ptr_eq(p, c) && g.gro.append(frame) {
+                    if g.gro.must_flush() {
+                        rx_flush_locked(g, &self.stats);
+                    }
+                    return;
+                }
+                rx_flush_locked(g, &self.stats);
+            }
+            if g.gro.start(frame) {
+                g.to = Some(Arc::clone(c));
+                if g.gro.must_flush() {
+                    rx_flush_locked(g, &self.stats);
+                }
+            } else {
+                c.deliver(frame, &self.stats);
+            }
+        });
     }
 
     /// Every client of every provider.

@@ -76,6 +76,10 @@ impl ProviderOps for DevOps {
         self.0.m_stop()
     }
 
+    fn m_tx_chain(&self, chain: MsgBlkChain) {
+        self.0.m_tx(chain)
+    }
+
     fn m_tx(&self, frame: &[u8]) {
         // One copy, with headroom for the encapsulation header.
         self.0
@@ -135,8 +139,15 @@ impl Platform for FkPlatform {
         let local = to_std(&params.addr);
         let mut s = UdpSock::bind(local, Arc::clone(&self.stats)).map_err(Errno)?;
         let mux = Arc::clone(mux);
-        s.start_rx(move |buf, _src| mux.recv(MsgBlk::from_vec(buf)))
-            .map_err(|_| Errno::ENOMEM)?;
+        let mac = Arc::clone(&self.mac);
+        s.start_rx(
+            move |buf, _src| {
+                Mac::rx_batching();
+                mux.recv(MsgBlk::from_vec(buf.to_vec()))
+            },
+            move || mac.rx_flush(),
+        )
+        .map_err(|_| Errno::ENOMEM)?;
         tracing::info!(%local, "underlay socket bound");
         Ok(s)
     }
@@ -149,7 +160,7 @@ impl Platform for FkPlatform {
     }
 
     fn socket_send(&self, s: &UdpSock, dst: &SockaddrIn6, msg: MsgBlk) -> Result<(), Errno> {
-        s.send(&to_std(dst), &[msg.data()]).map_err(Errno)
+        s.send_msg(&to_std(dst), msg).map_err(Errno)
     }
 
     fn socket_close(&self, s: UdpSock) {

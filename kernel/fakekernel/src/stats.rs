@@ -45,6 +45,11 @@ stats! {
     UdpTxFull => "udp_tx_full_drops": "datagrams dropped because the socket buffer was full",
     UdpTxErrors => "udp_tx_errors": "other send failures",
     ConnBadFrames => "conn_bad_frames": "device-socket connections closed for a malformed frame",
+    TapRxOffloadDrops => "tap_rx_offload_drops": "TSO or checksum-offload frames from a TAP that could not be segmented or finished",
+    TapTsoFrames => "tap_tso_frames": "TSO frames from TAPs cut to wire size",
+    TapTsoSegments => "tap_tso_segments": "frames those TSO frames were cut into",
+    VnicGroFrames => "vnic_gro_frames": "merged TCP frames written to VNICs",
+    VnicGroSegments => "vnic_gro_segments": "segments merged into those frames",
 }
 
 /// The counter set.
