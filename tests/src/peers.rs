@@ -244,25 +244,43 @@ pub fn linux_vxlan(
     mtu: u32,
     cidr: &str,
 ) {
-    ns.exec_ok(
-        "ip",
-        &[
-            "link",
-            "add",
-            name,
-            "type",
-            "vxlan",
-            "id",
-            &vni.to_string(),
-            "local",
-            local,
-            "remote",
-            remote,
-            "dstport",
-            &port.to_string(),
-            "nolearning",
-        ],
-    );
+    linux_vxlan_with(ns, name, vni, local, remote, port, mtu, cidr, &[]);
+}
+
+/// [`linux_vxlan`] with further `ip link … type vxlan` options (e.g.
+/// `udp6zerocsumtx`).
+#[allow(clippy::too_many_arguments)]
+pub fn linux_vxlan_with(
+    ns: &Netns,
+    name: &str,
+    vni: u32,
+    local: &str,
+    remote: &str,
+    port: u16,
+    mtu: u32,
+    cidr: &str,
+    extra: &[&str],
+) {
+    let vni = vni.to_string();
+    let port = port.to_string();
+    let mut args = vec![
+        "link",
+        "add",
+        name,
+        "type",
+        "vxlan",
+        "id",
+        &vni,
+        "local",
+        local,
+        "remote",
+        remote,
+        "dstport",
+        &port,
+        "nolearning",
+    ];
+    args.extend_from_slice(extra);
+    ns.exec_ok("ip", &args);
     ns.exec_ok("ip", &["link", "set", name, "mtu", &mtu.to_string()]);
     ns.plumb(name, cidr);
 }

@@ -14,7 +14,7 @@
 use overlay_tests::have_root;
 use overlay_tests::netns::Netns;
 use overlay_tests::peers::{
-    iperf3, linux_vxlan, ping, ping_df, tx_csum_off, underlay, Family, OurHost,
+    iperf3, linux_vxlan, linux_vxlan_with, ping, ping_df, tx_csum_off, underlay, Family, OurHost,
 };
 
 /// One interop case.
@@ -174,4 +174,61 @@ fn interop_linux_port_8472() {
         port: 8472,
         subnet: 155,
     });
+}
+
+/// A Linux peer sending zero UDP checksums over IPv6 (`udp6zerocsumtx`,
+/// RFC 6935/6936, allowed for tunnels): our host must accept them for
+/// traffic to flow from Linux to us. KNOWN FAILING: fkoverlayd's underlay
+/// socket does not set `UDP_NO_CHECK6_RX`, so the host's UDPv6 stack drops
+/// every such datagram (counted in `Udp6InCsumErrors`) before fkoverlayd
+/// sees it. Linux's own default (`noudp6zerocsumtx`) interoperates; see
+/// docs/interop.md. Run with `--ignored` once fkoverlayd opts in.
+#[test]
+#[ignore = "fkoverlayd drops zero-checksum UDPv6 (no UDP_NO_CHECK6_RX); see docs/interop.md"]
+fn interop_linux_ipv6_zero_checksum() {
+    if !have_root("interop_linux_ipv6_zero_checksum") {
+        return;
+    }
+    let ours_ns = Netns::new("io");
+    let linux = Netns::new("io");
+    let ul = underlay(&ours_ns, &linux, Family::V6, 156);
+    tx_csum_off(&linux, &ul.if_b);
+    let ours = OurHost::new(ours_ns);
+    ours.direct_overlay("ov0", 23, &ul.ip_a, &ul.ip_b, 4789);
+    ours.vnic("ov0", "foo0", None, "10.156.0.1/24");
+    linux_vxlan_with(
+        &linux,
+        "vx0",
+        23,
+        &ul.ip_b,
+        &ul.ip_a,
+        4789,
+        MTU,
+        "10.156.0.2/24",
+        &["udp6zerocsumtx", "udp6zerocsumrx"],
+    );
+    let k0 = snmp6(&ours.ns, "Udp6InCsumErrors") + snmp6(&ours.ns, "Udp6InErrors");
+    let ok = ping(&linux, "10.156.0.1", 3);
+    let k1 = snmp6(&ours.ns, "Udp6InCsumErrors") + snmp6(&ours.ns, "Udp6InErrors");
+    eprintln!(
+        "linux -> ours with zero UDPv6 checksums: ping {ok}, Udp6 errors +{}",
+        k1 - k0
+    );
+    assert!(
+        ok,
+        "zero-checksum UDPv6 from Linux not accepted (Udp6 errors +{})",
+        k1 - k0
+    );
+}
+
+/// One counter of a namespace's `/proc/net/snmp6`.
+fn snmp6(ns: &Netns, name: &str) -> u64 {
+    let out = ns.exec_ok("cat", &["/proc/net/snmp6"]);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| {
+            let mut w = l.split_whitespace();
+            (w.next() == Some(name)).then(|| w.next()?.parse().ok())?
+        })
+        .unwrap_or(0)
 }
