@@ -107,22 +107,22 @@ impl Drop for Teardown {
             };
             q(&mut in_host(h, &bin("dladm"), &["delete-vnic", "foo0"]));
             q(&mut in_host(h, &bin("dladm"), &["delete-overlay", "demo0"]));
-            // Stop every daemon of the namespace with SIGTERM, then the rest.
-            if let Ok(out) = Command::new("ip").args(["netns", "pids", h.ns]).output() {
-                for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
-                    if let Ok(pid) = pid.parse::<i32>() {
-                        // SAFETY: kill has no memory-safety preconditions.
-                        unsafe { libc::kill(pid, libc::SIGTERM) };
-                    }
+            // varpd first (it holds fkoverlayd's /dev/overlay), then
+            // fkoverlayd, each with SIGTERM; anything left gets SIGKILL.
+            for (comm, sig) in [
+                (Some("varpd"), libc::SIGTERM),
+                (Some("fkoverlayd"), libc::SIGTERM),
+                (None, libc::SIGKILL),
+            ] {
+                for pid in netns_pids(h.ns, comm) {
+                    // SAFETY: kill has no memory-safety preconditions.
+                    unsafe { libc::kill(pid, sig) };
                 }
-            }
-            std::thread::sleep(std::time::Duration::from_millis(300));
-            if let Ok(out) = Command::new("ip").args(["netns", "pids", h.ns]).output() {
-                for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
-                    if let Ok(pid) = pid.parse::<i32>() {
-                        // SAFETY: as above.
-                        unsafe { libc::kill(pid, libc::SIGKILL) };
+                for _ in 0..50 {
+                    if netns_pids(h.ns, comm).is_empty() {
+                        break;
                     }
+                    std::thread::sleep(std::time::Duration::from_millis(20));
                 }
             }
             q(Command::new("ip").args(["netns", "del", h.ns]));
@@ -130,6 +130,32 @@ impl Drop for Teardown {
         }
         eprintln!("done: no namespaces, daemons or state left");
     }
+}
+
+/// The processes in namespace `ns`, those named `comm` if given.
+fn netns_pids(ns: &str, comm: Option<&str>) -> Vec<i32> {
+    let Ok(out) = Command::new("ip").args(["netns", "pids", ns]).output() else {
+        return Vec::new();
+    };
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .filter_map(|p| p.parse::<i32>().ok())
+        .filter(|pid| {
+            comm.is_none_or(|c| {
+                std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|s| s.trim() == c)
+            })
+        })
+        .collect()
+}
+
+/// Starts a daemon in `h`, its log in the host's state directory.
+fn start_daemon(h: &Host, name: &str) -> Result {
+    let log = state_root(h).join(format!("{name}.log"));
+    let file = std::fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
+    sh(in_host(h, &bin(name), &[]).stderr(file)).map_err(|e| {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        format!("{e}\n{name}'s log ({}):\n{text}", log.display())
+    })
 }
 
 pub fn run(_args: &[String]) -> Result {
@@ -181,8 +207,8 @@ pub fn run(_args: &[String]) -> Result {
 
     for h in &HOSTS {
         say(&format!("{}: starting fkoverlayd and varpd", h.name));
-        sh(&mut in_host(h, &bin("fkoverlayd"), &[]))?;
-        sh(&mut in_host(h, &bin("varpd"), &[]))?;
+        start_daemon(h, "fkoverlayd")?;
+        start_daemon(h, "varpd")?;
     }
     check_interrupt()?;
 
