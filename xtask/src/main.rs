@@ -6,12 +6,14 @@
 //! | `demo`  | the two-host demo in network namespaces |
 //! | `kmod`  | builds and checks the illumos kernel object; prints its path last |
 //! | `bench` | the benchmarks |
+//! | `install` | installs the Linux build (daemons, dladm, systemd units, manual pages) under `--destdir` (default `/`) |
 //! | `fuzz`  | runs each cargo-fuzz target of `tests/fuzz` for a bounded time (`--seconds N`, default 60) |
 
 mod bench;
 mod demo;
 mod fuzz;
 mod illumos;
+mod install;
 mod kmod;
 mod setup;
 mod test;
@@ -20,7 +22,7 @@ mod util;
 use std::process::ExitCode;
 
 fn usage() -> ExitCode {
-    eprintln!("usage: cargo xtask <test|demo|kmod|bench|fuzz>");
+    eprintln!("usage: cargo xtask <test|demo|kmod|bench|fuzz|install>");
     ExitCode::from(2)
 }
 
@@ -36,6 +38,7 @@ fn main() -> ExitCode {
         "kmod" => kmod::run(rest),
         "fuzz" => fuzz::run_cli(rest),
         "bench" => bench::run(rest),
+        "install" => install::run(rest),
         _ => return usage(),
     };
     match result {
