@@ -32,8 +32,8 @@ use crate::ksys::{self, TargAssociate, TargCacheEntry, TargInfo, TargLookup, Tar
 use crate::persist::{self, Saved};
 use crate::plugin::PropType;
 use crate::plugin::{
-    Inflight, LookupAction, Plugin, PluginRegistration, PluginRegistry, PropHandle, ProviderHandle,
-    Query, SearchInstance, TargetDev, TargetMode, LIBVARPD_PROP_SIZEMAX, OVERLAY_PROP_PERM_READ,
+    LookupAction, Plugin, PluginRegistration, PluginRegistry, PropHandle, ProviderHandle, Query,
+    SearchInstance, TargetDev, TargetMode, LIBVARPD_PROP_SIZEMAX, OVERLAY_PROP_PERM_READ,
 };
 
 /// `LIBVARPD_ID_MIN`..=`LIBVARPD_ID_MAX`.
@@ -91,9 +91,6 @@ pub struct Varpd {
     quiesce: AtomicBool,
     running: Mutex<usize>,
     running_cv: Condvar,
-    inflight: Arc<Inflight>,
-    lookup_lock: Mutex<()>,
-    serial_dev: bool,
     on_lost: std::sync::OnceLock<Box<dyn Fn(Errno) + Send + Sync>>,
     /// What the lookup loop did.
     pub stats: LookupStats,
@@ -106,11 +103,15 @@ impl std::fmt::Debug for Varpd {
 }
 
 impl Varpd {
-    /// `libvarpd_create` around an open `/dev/overlay` handle.
-    /// `serial_dev` says the handle serialises its ioctls (fkoverlayd's
-    /// socket): the lookup loop then never blocks in `OVERLAY_TARG_LOOKUP`
-    /// while an answer is waiting to be sent.
-    pub fn new(dev: Arc<dyn TargetDev>, serial_dev: bool) -> Arc<Varpd> {
+    /// `libvarpd_create` around an open `/dev/overlay` handle, which must
+    /// serve concurrent ioctls from several threads (a descriptor on
+    /// illumos; a [`crate::kdev::KDev`], which attaches a connection per
+    /// concurrent caller, on Linux): each lookup thread blocks in
+    /// `OVERLAY_TARG_LOOKUP` on its own while other calls proceed.
+    /// `_serial_dev` is no longer used (the lookup loop once kept a single
+    /// thread in LOOKUP for a device that serialised its ioctls); it stays
+    /// for existing callers.
+    pub fn new(dev: Arc<dyn TargetDev>, _serial_dev: bool) -> Arc<Varpd> {
         Arc::new(Varpd {
             dev,
             plugins: RwLock::new(PluginRegistry::new()),
@@ -122,9 +123,6 @@ impl Varpd {
             quiesce: AtomicBool::new(false),
             running: Mutex::new(0),
             running_cv: Condvar::new(),
-            inflight: Arc::new(Inflight::default()),
-            lookup_lock: Mutex::new(()),
-            serial_dev,
             on_lost: std::sync::OnceLock::new(),
             stats: LookupStats::default(),
         })
@@ -692,18 +690,12 @@ impl Varpd {
     /// dispatch.
     pub fn lookup_handle_one(&self) {
         let q = {
-            // On a serialised device only one thread waits in LOOKUP, and
-            // only once earlier answers are out (see `new`).
-            let _g = if self.serial_dev {
-                let g = self.lookup_lock.lock().unwrap_or_else(|p| p.into_inner());
-                self.inflight.wait_idle(Duration::from_secs(1));
-                Some(g)
-            } else {
-                None
-            };
             if self.quiesce.load(Ordering::SeqCst) {
                 return;
             }
+            // Every lookup thread blocks here on its own (KDev gives each
+            // concurrent caller its own connection on Linux), and no other
+            // call waits for it.
             let mut b = [0u8; TargLookup::SIZE];
             match self.dev.ioctl(ksys::OVERLAY_TARG_LOOKUP, &mut b) {
                 Ok(()) => {}
@@ -728,12 +720,7 @@ impl Varpd {
             self.stats.lookups.fetch_add(1, Ordering::Relaxed);
             match self.instance(otl.varpdid) {
                 Ok(inst) => (
-                    Query::new(
-                        otl,
-                        self.dev.clone(),
-                        &inst.plugin.name,
-                        Some(self.inflight.clone()),
-                    ),
+                    Query::new(otl, self.dev.clone(), &inst.plugin.name, None),
                     Some(inst),
                 ),
                 Err(_) => (Query::new(otl, self.dev.clone(), "", None), None),

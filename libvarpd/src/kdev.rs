@@ -15,11 +15,19 @@
 //!   see the same bytes they would on illumos.
 //!
 //! Errors are [`Errno`] values with **illumos** numbers on both platforms.
-//! A socket connection serialises its requests (fkoverlayd answers them in
-//! order), so concurrent ioctls from several threads take turns; any other
-//! ioctl goes before the next `OVERLAY_TARG_LOOKUP` (which may block for a
-//! second), and the lookup loop (`handle.rs`) never starts a LOOKUP while
-//! an answer is still to be sent.
+//!
+//! Concurrency: on illumos one descriptor serves any number of threads at
+//! once, each blocking in its own ioctl. On Linux a connection answers one
+//! request at a time, so a `KDev` keeps a pool of connections to the same
+//! kernel handle: the one `FK_OPEN` made, plus more attached to it with
+//! `FK_ATTACH` (docs/fkoverlayd-protocol.md) as concurrent callers need
+//! them (at most `MAX_CONNS`). Every ioctl takes an idle connection or a
+//! new one, so an ioctl never waits behind another thread's
+//! `OVERLAY_TARG_LOOKUP` (≤ 1 s): each lookup thread blocks on its own
+//! connection, as on illumos. [`KDev::try_clone`] makes an independent
+//! `KDev` on the same kernel handle (`dup(2)`). Against a server that does
+//! not name its handles (no `FK_ATTACH`), the one connection is shared in
+//! turns, any other ioctl going before the next LOOKUP.
 
 use std::io;
 use std::path::Path;
@@ -30,7 +38,11 @@ use crate::paths;
 /// fkoverlayd frame magic ("VOFK" as little-endian bytes).
 pub const FK_MAGIC: u32 = 0x4b46_4f56;
 /// fkoverlayd's open request on a `/dev/overlay` connection.
-pub const FK_OPEN: u32 = 0x4b46_0001;
+pub const FK_OPEN: u32 = overlay_sys::fk::FK_OPEN;
+/// fkoverlayd's attach request: another connection to an open handle.
+pub const FK_ATTACH: u32 = overlay_sys::fk::FK_ATTACH;
+/// Size of the handle's name (`fk_open_t`) `FK_OPEN` returns.
+pub const FK_OPEN_NAME_SIZE: usize = std::mem::size_of::<overlay_sys::fk::fk_open_t>();
 /// Largest argument fkoverlayd accepts or returns.
 pub const FK_MAX_ARG: usize = 1 << 20;
 /// Largest data payload fkoverlayd accepts or returns.
@@ -85,6 +97,24 @@ impl KDev {
         self.node
     }
 
+    /// `dup(2)`: an independent handle on the same open kernel handle
+    /// (same minor, open flags and taken lookups); the kernel handle is
+    /// closed when the last of them is dropped. On Linux this opens one
+    /// more connection attached with `FK_ATTACH` (`ENOTSUP` from a server
+    /// without it).
+    pub fn try_clone(&self) -> io::Result<KDev> {
+        Ok(KDev {
+            node: self.node,
+            imp: self.imp.try_clone()?,
+        })
+    }
+
+    /// How many connections to fkoverlayd this handle holds now (idle or
+    /// in a call); 1 on illumos, where one descriptor serves all threads.
+    pub fn connections(&self) -> usize {
+        self.imp.connections()
+    }
+
     /// Issue ioctl `cmd` with `arg` as the structure; copied-out bytes are
     /// written back into `arg`.
     pub fn ioctl(&self, cmd: u32, arg: &mut [u8]) -> Result<(), Errno> {
@@ -105,21 +135,48 @@ impl KDev {
 mod imp {
     use std::io::{self, Read, Write};
     use std::os::unix::net::UnixStream;
-    use std::path::Path;
-    use std::sync::{Condvar, Mutex};
+    use std::path::{Path, PathBuf};
+    use std::sync::{Condvar, Mutex, MutexGuard};
 
-    use super::{FK_MAGIC, FK_MAX_ARG, FK_MAX_DATA, FK_OPEN};
+    use super::{FK_ATTACH, FK_MAGIC, FK_MAX_ARG, FK_MAX_DATA, FK_OPEN, FK_OPEN_NAME_SIZE};
     use crate::errno::Errno;
 
+    /// Most connections one handle opens; further concurrent callers wait
+    /// for an idle one. varpd needs one per lookup thread plus a few for
+    /// its door threads.
+    pub const MAX_CONNS: usize = 64;
+
+    /// How more connections reach the same kernel handle.
+    #[derive(Clone, Copy)]
+    enum Kind {
+        /// `/dev/dld`: connections carry no state; any new one will do.
+        Dld,
+        /// `/dev/overlay` on an fkoverlayd that named the handle: attach
+        /// (`FK_ATTACH`) with this name.
+        Attach([u8; FK_OPEN_NAME_SIZE]),
+        /// `/dev/overlay` on a server that gave no name: the one connection
+        /// is all there is, shared in turns (see [`Gate`]).
+        Serial,
+    }
+
     pub struct Handle {
-        conn: Mutex<UnixStream>,
+        path: PathBuf,
+        kind: Kind,
+        pool: Mutex<Pool>,
+        cv: Condvar,
         gate: Gate,
     }
 
-    /// Turn-taking on the connection. fkoverlayd answers a connection's
-    /// requests in order, and `OVERLAY_TARG_LOOKUP` may block for up to a
-    /// second, so any other ioctl waiting for the connection goes before
-    /// the next LOOKUP: it then waits for at most one LOOKUP in progress.
+    /// Idle connections, and how many exist (idle or in a call).
+    struct Pool {
+        idle: Vec<UnixStream>,
+        total: usize,
+    }
+
+    /// Turn-taking on a single connection (a server without `FK_ATTACH`):
+    /// fkoverlayd answers a connection's requests in order, and
+    /// `OVERLAY_TARG_LOOKUP` may block for up to a second, so any other
+    /// ioctl waiting for the connection goes before the next LOOKUP.
     #[derive(Default)]
     struct Gate {
         st: Mutex<GateState>,
@@ -190,19 +247,114 @@ mod imp {
         })
     }
 
+    /// A failure to reach a handle we had: the daemon is gone, or the
+    /// handle with it; either way the descriptor is no longer usable
+    /// (EBADF), which varpd's lookup loop treats as a lost device.
+    fn gone(e: Errno) -> Errno {
+        match e {
+            Errno::ENOENT
+            | Errno::ECONNREFUSED
+            | Errno::ECONNRESET
+            | Errno::EPIPE
+            | Errno::ENXIO => Errno::EBADF,
+            e => e,
+        }
+    }
+
     impl Handle {
+        fn with(path: &Path, kind: Kind, first: UnixStream) -> Handle {
+            Handle {
+                path: path.to_path_buf(),
+                kind,
+                pool: Mutex::new(Pool {
+                    idle: vec![first],
+                    total: 1,
+                }),
+                cv: Condvar::new(),
+                gate: Gate::default(),
+            }
+        }
+
         pub fn open(path: &Path, oflags: Option<u32>) -> io::Result<Handle> {
             let mut s = UnixStream::connect(path)?;
-            if let Some(flags) = oflags {
-                let r = request(&mut s, FK_OPEN, &flags.to_le_bytes(), &[])?;
-                if r.errno != 0 {
-                    return Err(Errno(r.errno as i32).to_io());
-                }
+            let Some(flags) = oflags else {
+                return Ok(Handle::with(path, Kind::Dld, s));
+            };
+            let r = request(&mut s, FK_OPEN, &flags.to_le_bytes(), &[])?;
+            if r.errno != 0 {
+                return Err(Errno(r.errno as i32).to_io());
             }
-            Ok(Handle {
-                conn: Mutex::new(s),
-                gate: Gate::default(),
-            })
+            let kind = match <[u8; FK_OPEN_NAME_SIZE]>::try_from(r.arg.as_slice()) {
+                Ok(name) => Kind::Attach(name),
+                Err(_) => Kind::Serial,
+            };
+            Ok(Handle::with(path, kind, s))
+        }
+
+        /// A new, independent handle on the same kernel handle (`dup(2)`).
+        pub fn try_clone(&self) -> io::Result<Handle> {
+            if let Kind::Serial = self.kind {
+                return Err(Errno::ENOTSUP.to_io());
+            }
+            let s = self.connect().map_err(Errno::to_io)?;
+            Ok(Handle::with(&self.path, self.kind, s))
+        }
+
+        /// One more connection to the same kernel handle.
+        fn connect(&self) -> Result<UnixStream, Errno> {
+            let mut s = UnixStream::connect(&self.path).map_err(|e| gone(Errno::from_io(&e)))?;
+            match self.kind {
+                Kind::Dld => Ok(s),
+                Kind::Attach(name) => {
+                    let r = request(&mut s, FK_ATTACH, &name, &[])
+                        .map_err(|e| gone(Errno::from_io(&e)))?;
+                    if r.errno != 0 {
+                        return Err(gone(Errno(r.errno as i32)));
+                    }
+                    Ok(s)
+                }
+                Kind::Serial => Err(Errno::ENOTSUP),
+            }
+        }
+
+        fn pool(&self) -> MutexGuard<'_, Pool> {
+            // The pool is consistent after every statement that changes it.
+            self.pool.lock().unwrap_or_else(|p| p.into_inner())
+        }
+
+        /// An idle connection, a new one if none is idle (up to
+        /// [`MAX_CONNS`]), or the next one to come back.
+        fn take(&self) -> Result<UnixStream, Errno> {
+            let mut p = self.pool();
+            loop {
+                if let Some(s) = p.idle.pop() {
+                    return Ok(s);
+                }
+                let can_grow = !matches!(self.kind, Kind::Serial);
+                if can_grow && p.total < MAX_CONNS {
+                    p.total += 1;
+                    drop(p);
+                    return self.connect().inspect_err(|_| self.forget());
+                }
+                if p.total == 0 {
+                    // The only connection of a serial handle broke.
+                    return Err(Errno::EBADF);
+                }
+                p = self.cv.wait(p).unwrap_or_else(|e| e.into_inner());
+            }
+        }
+
+        fn put(&self, s: UnixStream) {
+            self.pool().idle.push(s);
+            self.cv.notify_one();
+        }
+
+        /// A connection broke (or could not be made): it is not coming back.
+        fn forget(&self) {
+            let mut p = self.pool();
+            p.total = p.total.saturating_sub(1);
+            drop(p);
+            self.cv.notify_all();
         }
 
         pub fn ioctl(
@@ -215,17 +367,24 @@ mod imp {
             if arg.len() > FK_MAX_ARG || data.len() > FK_MAX_DATA {
                 return Err(Errno::E2BIG);
             }
-            self.gate.enter(cmd == crate::ksys::OVERLAY_TARG_LOOKUP);
-            let r = {
-                // A poisoned lock only means another thread panicked while
-                // holding the stream; its frame is incomplete, so the
-                // connection is unusable either way.
-                match self.conn.lock() {
-                    Ok(mut s) => request(&mut s, cmd, arg, data).map_err(|e| Errno::from_io(&e)),
-                    Err(_) => Err(Errno::EIO),
+            let serial = matches!(self.kind, Kind::Serial);
+            if serial {
+                self.gate.enter(cmd == crate::ksys::OVERLAY_TARG_LOOKUP);
+            }
+            let r = self.take().and_then(|mut s| {
+                let r = request(&mut s, cmd, arg, data).map_err(|e| Errno::from_io(&e));
+                // A connection that failed mid-frame is out of step with
+                // the server: drop it (the handle lives on in the others).
+                if r.is_ok() {
+                    self.put(s);
+                } else {
+                    self.forget();
                 }
-            };
-            self.gate.exit();
+                r
+            });
+            if serial {
+                self.gate.exit();
+            }
             let r = r?;
             let n = r.arg.len().min(arg.len());
             arg[..n].copy_from_slice(&r.arg[..n]);
@@ -233,6 +392,11 @@ mod imp {
                 return Err(Errno(r.errno as i32));
             }
             Ok(r.data)
+        }
+
+        /// Connections open now (idle or in a call).
+        pub fn connections(&self) -> usize {
+            self.pool().total
         }
     }
 }
@@ -269,6 +433,18 @@ mod imp {
             Ok(Handle {
                 file: oo.open(path)?,
             })
+        }
+
+        /// `dup(2)`: a second descriptor on the same open file.
+        pub fn try_clone(&self) -> io::Result<Handle> {
+            Ok(Handle {
+                file: self.file.try_clone()?,
+            })
+        }
+
+        /// One descriptor, usable by any number of threads at once.
+        pub fn connections(&self) -> usize {
+            1
         }
 
         pub fn ioctl(

@@ -10,19 +10,28 @@
 //!
 //! A frame with a bad magic or a length over the limits closes that
 //! connection only (counted as `conn_bad_frames`). A `/dev/overlay`
-//! connection must start with `FK_OPEN`; it then is one open handle until
-//! it closes, when [`Kernel::targ_close`] runs (outstanding lookups go back
-//! to the queue).
+//! connection must start with `FK_OPEN` (a new handle, registered in
+//! [`Handles`] with a random secret that the reply carries) or `FK_ATTACH`
+//! (one more reference to an open handle, like `dup(2)`). Requests on
+//! different connections of one handle run concurrently, each on its
+//! connection's thread, so one connection blocked in `OVERLAY_TARG_LOOKUP`
+//! delays none of the others. When the handle's last connection closes,
+//! [`Kernel::targ_close`] runs (outstanding lookups go back to the queue).
 
 use crate::stats::{Stat, Stats};
-use overlay_sys::errno::EINVAL;
-use overlay_sys::fk::{fk_hdr_t, FK_HDR_SIZE, FK_MAGIC, FK_OPEN};
+use overlay_sys::errno::{EINVAL, EPERM};
+use overlay_sys::fk::{fk_hdr_t, fk_open_t, FK_ATTACH, FK_HDR_SIZE, FK_MAGIC, FK_OPEN};
+use overlay_sys::Pod;
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+#[path = "handles.rs"]
+pub mod handles;
+pub use handles::{HandleRef, Handles};
 
 /// Who is calling, as judged from `SO_PEERCRED`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,13 +62,15 @@ impl Reply {
 
 /// What the sockets call: the driver plus fkoverlayd's own commands.
 pub trait Kernel: Send + Sync + 'static {
-    /// One open `/dev/overlay` handle.
-    type Handle: Send;
+    /// One open `/dev/overlay` handle. Shared by the connections attached
+    /// to it, which may call [`Kernel::targ_ioctl`] on it concurrently.
+    type Handle: Send + Sync;
     /// A request on the dld socket.
     fn dld(&self, cmd: u32, arg: &[u8], data: &[u8], who: &Caller) -> Reply;
     /// `open(/dev/overlay, flags)`.
     fn targ_open(&self, flags: u32, who: &Caller) -> Result<Self::Handle, i32>;
-    /// An ioctl on an open handle.
+    /// An ioctl on an open handle; may run on several threads at once for
+    /// one handle (one per attached connection).
     fn targ_ioctl(
         &self,
         h: &Self::Handle,
@@ -68,7 +79,7 @@ pub trait Kernel: Send + Sync + 'static {
         data: &[u8],
         who: &Caller,
     ) -> Reply;
-    /// `close` of the handle.
+    /// `close` of the handle: after its last connection has gone.
     fn targ_close(&self, h: Self::Handle);
 }
 
@@ -194,44 +205,105 @@ fn serve_dld<K: Kernel>(k: &K, mut s: UnixStream, who: Caller, stats: &Stats) {
     }
 }
 
-fn serve_overlay<K: Kernel>(k: &K, mut s: UnixStream, who: Caller, stats: &Stats) {
-    let h = match read_frame(&mut s) {
-        Ok(Some((FK_OPEN, arg, _))) => {
-            let res = if arg.len() == 4 {
-                k.targ_open(u32::from_le_bytes([arg[0], arg[1], arg[2], arg[3]]), &who)
-            } else {
-                Err(EINVAL)
-            };
-            match res {
-                Ok(h) => {
-                    if write_reply(&mut s, &Reply::default()).is_err() {
-                        k.targ_close(h);
-                        return;
-                    }
-                    h
-                }
-                Err(e) => {
-                    let _ = write_reply(&mut s, &Reply::err(e));
-                    return;
-                }
-            }
-        }
+/// The first request of a `/dev/overlay` connection: `FK_OPEN` or
+/// `FK_ATTACH`. Returns the connection's reference to its handle, or `None`
+/// when the connection is to close (the reply, if any, already sent).
+fn overlay_first<K: Kernel>(
+    k: &K,
+    hs: &Handles<K::Handle>,
+    s: &mut UnixStream,
+    who: &Caller,
+    stats: &Stats,
+) -> Option<HandleRef<K::Handle>> {
+    let res = match read_frame(s) {
+        Ok(Some((FK_OPEN, arg, _))) => overlay_open(k, hs, &arg, who),
+        Ok(Some((FK_ATTACH, arg, _))) => overlay_attach(hs, &arg, who),
         Ok(Some(_)) => {
             // Anything before the open is a protocol error.
             stats.bump(Stat::ConnBadFrames);
-            let _ = write_reply(&mut s, &Reply::err(overlay_sys::errno::EBADF));
-            return;
+            let _ = write_reply(s, &Reply::err(overlay_sys::errno::EBADF));
+            return None;
         }
-        Ok(None) => return,
+        Ok(None) => return None,
         Err(()) => {
             stats.bump(Stat::ConnBadFrames);
-            return;
+            return None;
         }
+    };
+    match res {
+        Ok((r, name)) => {
+            let reply = Reply {
+                errno: 0,
+                arg: name.as_bytes().to_vec(),
+                data: Vec::new(),
+            };
+            if write_reply(s, &reply).is_err() {
+                if let Some(h) = hs.release(r) {
+                    k.targ_close(h);
+                }
+                return None;
+            }
+            Some(r)
+        }
+        Err(e) => {
+            let _ = write_reply(s, &Reply::err(e));
+            None
+        }
+    }
+}
+
+fn overlay_open<K: Kernel>(
+    k: &K,
+    hs: &Handles<K::Handle>,
+    arg: &[u8],
+    who: &Caller,
+) -> Result<(HandleRef<K::Handle>, fk_open_t), i32> {
+    let flags = <[u8; 4]>::try_from(arg)
+        .map(u32::from_le_bytes)
+        .map_err(|_| EINVAL)?;
+    let secret = handles::random_secret()?;
+    let h = k.targ_open(flags, who)?;
+    match hs.insert(h, secret) {
+        Ok(r) => Ok(r),
+        Err((h, e)) => {
+            k.targ_close(h);
+            Err(e)
+        }
+    }
+}
+
+/// `FK_ATTACH`: the reply repeats the name presented.
+fn overlay_attach<H>(
+    hs: &Handles<H>,
+    arg: &[u8],
+    who: &Caller,
+) -> Result<(HandleRef<H>, fk_open_t), i32> {
+    // The same policy as the open (secpolicy_dl_config), judged on this
+    // connection's own peer.
+    if !who.dl_config {
+        return Err(EPERM);
+    }
+    if arg.len() != std::mem::size_of::<fk_open_t>() {
+        return Err(EINVAL);
+    }
+    let name = fk_open_t::from_bytes(arg).ok_or(EINVAL)?;
+    Ok((hs.attach(&name)?, name))
+}
+
+fn serve_overlay<K: Kernel>(
+    k: &K,
+    hs: &Handles<K::Handle>,
+    mut s: UnixStream,
+    who: Caller,
+    stats: &Stats,
+) {
+    let Some(h) = overlay_first(k, hs, &mut s, &who, stats) else {
+        return;
     };
     loop {
         match read_frame(&mut s) {
             Ok(Some((cmd, arg, data))) => {
-                let r = k.targ_ioctl(&h, cmd, &arg, &data, &who);
+                let r = k.targ_ioctl(h.get(), cmd, &arg, &data, &who);
                 if write_reply(&mut s, &r).is_err() {
                     break;
                 }
@@ -243,7 +315,9 @@ fn serve_overlay<K: Kernel>(k: &K, mut s: UnixStream, who: Caller, stats: &Stats
             }
         }
     }
-    k.targ_close(h);
+    if let Some(h) = hs.release(h) {
+        k.targ_close(h);
+    }
 }
 
 impl Server {
@@ -270,10 +344,12 @@ impl Server {
             }
         };
         let allowed = Arc::new(allowed);
+        let handles: Arc<Handles<K::Handle>> = Arc::new(Handles::default());
         for (l, is_dld) in [(ld, true), (lo, false)] {
             let k = Arc::clone(&k);
             let allowed = Arc::clone(&allowed);
             let stats = Arc::clone(&stats);
+            let handles = Arc::clone(&handles);
             std::thread::Builder::new()
                 .name(
                     if is_dld {
@@ -291,13 +367,14 @@ impl Server {
                         };
                         let k = Arc::clone(&k);
                         let stats = Arc::clone(&stats);
+                        let handles = Arc::clone(&handles);
                         let _ = std::thread::Builder::new()
                             .name(format!("conn {}", who.pid))
                             .spawn(move || {
                                 if is_dld {
                                     serve_dld(&*k, s, who, &stats)
                                 } else {
-                                    serve_overlay(&*k, s, who, &stats)
+                                    serve_overlay(&*k, &handles, s, who, &stats)
                                 }
                             });
                     }
@@ -454,6 +531,101 @@ mod tests {
         assert_eq!(stats.get(Stat::ConnBadFrames), 4);
         srv.unlink();
         assert!(!dld.exists() && !ovl.exists());
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    fn wait_closes(k: &Echo, n: u32) -> u32 {
+        for _ in 0..200 {
+            if k.closes.load(Ordering::SeqCst) == n {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        k.closes.load(Ordering::SeqCst)
+    }
+
+    #[test]
+    fn attach_shares_the_handle_until_the_last_close() {
+        let root = std::env::temp_dir().join(format!("fk-server-att-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let k = Arc::new(Echo::default());
+        let stats = Arc::new(Stats::default());
+        let srv = Server::bind(&root, Arc::clone(&k), vec![], None, Arc::clone(&stats)).unwrap();
+        let (_, ovl) = socket_paths(&root);
+
+        // The open's reply names the handle.
+        let mut a = UnixStream::connect(&ovl).unwrap();
+        let (e, name, _) = call(&mut a, FK_OPEN, &1u32.to_le_bytes(), &[]).unwrap();
+        assert_eq!(e, 0);
+        let name = fk_open_t::from_bytes(&name).expect("16-byte open reply");
+        assert_ne!(name.fo_minor, 0);
+
+        // A second connection attaches and reaches the same handle.
+        let mut b = UnixStream::connect(&ovl).unwrap();
+        let (e, back, _) = call(&mut b, FK_ATTACH, name.as_bytes(), &[]).unwrap();
+        assert_eq!((e, back), (0, name.as_bytes().to_vec()));
+        assert_eq!(call(&mut b, 0x43, &[], &[]).unwrap().1, vec![7, 0x43]);
+
+        // A wrong secret, an unknown handle, a short argument: refused and
+        // closed.
+        for (arg, want) in [
+            (
+                fk_open_t {
+                    fo_secret: name.fo_secret ^ 1,
+                    ..name
+                }
+                .as_bytes()
+                .to_vec(),
+                overlay_sys::errno::ENXIO,
+            ),
+            (
+                fk_open_t {
+                    fo_minor: name.fo_minor + 100,
+                    ..name
+                }
+                .as_bytes()
+                .to_vec(),
+                overlay_sys::errno::ENXIO,
+            ),
+            (name.as_bytes()[..8].to_vec(), EINVAL),
+        ] {
+            let mut c = UnixStream::connect(&ovl).unwrap();
+            let (e, out, _) = call(&mut c, FK_ATTACH, &arg, &[]).unwrap();
+            assert_eq!((e, out.len()), (want as u32, 0));
+            assert!(closed(&mut c));
+        }
+
+        // Closing the opener's connection does not close the handle.
+        drop(a);
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(k.closes.load(Ordering::SeqCst), 0);
+        assert_eq!(call(&mut b, 0x44, &[], &[]).unwrap().1, vec![7, 0x44]);
+        // Still attachable through the survivor.
+        let mut c = UnixStream::connect(&ovl).unwrap();
+        assert_eq!(call(&mut c, FK_ATTACH, name.as_bytes(), &[]).unwrap().0, 0);
+        drop(b);
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(k.closes.load(Ordering::SeqCst), 0);
+        // The last one closes it, once; its name is then dead.
+        drop(c);
+        assert_eq!(wait_closes(&k, 1), 1);
+        let mut d = UnixStream::connect(&ovl).unwrap();
+        let (e, _, _) = call(&mut d, FK_ATTACH, name.as_bytes(), &[]).unwrap();
+        assert_eq!(e, overlay_sys::errno::ENXIO as u32);
+        // Two opens are two handles with different secrets.
+        let mut x = UnixStream::connect(&ovl).unwrap();
+        let mut y = UnixStream::connect(&ovl).unwrap();
+        let nx = call(&mut x, FK_OPEN, &1u32.to_le_bytes(), &[]).unwrap().1;
+        let ny = call(&mut y, FK_OPEN, &1u32.to_le_bytes(), &[]).unwrap().1;
+        let (nx, ny) = (
+            fk_open_t::from_bytes(&nx).unwrap(),
+            fk_open_t::from_bytes(&ny).unwrap(),
+        );
+        assert_ne!(nx.fo_minor, ny.fo_minor);
+        assert_ne!(nx.fo_secret, ny.fo_secret);
+        drop((x, y));
+        assert_eq!(wait_closes(&k, 3), 3);
+        srv.unlink();
         let _ = std::fs::remove_dir_all(&root);
     }
 }

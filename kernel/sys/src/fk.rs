@@ -28,7 +28,17 @@ use crate::pod::Pod;
 pub const FK_MAGIC: u32 = 0x4b46_4f56;
 /// First request on a `/dev/overlay` connection: the open, with a 4-byte
 /// argument holding the illumos open flags (`FREAD`, `FWRITE`, `FEXCL`).
+/// On success the response's argument is an [`fk_open_t`] naming the new
+/// handle (older clients may ignore it).
 pub const FK_OPEN: u32 = 0x4b46_0001;
+/// Alternative first request on a `/dev/overlay` connection: attach it to
+/// an open handle (like `dup(2)` of its descriptor), with the
+/// [`fk_open_t`] that handle's [`FK_OPEN`] returned as argument. The
+/// connection then shares the handle (minor, open flags, taken lookups);
+/// the handle is closed when its last connection goes. `EPERM` if the
+/// caller lacks `PRIV_SYS_DL_CONFIG`, `ENXIO` for an unknown handle or a
+/// wrong secret, `EINVAL` for an argument that is not 16 bytes.
+pub const FK_ATTACH: u32 = 0x4b46_0002;
 /// Size of [`fk_hdr_t`].
 pub const FK_HDR_SIZE: usize = 16;
 /// Largest argument a request may carry; larger closes the connection.
@@ -297,6 +307,20 @@ pub struct fk_vnic_info_t {
     pub fvi_overname: [u8; MAXLINKNAMELEN],
 }
 
+/// The name of an open `/dev/overlay` handle: returned by [`FK_OPEN`],
+/// presented by [`FK_ATTACH`].
+///
+/// `fo_minor` is the handle's minor; `fo_secret` a random value chosen per
+/// handle at open, so that only the opener (and whoever it tells) can
+/// attach further connections to it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct fk_open_t {
+    pub fo_minor: u32,
+    pub fo_pad: u32,
+    pub fo_secret: u64,
+}
+
 /// Counter name buffer, NUL included.
 pub const FK_STAT_NAMELEN: usize = 48;
 
@@ -329,6 +353,8 @@ const _: () = {
     assert!(core::mem::size_of::<fk_vnic_info_t>() == 104);
     assert!(core::mem::size_of::<fk_stats_t>() == 8);
     assert!(core::mem::size_of::<fk_stat_t>() == 56);
+    assert!(core::mem::size_of::<fk_open_t>() == 16);
+    assert!(core::mem::offset_of!(fk_open_t, fo_secret) == 8);
     assert!(core::mem::offset_of!(fk_vnic_create_t, fvc_mac) == 24);
     assert!(core::mem::offset_of!(fk_vnic_create_t, fvc_name) == 32);
     assert!(core::mem::offset_of!(fk_vnic_info_t, fvi_name) == 40);
@@ -355,6 +381,8 @@ unsafe impl Pod for fk_vnic_info_t {}
 unsafe impl Pod for fk_stats_t {}
 // SAFETY: as above.
 unsafe impl Pod for fk_stat_t {}
+// SAFETY: as above.
+unsafe impl Pod for fk_open_t {}
 
 impl Default for fk_dl_attr_t {
     fn default() -> Self {
@@ -432,5 +460,19 @@ mod tests {
         // Short input zero-fills.
         let short = fk_dl_create_t::from_bytes_padded(&c.as_bytes()[..8]);
         assert_eq!(short.fdc_class, 0);
+    }
+
+    #[test]
+    fn open_name_layout() {
+        let o = fk_open_t {
+            fo_minor: 3,
+            fo_pad: 0,
+            fo_secret: 0x0102_0304_0506_0708,
+        };
+        let b = o.as_bytes();
+        assert_eq!(&b[0..4], &3u32.to_le_bytes());
+        assert_eq!(&b[8..16], &0x0102_0304_0506_0708u64.to_le_bytes());
+        assert_eq!(fk_open_t::from_bytes(b), Some(o));
+        assert_eq!(fk_open_t::from_bytes(&b[..15]), None);
     }
 }
