@@ -570,3 +570,52 @@ fn taps(ns: &Netns) -> Vec<String> {
     v.sort();
     v
 }
+
+/// `delete-overlay` of a DYNAMIC overlay whose lookups nobody answers
+/// (varpd down): the kernel's DELETE waits, uninterruptibly, until every
+/// queued request is answered (spec/kernel.md §9.2, as on illumos), so the
+/// command blocks; once varpd is back it drains the queue and the delete
+/// completes, leaving nothing behind.
+#[test]
+fn faults_delete_overlay_waits_for_varpd_then_completes() {
+    if !have_root("faults_delete_overlay_waits_for_varpd_then_completes") {
+        return;
+    }
+    let DynFault { mut a, .. } = dynamic_fault();
+    a.ok(&["delete-vnic", "dyn1"]);
+    let mut del =
+        a.ns.command(bin("dladm"))
+            .args(["delete-overlay", "dyn0"])
+            .env("OVERLAY_ROOT", a.root())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn dladm delete-overlay");
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        del.try_wait().expect("try_wait").is_none(),
+        "delete-overlay finished with lookups unanswered"
+    );
+    // Other management requests are still served meanwhile.
+    assert!(a.ok(&["show-link", "-p", "-o", "link"]).contains("dyn0"));
+    a.start_varpd();
+    let start = Instant::now();
+    let st = loop {
+        if let Some(st) = del.try_wait().expect("try_wait") {
+            break st;
+        }
+        if start.elapsed() > Duration::from_secs(15) {
+            let _ = del.kill();
+            panic!("delete-overlay still blocked 15 s after varpd restarted");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let out = del.wait_with_output().expect("dladm output");
+    assert!(
+        st.success(),
+        "delete-overlay failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(a.ok(&["show-link"]), "");
+    assert_eq!(a.ok(&["show-link", "-P"]), "");
+}
