@@ -766,3 +766,16 @@ pub fn snmp(ns: &Netns, table: &str, field: &str) -> u64 {
         .unwrap_or_else(|| panic!("no {table} {field}"));
     vals[i].parse().unwrap_or(0)
 }
+
+/// One counter of a namespace's `/proc/net/snmp6` (e.g.
+/// `Udp6InCsumErrors`), 0 if absent.
+pub fn snmp6(ns: &Netns, name: &str) -> u64 {
+    let out = ns.exec_ok("cat", &["/proc/net/snmp6"]);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| {
+            let mut w = l.split_whitespace();
+            (w.next() == Some(name)).then(|| w.next()?.parse().ok())?
+        })
+        .unwrap_or(0)
+}

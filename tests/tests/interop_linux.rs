@@ -14,7 +14,8 @@
 use overlay_tests::have_root;
 use overlay_tests::netns::Netns;
 use overlay_tests::peers::{
-    iperf3, linux_vxlan, linux_vxlan_with, ping, ping_df, tx_csum_off, underlay, Family, OurHost,
+    iperf3, linux_vxlan, linux_vxlan_with, ping, ping_df, snmp6, tx_csum_off, underlay, Family,
+    OurHost,
 };
 
 /// One interop case.
@@ -219,16 +220,4 @@ fn interop_linux_ipv6_zero_checksum() {
         "zero-checksum UDPv6 from Linux not accepted (Udp6 errors +{})",
         k1 - k0
     );
-}
-
-/// One counter of a namespace's `/proc/net/snmp6`.
-fn snmp6(ns: &Netns, name: &str) -> u64 {
-    let out = ns.exec_ok("cat", &["/proc/net/snmp6"]);
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .find_map(|l| {
-            let mut w = l.split_whitespace();
-            (w.next() == Some(name)).then(|| w.next()?.parse().ok())?
-        })
-        .unwrap_or(0)
 }
