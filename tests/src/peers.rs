@@ -248,7 +248,7 @@ pub fn linux_vxlan(
 }
 
 /// [`linux_vxlan`] with further `ip link … type vxlan` options (e.g.
-/// `udp6zerocsumtx`).
+/// `udp6zerocsumtx`); an empty `cidr` leaves the device without address.
 #[allow(clippy::too_many_arguments)]
 pub fn linux_vxlan_with(
     ns: &Netns,
@@ -282,7 +282,11 @@ pub fn linux_vxlan_with(
     args.extend_from_slice(extra);
     ns.exec_ok("ip", &args);
     ns.exec_ok("ip", &["link", "set", name, "mtu", &mtu.to_string()]);
-    ns.plumb(name, cidr);
+    if cidr.is_empty() {
+        ns.exec_ok("ip", &["link", "set", name, "up"]);
+    } else {
+        ns.plumb(name, cidr);
+    }
 }
 
 /// The MAC address of interface `ifname` in `ns`.

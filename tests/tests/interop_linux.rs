@@ -9,7 +9,8 @@
 //! byte more does not.
 //!
 //! The matrix (also in docs/interop.md): IPv4 underlay vnetid 23 port 4789;
-//! vnetid 0; vnetid 16777215; IPv6 underlay; port 8472 on both sides.
+//! vnetid 0; vnetid 16777215; IPv6 underlay; port 8472 on both sides; the
+//! Linux vxlan as a port of a bridge that carries the address.
 
 use overlay_tests::have_root;
 use overlay_tests::netns::Netns;
@@ -25,6 +26,9 @@ struct Case {
     vnetid: u32,
     port: u16,
     subnet: u8,
+    /// The Linux vxlan is a port of a bridge `br0` carrying the address
+    /// (the usual deployment), instead of carrying it itself.
+    bridged: bool,
 }
 
 /// Overlay MTU on both sides (our default; set on the Linux device).
@@ -42,16 +46,33 @@ fn run_case(c: &Case) {
     let o_ip = format!("10.{}.0.1", c.subnet);
     let l_ip = format!("10.{}.0.2", c.subnet);
     ours.vnic("ov0", "foo0", None, &format!("{o_ip}/24"));
-    linux_vxlan(
-        &linux,
-        "vx0",
-        c.vnetid,
-        &ul.ip_b,
-        &ul.ip_a,
-        c.port,
-        MTU,
-        &format!("{l_ip}/24"),
-    );
+    if c.bridged {
+        linux.exec_ok("ip", &["link", "add", "br0", "type", "bridge"]);
+        linux_vxlan_with(
+            &linux,
+            "vx0",
+            c.vnetid,
+            &ul.ip_b,
+            &ul.ip_a,
+            c.port,
+            MTU,
+            "",
+            &[],
+        );
+        linux.exec_ok("ip", &["link", "set", "vx0", "master", "br0"]);
+        linux.plumb("br0", &format!("{l_ip}/24"));
+    } else {
+        linux_vxlan(
+            &linux,
+            "vx0",
+            c.vnetid,
+            &ul.ip_b,
+            &ul.ip_a,
+            c.port,
+            MTU,
+            &format!("{l_ip}/24"),
+        );
+    }
     // The VNIC's MTU is the overlay's.
     let mtu = ours.dladm_ok(&["show-link", "-p", "-o", "mtu", "foo0"]);
     assert_eq!(mtu.trim(), MTU.to_string(), "{}: VNIC MTU", c.name);
@@ -118,6 +139,7 @@ fn interop_linux_v4_vnetid23_port4789() {
         vnetid: 23,
         port: 4789,
         subnet: 151,
+        bridged: false,
     });
 }
 
@@ -132,6 +154,7 @@ fn interop_linux_vnetid_0() {
         vnetid: 0,
         port: 4789,
         subnet: 152,
+        bridged: false,
     });
 }
 
@@ -146,6 +169,7 @@ fn interop_linux_vnetid_max() {
         vnetid: 16_777_215,
         port: 4789,
         subnet: 153,
+        bridged: false,
     });
 }
 
@@ -160,6 +184,7 @@ fn interop_linux_ipv6_underlay() {
         vnetid: 23,
         port: 4789,
         subnet: 154,
+        bridged: false,
     });
 }
 
@@ -174,6 +199,22 @@ fn interop_linux_port_8472() {
         vnetid: 23,
         port: 8472,
         subnet: 155,
+        bridged: false,
+    });
+}
+
+#[test]
+fn interop_linux_bridged_vxlan() {
+    if !have_root("interop_linux_bridged_vxlan") {
+        return;
+    }
+    run_case(&Case {
+        name: "v4/23/4789 bridged",
+        fam: Family::V4,
+        vnetid: 23,
+        port: 4789,
+        subnet: 157,
+        bridged: true,
     });
 }
 
