@@ -129,22 +129,25 @@ impl VnetHdr {
 
 /// The one's complement sum of `data` (as big-endian 16-bit words, an odd
 /// last byte padded with zero) added to `init`, not yet folded.
+///
+/// The loop adds little-endian 32-bit words into a 64-bit accumulator
+/// (which the compiler vectorises) and swaps the folded result's bytes at
+/// the end: the one's complement sum does not depend on byte order
+/// (RFC 1071 §2 B).
 pub fn csum_add(data: &[u8], init: u64) -> u64 {
-    let mut s = init;
-    let mut c = data.chunks_exact(8);
+    let mut s: u64 = 0;
+    let mut c = data.chunks_exact(4);
     for w in &mut c {
-        // Two 32-bit big-endian words; the u64 keeps the carries.
-        s += u64::from(u32::from_be_bytes([w[0], w[1], w[2], w[3]]));
-        s += u64::from(u32::from_be_bytes([w[4], w[5], w[6], w[7]]));
+        s += u64::from(u32::from_le_bytes([w[0], w[1], w[2], w[3]]));
     }
     let mut r = c.remainder().chunks_exact(2);
     for w in &mut r {
-        s += u64::from(u16::from_be_bytes([w[0], w[1]]));
+        s += u64::from(u16::from_le_bytes([w[0], w[1]]));
     }
     if let [b] = r.remainder() {
-        s += u64::from(*b) << 8;
+        s += u64::from(*b);
     }
-    s
+    init + u64::from(csum_fold(s).swap_bytes())
 }
 
 /// Folds a sum to 16 bits (not complemented).
@@ -600,6 +603,19 @@ mod tests {
             csum_fold(csum_add(&[0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6], 0))
         );
         assert_eq!(csum_fold(csum_add(&[0xff], 0)), 0xff00);
+    }
+
+    #[test]
+    fn checksum_agrees_with_a_plain_big_endian_sum() {
+        let d: Vec<u8> = (0..3001u32).map(|i| (i * 131 + 7) as u8).collect();
+        for n in [0, 1, 2, 3, 5, 8, 9, 63, 64, 65, 1500, 3001] {
+            let mut plain: u64 = 5;
+            for w in d[..n].chunks(2) {
+                let hi = u64::from(w[0]) << 8;
+                plain += hi + w.get(1).map_or(0, |&b| u64::from(b));
+            }
+            assert_eq!(csum_fold(csum_add(&d[..n], 5)), csum_fold(plain), "n={n}");
+        }
     }
 
     #[test]
