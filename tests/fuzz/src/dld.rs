@@ -5,6 +5,9 @@
 //! command's registered size with a plausible link id, a known property
 //! name and byte mutations, so the handlers' deep paths are reached.
 //!
+//! Frames sent on the devices and datagrams delivered to the mux are
+//! interleaved with the ioctls.
+//!
 //! Invariants: no panic; an unknown command is `ENOTSUP`; a COPYOUT
 //! command returns exactly its registered size (even on error), others
 //! nothing; an unprivileged caller of a privileged command gets `EPERM`.
@@ -14,7 +17,7 @@
 use crate::driver;
 use crate::input::Input;
 use overlay::sys::*;
-use overlay::{Cred, Errno};
+use overlay::{Cred, Errno, MsgBlk};
 
 /// Property names worth placing in name fields.
 pub const NAMES: &[&[u8]] = &[
@@ -91,6 +94,24 @@ pub fn run(data: &[u8]) {
     let mut n = 0;
     while !inp.is_empty() && n < 256 {
         n += 1;
+        // Now and then, traffic: the data path must cope with whatever
+        // state the ioctls left (stopped, re-propertied, deleted devices).
+        match inp.u8() % 8 {
+            0 => {
+                let linkid = LINKIDS[inp.u8() as usize % LINKIDS.len()];
+                let f = inp.blob(1600);
+                if let Some(d) = o.dev_by_linkid(linkid) {
+                    d.m_tx(MsgBlk::with_headroom(f).into());
+                }
+                continue;
+            }
+            1 => {
+                let d = inp.blob(1600);
+                let _ = o.platform().deliver(&driver::listen_addr(), d);
+                continue;
+            }
+            _ => {}
+        }
         let cmd = inp.cmd(&known);
         let info = dld_ioc_info(cmd);
         let a = arg(&mut inp, info.map_or(64, |i| i.size));

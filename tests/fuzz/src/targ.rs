@@ -38,6 +38,7 @@ pub fn run(data: &[u8]) {
     driver::create(&o, 12, 25);
     let known: Vec<u32> = TARG_IOC_TABLE.iter().map(|r| r.cmd).collect();
     let mut minors = vec![varpd];
+    let mut last_reqid = 0u64;
     let mut inp = Input::new(data);
     let mut n = 0;
     while !inp.is_empty() && n < 256 {
@@ -75,7 +76,19 @@ pub fn run(data: &[u8]) {
                 if cmd == OVERLAY_TARG_LOOKUP && o.targ_npending() == 0 {
                     continue;
                 }
-                let a = arg(&mut inp, info.map_or(64, |i| i.size));
+                let mut a = arg(&mut inp, info.map_or(64, |i| i.size));
+                // Request ids are opaque kernel values: hand back the last
+                // one LOOKUP gave, where the command expects one.
+                let off = match cmd {
+                    OVERLAY_TARG_RESPOND | OVERLAY_TARG_DROP => Some(0),
+                    OVERLAY_TARG_INJECT | OVERLAY_TARG_PKT | OVERLAY_TARG_RESEND => Some(8),
+                    _ => None,
+                };
+                if let Some(off) = off {
+                    if inp.u8() & 3 != 0 && a.len() >= off + 8 {
+                        a[off..off + 8].copy_from_slice(&last_reqid.to_ne_bytes());
+                    }
+                }
                 let d = inp.blob(2048).to_vec();
                 let flags = inp.u8();
                 let mut u = BufUserIo::with_data(&a, &d);
@@ -94,6 +107,11 @@ pub fn run(data: &[u8]) {
                     minors[inp.u8() as usize % minors.len()]
                 };
                 let r = o.targ_ioctl(minor, cmd, &mut u, &c);
+                if cmd == OVERLAY_TARG_LOOKUP && r.is_ok() {
+                    if let Some(l) = overlay_targ_lookup_t::from_bytes(&u.arg) {
+                        last_reqid = l.otl_reqid;
+                    }
+                }
                 if !c.dl_config {
                     assert_eq!(r, Err(Errno::EPERM), "unprivileged {cmd:#x}");
                 } else if !minors.contains(&minor) {
