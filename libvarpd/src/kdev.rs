@@ -142,9 +142,9 @@ mod imp {
     use crate::errno::Errno;
 
     /// Most connections one handle opens; further concurrent callers wait
-    /// for an idle one. varpd needs one per lookup thread plus a few for
-    /// its door threads.
-    pub const MAX_CONNS: usize = 64;
+    /// for an idle one. varpd needs one per lookup thread (2×CPUs+1) plus
+    /// one per door call in progress; this only guards against runaway.
+    pub const MAX_CONNS: usize = 1024;
 
     /// How more connections reach the same kernel handle.
     #[derive(Clone, Copy)]
@@ -496,5 +496,139 @@ mod imp {
             }
             Ok(out)
         }
+    }
+}
+
+#[cfg(all(test, not(target_os = "illumos")))]
+mod tests {
+    //! The connection pool against a stand-in fkoverlayd that names its
+    //! handle and accepts `FK_ATTACH`.
+    use super::*;
+    use crate::ksys::{FEXCL, FREAD, FWRITE, OVERLAY_TARG_INFO, OVERLAY_TARG_LOOKUP};
+    use std::io::{Read, Write};
+    use std::os::unix::net::{UnixListener, UnixStream};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    const NAME: [u8; FK_OPEN_NAME_SIZE] = [1, 0, 0, 0, 0, 0, 0, 0, 9, 8, 7, 6, 5, 4, 3, 2];
+    const KILL: u32 = 0xdead;
+
+    #[derive(Default)]
+    struct Fake {
+        in_lookup: AtomicUsize,
+        max_in_lookup: AtomicUsize,
+        lookups_at_info: AtomicUsize,
+        refuse_attach: AtomicBool,
+    }
+
+    fn frame(s: &mut UnixStream) -> Option<(u32, Vec<u8>)> {
+        let mut h = [0u8; 16];
+        s.read_exact(&mut h).ok()?;
+        let w = |i: usize| u32::from_le_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
+        let mut a = vec![0u8; w(8) as usize + w(12) as usize];
+        s.read_exact(&mut a).ok()?;
+        Some((w(4), a))
+    }
+
+    fn reply(s: &mut UnixStream, errno: u32, arg: &[u8]) {
+        let mut f = Vec::new();
+        for v in [FK_MAGIC, errno, arg.len() as u32, 0] {
+            f.extend_from_slice(&v.to_le_bytes());
+        }
+        f.extend_from_slice(arg);
+        let _ = s.write_all(&f);
+    }
+
+    fn serve(mut s: UnixStream, fk: &Fake) {
+        match frame(&mut s) {
+            Some((FK_OPEN, _)) => reply(&mut s, 0, &NAME),
+            Some((FK_ATTACH, a)) if a == NAME && !fk.refuse_attach.load(Ordering::SeqCst) => {
+                reply(&mut s, 0, &NAME)
+            }
+            Some((FK_ATTACH, _)) => return reply(&mut s, Errno::ENXIO.0 as u32, &[]),
+            _ => return,
+        }
+        while let Some((cmd, _)) = frame(&mut s) {
+            match cmd {
+                OVERLAY_TARG_LOOKUP => {
+                    let n = fk.in_lookup.fetch_add(1, Ordering::SeqCst) + 1;
+                    fk.max_in_lookup.fetch_max(n, Ordering::SeqCst);
+                    std::thread::sleep(std::time::Duration::from_millis(300));
+                    fk.in_lookup.fetch_sub(1, Ordering::SeqCst);
+                    reply(&mut s, Errno::ETIME.0 as u32, &[]);
+                }
+                OVERLAY_TARG_INFO => {
+                    fk.lookups_at_info
+                        .store(fk.in_lookup.load(Ordering::SeqCst), Ordering::SeqCst);
+                    reply(&mut s, 0, &[0u8; 24]);
+                }
+                KILL => return,
+                _ => reply(&mut s, Errno::ENOTTY.0 as u32, &[]),
+            }
+        }
+    }
+
+    fn fake(tag: &str) -> (std::path::PathBuf, Arc<Fake>) {
+        let root = std::env::temp_dir().join(format!("kdev-pool-{}-{tag}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("run/overlay")).unwrap();
+        let l = UnixListener::bind(root.join("run/overlay/overlay")).unwrap();
+        let fk = Arc::new(Fake::default());
+        let f = Arc::clone(&fk);
+        std::thread::spawn(move || {
+            for c in l.incoming().flatten() {
+                let f = Arc::clone(&f);
+                std::thread::spawn(move || serve(c, &f));
+            }
+        });
+        (root, fk)
+    }
+
+    #[test]
+    fn concurrent_calls_get_their_own_connections() {
+        let (root, fk) = fake("conc");
+        let k = Arc::new(KDev::open_overlay(&root, FREAD | FWRITE | FEXCL).unwrap());
+        let threads: Vec<_> = (0..3)
+            .map(|_| {
+                let k = Arc::clone(&k);
+                std::thread::spawn(move || k.ioctl(OVERLAY_TARG_LOOKUP, &mut [0u8; 72]))
+            })
+            .collect();
+        while fk.in_lookup.load(Ordering::SeqCst) < 3 {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        // All three LOOKUPs wait at once, and INFO is answered meanwhile.
+        k.ioctl(OVERLAY_TARG_INFO, &mut [0u8; 24]).unwrap();
+        assert_eq!(fk.lookups_at_info.load(Ordering::SeqCst), 3);
+        for t in threads {
+            assert_eq!(t.join().unwrap(), Err(Errno::ETIME));
+        }
+        assert_eq!(fk.max_in_lookup.load(Ordering::SeqCst), 3);
+        assert_eq!(k.connections(), 4);
+        let c = k.try_clone().unwrap();
+        assert_eq!(c.connections(), 1);
+        c.ioctl(OVERLAY_TARG_INFO, &mut [0u8; 24]).unwrap();
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn broken_connections_are_replaced_until_the_handle_is_gone() {
+        let (root, fk) = fake("broken");
+        let k = KDev::open_overlay(&root, FREAD | FWRITE | FEXCL).unwrap();
+        assert!(k.ioctl(KILL, &mut [0u8; 4]).is_err());
+        assert_eq!(k.connections(), 0);
+        // The next call attaches a new connection to the same handle.
+        k.ioctl(OVERLAY_TARG_INFO, &mut [0u8; 24]).unwrap();
+        assert_eq!(k.connections(), 1);
+        // The handle is gone (a restarted daemon does not know it): the
+        // descriptor is unusable, EBADF.
+        fk.refuse_attach.store(true, Ordering::SeqCst);
+        assert!(k.ioctl(KILL, &mut [0u8; 4]).is_err());
+        assert_eq!(
+            k.ioctl(OVERLAY_TARG_INFO, &mut [0u8; 24]),
+            Err(Errno::EBADF)
+        );
+        assert_eq!(k.connections(), 0);
+        let _ = std::fs::remove_dir_all(&root);
     }
 }
