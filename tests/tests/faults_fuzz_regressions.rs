@@ -1,9 +1,10 @@
 //! Fuzz regressions replayed by `cargo test` (issue 8 item 5).
 //!
-//! The libvarpd harnesses of `tests/fuzz` (door envelope, files JSON) depend
-//! only on `libvarpd`, so they are included here by path and every input in
-//! `tests/fuzz/regressions/<target>/` is replayed through them, together
-//! with a few hand-made edge cases. (The overlay-crate harnesses need the
+//! The libvarpd harnesses of `tests/fuzz` (door envelope, files JSON, state
+//! files) depend only on `libvarpd`, so they are included here by path and
+//! every input in `tests/fuzz/regressions/<target>/` and
+//! `tests/fuzz/seeds/<target>/` is replayed through them, together with a
+//! few hand-made edge cases. (The overlay-crate harnesses need the
 //! `overlay` crate, which this crate does not depend on; `cargo xtask fuzz`
 //! replays their regressions before fuzzing.)
 
@@ -17,11 +18,22 @@ mod door;
 #[path = "../fuzz/src/files.rs"]
 mod files;
 
+#[path = "../fuzz/src/persist.rs"]
+mod persist;
+
 use std::path::PathBuf;
 
+/// The committed inputs of `target`: its regressions, then its seeds.
 fn regressions(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut v = inputs("regressions", target);
+    v.extend(inputs("seeds", target));
+    v
+}
+
+fn inputs(kind: &str, target: &str) -> Vec<(PathBuf, Vec<u8>)> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("fuzz/regressions")
+        .join("fuzz")
+        .join(kind)
         .join(target);
     let Ok(rd) = std::fs::read_dir(&dir) else {
         return Vec::new();
@@ -77,6 +89,23 @@ fn faults_fuzz_regressions_files_json() {
             b"[1,2,3]",
             b"\n\n\n{",
             b"\xff\xfe",
+        ],
+    );
+}
+
+#[test]
+fn faults_fuzz_regressions_persist_restore() {
+    replay(
+        "persist_restore",
+        persist::run,
+        &[
+            b"",
+            b"{}",
+            b"null",
+            b"{\"vri_id\":0,\"vri_linkid\":7,\"vri_dest\":6,\"vri_mode\":1,\
+              \"vri_plugin\":\"direct\",\"vri_private\":null}",
+            b"{\"vri_id\":18446744073709551615,\"vri_linkid\":7,\"vri_dest\":6,\
+              \"vri_mode\":2,\"vri_plugin\":\"files\",\"vri_private\":{\"files/config\":\"/\"}}",
         ],
     );
 }

@@ -9,7 +9,8 @@
 //! `-max_total_time`, reading two corpora: `tests/fuzz/corpus/<target>`
 //! (grown by the runs, not committed) and `tests/fuzz/regressions/<target>`
 //! (committed: every input that ever crashed a target, so a regression
-//! fails at once, before any fuzzing). A crash, panic, leak or timeout
+//! fails at once, before any fuzzing) and `tests/fuzz/seeds/<target>`
+//! (committed: a few well-formed inputs to start from). A crash, panic, leak or timeout
 //! stops the task with the path of the input libFuzzer wrote under
 //! `tests/fuzz/artifacts/<target>/`; copy it into `regressions/<target>/`
 //! once the bug is fixed. See docs/faults.md.
@@ -25,6 +26,7 @@ pub const TARGETS: &[&str] = &[
     "targ_ioctl",
     "door_dispatch",
     "files_json",
+    "persist_restore",
 ];
 
 /// Seconds per target when `cargo xtask test` runs the fuzzers.
@@ -77,9 +79,11 @@ pub fn fuzz(targets: &[&str], seconds: u64) -> Result {
         let mut cmd = nightly_fuzz();
         cmd.args(["run", "--fuzz-dir", FUZZ_DIR, "-O", t]);
         cmd.arg(&corpus);
-        let reg = dir.join("regressions").join(t);
-        if reg.is_dir() {
-            cmd.arg(&reg);
+        for extra in ["regressions", "seeds"] {
+            let d = dir.join(extra).join(t);
+            if d.is_dir() {
+                cmd.arg(&d);
+            }
         }
         cmd.arg("--").args([
             format!("-max_total_time={seconds}"),

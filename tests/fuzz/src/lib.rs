@@ -16,8 +16,9 @@
 //! | [`targ::run`] | `Overlay::targ_open`/`targ_ioctl`/`targ_close` (`/dev/overlay`) with frames queuing lookups |
 //! | [`door::run`] | libvarpd's door server `dispatch` on arbitrary envelopes |
 //! | [`files::run`] | the `files` plugin's JSON configuration parser |
+//! | [`persist::run`] | varpd's state files: decode and the whole restore of one file |
 //!
-//! The `libvarpd` harnesses ([`door`], [`files`]) depend only on `libvarpd`
+//! The `libvarpd` harnesses ([`door`], [`files`], [`persist`]) depend only on `libvarpd`
 //! and `overlay-sys`, so the workspace's `overlay-tests` crate includes
 //! them by path to replay regression inputs in `cargo test`.
 
@@ -27,4 +28,5 @@ pub mod door;
 pub mod driver;
 pub mod files;
 pub mod input;
+pub mod persist;
 pub mod targ;
