@@ -412,12 +412,24 @@ impl Capture {
     /// Starts capturing UDP on `ifname` in `ns` into a file under `dir`,
     /// and waits (20 s at most) until tshark says it is capturing.
     pub fn start(ns: &Netns, ifname: &str, dir: &Path) -> Capture {
+        Capture::start_snap(ns, ifname, dir, 0)
+    }
+
+    /// [`Capture::start`] keeping only the first `snaplen` bytes of each
+    /// packet (0: whole packets), for bulk traffic.
+    pub fn start_snap(ns: &Netns, ifname: &str, dir: &Path, snaplen: u32) -> Capture {
         let file = dir.join(format!("{}.pcapng", unique_name("cap")));
         let log = dir.join(format!("{}.log", unique_name("cap")));
         let logf = std::fs::File::create(&log).expect("create capture log");
         let child = ns
             .command("tshark")
-            .args(["-i", ifname, "-f", "udp", "-w"])
+            .args(["-i", ifname, "-f", "udp"])
+            .args(if snaplen > 0 {
+                vec!["-s".to_string(), snaplen.to_string()]
+            } else {
+                vec![]
+            })
+            .arg("-w")
             .arg(&file)
             .env("DEBIAN_FRONTEND", "noninteractive")
             .stdin(Stdio::null())
@@ -482,7 +494,16 @@ impl Capture {
         if vxlan_port != 4789 {
             c.args(["-d", &format!("udp.port=={vxlan_port},vxlan")]);
         }
-        c.args(["-Y", filter, "-T", "fields", "-E", "separator=|"]);
+        c.args([
+            "-Y",
+            filter,
+            "-T",
+            "fields",
+            "-E",
+            "separator=|",
+            "-E",
+            "occurrence=f",
+        ]);
         for f in fields {
             c.args(["-e", f]);
         }

@@ -21,7 +21,8 @@
 use overlay_tests::have_root;
 use overlay_tests::netns::{Netns, TempRoot};
 use overlay_tests::peers::{
-    ether_frame, linux_vxlan, mac_of, ping, tx_csum_off, underlay, unhex, Capture, Family, OurHost,
+    ether_frame, iperf3, linux_vxlan, mac_of, ping, tx_csum_off, underlay, unhex, Capture, Family,
+    OurHost,
 };
 use std::time::Duration;
 
@@ -276,4 +277,53 @@ fn wire_e9_ipv4_udp_checksum_zero() {
     for d in &dg {
         assert_eq!(d.csum, 0, "E9: IPv4 outer UDP checksum must be 0: {d:?}");
     }
+}
+
+/// Bulk TCP (iperf3, 1 s) from our VNIC: every datagram on the wire is a
+/// conformant VXLAN packet (E1, E2, E3 by the dissector's fields), fits
+/// the underlay MTU and is not an IP fragment (E11), whatever batching or
+/// segmentation fkoverlayd does on the way.
+#[test]
+fn wire_conformance_bulk_tcp() {
+    if !have_root("wire_conformance_bulk_tcp") {
+        return;
+    }
+    let s = setup(Family::V4, 4789, 164);
+    let mut cap = Capture::start_snap(&s.ours.ns, &s.if_a, s.dir.path(), 128);
+    let bytes = iperf3(&s._linux, &s.ours.ns, "10.164.0.2", 1).expect("iperf3");
+    cap.stop();
+    let rows = cap.fields(
+        4789,
+        &format!("ip.src == {}", s.ip_a),
+        &[
+            "frame.len",
+            "ip.flags.mf",
+            "ip.frag_offset",
+            "udp.length",
+            "vxlan.flags",
+            "vxlan.reserved8",
+            "vxlan.vni",
+        ],
+    );
+    assert!(rows.len() > 100, "only {} datagrams captured", rows.len());
+    let mut max = 0;
+    for r in &rows {
+        assert_eq!(r.len(), 7, "{r:?}");
+        let flen: u32 = r[0].parse().expect("frame.len");
+        max = max.max(flen);
+        assert!(
+            flen <= 14 + 1500,
+            "a {flen}-byte frame on a 1500-byte link: {r:?}"
+        );
+        assert!(r[1] == "0" || r[1] == "False", "E11 fragment: {r:?}");
+        assert_eq!(r[2], "0", "E11 fragment offset: {r:?}");
+        // vxlan.flags is the 16-bit flags field: only I (0x0800) set.
+        assert_eq!(r[4], "0x0800", "E1/E2 flags: {r:?}");
+        assert_eq!(r[5], "0", "E3 reserved8: {r:?}");
+        assert_eq!(r[6], VNETID.to_string(), "VNI: {r:?}");
+    }
+    eprintln!(
+        "bulk: iperf3 moved {bytes} B; {} datagrams captured, largest frame {max} B",
+        rows.len()
+    );
 }
