@@ -327,3 +327,52 @@ fn wire_conformance_bulk_tcp() {
         rows.len()
     );
 }
+
+/// E11 with an underlay too small for the overlay (veth MTU 1420, overlay
+/// MTU 1400, so a full inner frame makes a 1450-byte outer packet): the
+/// VTEP MUST NOT fragment. Dropping the frame (counted) or an ICMP "frag
+/// needed" are both acceptable; outer fragments are not. KNOWN FAILING:
+/// fkoverlayd's underlay socket keeps Linux's default path-MTU mode for UDP
+/// (`IP_PMTUDISC_WANT`), so the host fragments the outer packet (seen: a
+/// 1434-byte first fragment and a 64-byte second). `IP_MTU_DISCOVER` /
+/// `IPV6_MTU_DISCOVER` = `*_PMTUDISC_DO` on that socket would turn it into
+/// an `EMSGSIZE` send failure (a counted drop). Run with `--ignored` once
+/// fixed.
+#[test]
+#[ignore = "fkoverlayd fragments outer packets on a small underlay (no IP_PMTUDISC_DO); see docs/interop.md"]
+fn wire_e11_no_fragments_on_small_underlay() {
+    if !have_root("wire_e11_no_fragments_on_small_underlay") {
+        return;
+    }
+    let s = setup(Family::V4, 4789, 165);
+    s.ours
+        .ns
+        .exec_ok("ip", &["link", "set", &s.if_a, "mtu", "1420"]);
+    let mut cap = Capture::start(&s.ours.ns, &s.if_a, s.dir.path());
+    let before = s.ours.stats();
+    let _ = s.ours.ns.exec(
+        "ping",
+        &["-c", "2", "-W", "1", "-M", "do", "-s", "1372", "10.165.0.2"],
+    );
+    // Small packets still pass.
+    assert!(ping(&s.ours.ns, "10.165.0.2", 1), "small packets must pass");
+    cap.stop();
+    let after = s.ours.stats();
+    let rows = cap.fields(
+        4789,
+        &format!("ip.src == {}", s.ip_a),
+        &["frame.len", "ip.flags.mf", "ip.frag_offset"],
+    );
+    let frags: Vec<_> = rows
+        .iter()
+        .filter(|r| r.len() == 3 && ((r[1] != "0" && r[1] != "False") || r[2] != "0"))
+        .collect();
+    eprintln!(
+        "E11 small underlay: {} datagrams, {} fragments; stats delta: udp_tx_errors +{}, dev_tx_drop_send +{}",
+        rows.len(),
+        frags.len(),
+        overlay_tests::peers::delta(&before, &after, "udp_tx_errors"),
+        overlay_tests::peers::delta(&before, &after, "dev_tx_drop_send"),
+    );
+    assert!(frags.is_empty(), "E11: outer fragments sent: {frags:?}");
+}
