@@ -376,3 +376,39 @@ fn wire_e11_no_fragments_on_small_underlay() {
     );
     assert!(frags.is_empty(), "E11: outer fragments sent: {frags:?}");
 }
+
+/// E4: the VNI is 24 bits; 16777216 and above are refused at create, and
+/// nothing is left behind.
+#[test]
+fn wire_e4_vnetid_over_24_bits_refused() {
+    if !have_root("wire_e4_vnetid_over_24_bits_refused") {
+        return;
+    }
+    let ns = Netns::new("io");
+    ns.exec_ok("ip", &["addr", "add", "10.99.1.1/32", "dev", "lo"]);
+    let ours = OurHost::new(ns);
+    for v in ["16777216", "4294967296", "-1"] {
+        let o = ours.dladm(&[
+            "create-overlay",
+            "-e",
+            "vxlan",
+            "-s",
+            "direct",
+            "-p",
+            "vxlan/listen_ip=10.99.1.1",
+            "-p",
+            "direct/dest_ip=10.99.1.2",
+            "-p",
+            "direct/dest_port=4789",
+            "-v",
+            v,
+            "ov0",
+        ]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "E4: vnetid {v} accepted");
+        assert!(err.starts_with("dladm: "), "E4: vnetid {v}: {err}");
+        eprintln!("E4: -v {v}: {}", err.trim());
+        assert_eq!(ours.dladm_ok(&["show-link", "-P"]), "");
+        assert_eq!(ours.dladm_ok(&["show-link"]), "");
+    }
+}
