@@ -219,6 +219,9 @@ fn fk_traffic_point_two_hosts() {
     assert_eq!(e, 0);
     for h in [&a, &b] {
         assert!(h.ns.has_link("fkv0"));
+        // IPv4 only: IPv6's own MLD and router solicitations would reach the
+        // overlay at any time and upset the frame counts below.
+        h.ns.exec_ok("sysctl", &["-qw", "net.ipv6.conf.fkv0.disable_ipv6=1"]);
         h.ns.exec_ok("ip", &["link", "set", "fkv0", "up"]);
     }
     // The VNIC is listed with its overlay and MAC.
@@ -263,6 +266,9 @@ fn fk_traffic_point_two_hosts() {
     // Local switching: a second VNIC on the same overlay of host a.
     let (e, _) = create_vnic(&mut a, la, "fkv1", MAC_A2);
     assert_eq!(e, 0);
+    // No IPv6 on it: the kernel's own MLD and router solicitations would
+    // go to the overlay at any time and upset the count below.
+    a.ns.exec_ok("sysctl", &["-qw", "net.ipv6.conf.fkv1.disable_ipv6=1"]);
     a.ns.exec_ok("ip", &["link", "set", "fkv1", "up"]);
     let sa2 = a.ns.packet_socket("fkv1", ETHERTYPE_TEST);
     let before = stat(&a, "overlay_tx");
