@@ -562,6 +562,35 @@ fn system(o: &Opts) -> Result {
         let _ = s.kill();
         let _ = s.wait();
     }
+    // What the offloads did, and every drop: fkoverlayd's counters.
+    for h in &pairs[1].h {
+        if let Ok(out) = h.cmd(&bin("fkoverlayd"), &["stats"]).output() {
+            let text = String::from_utf8_lossy(&out.stdout);
+            let lines: Vec<&str> = text
+                .lines()
+                .filter(|l| {
+                    let n = l.split_whitespace().last().unwrap_or("0");
+                    n != "0"
+                        && [
+                            "tso",
+                            "gro",
+                            "drop",
+                            "error",
+                            "full",
+                            "udp_",
+                            "tap_rx_frames",
+                        ]
+                        .iter()
+                        .any(|k| l.contains(k))
+                })
+                .collect();
+            println!(
+                "fkoverlayd stats on {} (non-zero): {}",
+                h.ns,
+                lines.join("; ")
+            );
+        }
+    }
 
     println!(
         "\nsystem throughput ({} rounds, alternating; load average before {load0}, after {load1})",

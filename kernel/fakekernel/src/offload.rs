@@ -35,6 +35,8 @@ pub const GSO_NONE: u8 = 0;
 pub const GSO_TCPV4: u8 = 1;
 /// `VIRTIO_NET_HDR_GSO_TCPV6`.
 pub const GSO_TCPV6: u8 = 4;
+/// `VIRTIO_NET_HDR_GSO_UDP_L4` (UDP segmentation, USO).
+pub const GSO_UDP_L4: u8 = 5;
 /// `VIRTIO_NET_HDR_GSO_ECN` (a flag on the type).
 pub const GSO_ECN: u8 = 0x80;
 
@@ -42,6 +44,9 @@ const ETHERTYPE_IPV4: u16 = 0x0800;
 const ETHERTYPE_IPV6: u16 = 0x86dd;
 const ETHERTYPE_VLAN: u16 = 0x8100;
 const IPPROTO_TCP: u8 = 6;
+const IPPROTO_UDP: u8 = 17;
+/// Most datagrams [`Gro`] merges into one UDP frame.
+const GRO_MAX_UDP_SEGS: u32 = 64;
 const TCP_FIN: u8 = 0x01;
 const TCP_SYN: u8 = 0x02;
 const TCP_RST: u8 = 0x04;
@@ -162,17 +167,29 @@ pub fn csum_fold(mut s: u64) -> u16 {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Layout {
     v6: bool,
+    /// UDP rather than TCP.
+    udp: bool,
     /// Offset of the IP header.
     l3: usize,
-    /// Offset of the TCP header.
+    /// Offset of the TCP or UDP header.
     l4: usize,
-    /// Offset of the payload (end of the TCP header).
+    /// Offset of the payload (end of the TCP or UDP header).
     hl: usize,
 }
 
 /// Finds the headers of an Ethernet + IPv4/IPv6 + TCP frame (IPv4 without
 /// fragmentation, IPv6 with TCP as the first next header).
 fn tcp_layout(f: &[u8]) -> Result<Layout, OffloadError> {
+    let lay = l4_layout(f)?;
+    if lay.udp {
+        return Err(OffloadError::NotTcp);
+    }
+    Ok(lay)
+}
+
+/// Finds the headers of an Ethernet + IPv4/IPv6 + TCP or UDP frame (IPv4
+/// without fragmentation, IPv6 with TCP/UDP as the first next header).
+fn l4_layout(f: &[u8]) -> Result<Layout, OffloadError> {
     if f.len() < 14 {
         return Err(OffloadError::Short);
     }
@@ -184,32 +201,44 @@ fn tcp_layout(f: &[u8]) -> Result<Layout, OffloadError> {
         l3 = 18;
         et = be16(f, 16);
     }
-    let (v6, l4) = match et {
+    let (v6, l4, udp) = match et {
         ETHERTYPE_IPV4 => {
             if f.len() < l3 + 20 {
                 return Err(OffloadError::Short);
             }
             let ihl = usize::from(f[l3] & 0xf) * 4;
-            if f[l3] >> 4 != 4 || ihl < 20 || f[l3 + 9] != IPPROTO_TCP {
+            if f[l3] >> 4 != 4 || ihl < 20 || !matches!(f[l3 + 9], IPPROTO_TCP | IPPROTO_UDP) {
                 return Err(OffloadError::NotTcp);
             }
             // A fragment (MF or an offset) has no TCP header to work on.
             if be16(f, l3 + 6) & 0x3fff != 0 {
                 return Err(OffloadError::NotTcp);
             }
-            (false, l3 + ihl)
+            (false, l3 + ihl, f[l3 + 9] == IPPROTO_UDP)
         }
         ETHERTYPE_IPV6 => {
             if f.len() < l3 + 40 {
                 return Err(OffloadError::Short);
             }
-            if f[l3] >> 4 != 6 || f[l3 + 6] != IPPROTO_TCP {
+            if f[l3] >> 4 != 6 || !matches!(f[l3 + 6], IPPROTO_TCP | IPPROTO_UDP) {
                 return Err(OffloadError::NotTcp);
             }
-            (true, l3 + 40)
+            (true, l3 + 40, f[l3 + 6] == IPPROTO_UDP)
         }
         _ => return Err(OffloadError::NotTcp),
     };
+    if udp {
+        if f.len() < l4 + 8 {
+            return Err(OffloadError::Short);
+        }
+        return Ok(Layout {
+            v6,
+            udp,
+            l3,
+            l4,
+            hl: l4 + 8,
+        });
+    }
     if f.len() < l4 + 20 {
         return Err(OffloadError::Short);
     }
@@ -221,17 +250,25 @@ fn tcp_layout(f: &[u8]) -> Result<Layout, OffloadError> {
     if f.len() < hl {
         return Err(OffloadError::Short);
     }
-    Ok(Layout { v6, l3, l4, hl })
+    Ok(Layout {
+        v6,
+        udp,
+        l3,
+        l4,
+        hl,
+    })
 }
 
-/// The TCP pseudo-header sum for a segment of `tcp_len` bytes.
-fn pseudo(f: &[u8], lay: &Layout, tcp_len: usize) -> u64 {
+/// The TCP or UDP pseudo-header sum for `l4_len` bytes from the TCP/UDP
+/// header on.
+fn pseudo(f: &[u8], lay: &Layout, l4_len: usize) -> u64 {
     let addrs = if lay.v6 {
         &f[lay.l3 + 8..lay.l3 + 40]
     } else {
         &f[lay.l3 + 12..lay.l3 + 20]
     };
-    csum_add(addrs, u64::from(IPPROTO_TCP) + tcp_len as u64)
+    let proto = if lay.udp { IPPROTO_UDP } else { IPPROTO_TCP };
+    csum_add(addrs, u64::from(proto) + l4_len as u64)
 }
 
 /// The IP packet's length according to its header, from the IP header on.
@@ -382,6 +419,7 @@ impl Gro {
             buf: Vec::with_capacity(VNET_HDR_LEN + 18 + GRO_MAX_IP),
             lay: Layout {
                 v6: false,
+                udp: false,
                 l3: 0,
                 l4: 0,
                 hl: 0,
@@ -409,12 +447,16 @@ impl Gro {
         self.flush_now
     }
 
-    /// A frame that may be merged: plain ACK (+PSH) TCP with data, exact
-    /// IP length, correct IP and TCP checksums.
+    /// A frame that may be merged: plain ACK (+PSH) TCP with data, or UDP
+    /// with data; exact IP (and UDP) length; correct IP and TCP/UDP
+    /// checksums (or none, for UDP over IPv4).
     fn check(f: &[u8]) -> Option<Seg> {
-        let lay = tcp_layout(f).ok()?;
+        let lay = l4_layout(f).ok()?;
         if lay.l3 + ip_len(f, &lay) != f.len() {
             return None;
+        }
+        if lay.udp {
+            return Gro::check_udp(f, lay);
         }
         let len = f.len() - lay.hl;
         let flags = f[lay.l4 + 13];
@@ -434,6 +476,27 @@ impl Gro {
             len,
             seq: be32(f, lay.l4 + 4),
             flags,
+        })
+    }
+
+    fn check_udp(f: &[u8], lay: Layout) -> Option<Seg> {
+        let ulen = usize::from(be16(f, lay.l4 + 4));
+        let len = f.len() - lay.hl;
+        if lay.l4 + ulen != f.len() || len == 0 {
+            return None;
+        }
+        if !lay.v6 && csum_fold(csum_add(&f[lay.l3..lay.l4], 0)) != 0xffff {
+            return None;
+        }
+        let none = !lay.v6 && be16(f, lay.l4 + 6) == 0;
+        if !none && csum_fold(csum_add(&f[lay.l4..], pseudo(f, &lay, ulen))) != 0xffff {
+            return None;
+        }
+        Some(Seg {
+            lay,
+            len,
+            seq: 0,
+            flags: 0,
         })
     }
 
@@ -467,7 +530,10 @@ impl Gro {
         };
         let p = &self.buf[VNET_HDR_LEN..];
         let lay = self.lay;
-        if s.lay != lay || s.len > self.mss || s.seq != self.next_seq {
+        if s.lay != lay || s.len > self.mss || !lay.udp && s.seq != self.next_seq {
+            return false;
+        }
+        if lay.udp && self.segs >= GRO_MAX_UDP_SEGS {
             return false;
         }
         if p.len() + s.len - lay.l3 > GRO_MAX_IP {
@@ -487,11 +553,13 @@ impl Gro {
                 && p[lay.l3 + 6..lay.l3 + 10] == f[lay.l3 + 6..lay.l3 + 10]
                 && p[lay.l3 + 12..lay.l4] == f[lay.l3 + 12..lay.l4]
         };
-        let tcp_same = p[lay.l4..lay.l4 + 4] == f[lay.l4..lay.l4 + 4]
-            && p[lay.l4 + 8..lay.l4 + 13] == f[lay.l4 + 8..lay.l4 + 13]
-            && p[lay.l4 + 14..lay.l4 + 16] == f[lay.l4 + 14..lay.l4 + 16]
-            && p[lay.l4 + 18..lay.hl] == f[lay.l4 + 18..lay.hl];
-        if !ip_same || !tcp_same {
+        // Same ports; for TCP also the same ack, window and options.
+        let ports_same = p[lay.l4..lay.l4 + 4] == f[lay.l4..lay.l4 + 4];
+        let tcp_same = lay.udp
+            || p[lay.l4 + 8..lay.l4 + 13] == f[lay.l4 + 8..lay.l4 + 13]
+                && p[lay.l4 + 14..lay.l4 + 16] == f[lay.l4 + 14..lay.l4 + 16]
+                && p[lay.l4 + 18..lay.hl] == f[lay.l4 + 18..lay.hl];
+        if !ip_same || !ports_same || !tcp_same {
             return false;
         }
         self.buf.extend_from_slice(&f[lay.hl..]);
@@ -503,7 +571,9 @@ impl Gro {
         self.next_seq = s.seq.wrapping_add(s.len as u32);
         self.segs += 1;
         self.last_len = s.len;
-        if self.buf.len() - VNET_HDR_LEN - lay.l3 + self.mss > GRO_MAX_IP {
+        if self.buf.len() - VNET_HDR_LEN - lay.l3 + self.mss > GRO_MAX_IP
+            || lay.udp && self.segs >= GRO_MAX_UDP_SEGS
+        {
             self.flush_now = true;
         }
         true
@@ -524,6 +594,9 @@ impl Gro {
         let lay = self.lay;
         let (h, p) = self.buf.split_at_mut(VNET_HDR_LEN);
         let tcp_len = p.len() - lay.l4;
+        if lay.udp {
+            put16(p, lay.l4 + 4, tcp_len as u16);
+        }
         if lay.v6 {
             put16(p, lay.l3 + 4, tcp_len as u16);
         } else {
@@ -533,16 +606,23 @@ impl Gro {
             let c = !csum_fold(csum_add(&p[lay.l3..lay.l4], 0));
             put16(p, lay.l3 + 10, c);
         }
-        // CHECKSUM_PARTIAL: the field holds the pseudo-header sum.
+        // CHECKSUM_PARTIAL: the field holds the pseudo-header sum (of
+        // the whole merged frame; segmentation adjusts it per segment).
         let ps = csum_fold(pseudo(p, &lay, tcp_len));
-        put16(p, lay.l4 + 16, ps);
+        let csum_offset = if lay.udp { 6 } else { 16 };
+        put16(p, lay.l4 + csum_offset, ps);
+        let gso_type = match (lay.udp, lay.v6) {
+            (true, _) => GSO_UDP_L4,
+            (false, false) => GSO_TCPV4,
+            (false, true) => GSO_TCPV6,
+        };
         let vh = VnetHdr {
             flags: F_NEEDS_CSUM,
-            gso_type: if lay.v6 { GSO_TCPV6 } else { GSO_TCPV4 },
+            gso_type,
             hdr_len: lay.hl as u16,
             gso_size: self.mss as u16,
             csum_start: lay.l4 as u16,
-            csum_offset: 16,
+            csum_offset: csum_offset as u16,
         };
         h.copy_from_slice(&vh.bytes());
         &self.buf
@@ -741,6 +821,67 @@ mod tests {
         let out = g.take();
         assert_eq!(&out[..VNET_HDR_LEN], &[0u8; VNET_HDR_LEN]);
         assert_eq!(&out[VNET_HDR_LEN..], &a[..]);
+    }
+
+    /// An Ethernet + IPv4 + UDP frame; checksum computed or zero.
+    fn udp4(sport: u16, payload: &[u8], csum: bool) -> Vec<u8> {
+        let mut f = vec![2, 8, 0x20, 0, 0, 2, 2, 8, 0x20, 0, 0, 1, 0x08, 0x00];
+        let ulen = 8 + payload.len();
+        let tot = 20 + ulen;
+        f.extend_from_slice(&[0x45, 0, (tot >> 8) as u8, tot as u8, 0, 9, 0x40, 0]);
+        f.extend_from_slice(&[64, 17, 0, 0, 10, 55, 55, 1, 10, 55, 55, 2]);
+        f.extend_from_slice(&sport.to_be_bytes());
+        f.extend_from_slice(&[0x14, 0x51, (ulen >> 8) as u8, ulen as u8, 0, 0]);
+        f.extend_from_slice(payload);
+        let c = !csum_fold(csum_add(&f[14..34], 0));
+        put16(&mut f, 24, c);
+        if csum {
+            let lay = l4_layout(&f).unwrap();
+            let c = !csum_fold(csum_add(&f[34..], pseudo(&f, &lay, ulen)));
+            put16(&mut f, 40, c);
+        }
+        f
+    }
+
+    #[test]
+    fn gro_merges_udp_datagrams_of_one_flow() {
+        let mut g = Gro::new();
+        assert!(g.start(&udp4(9000, &[1u8; 64], true)));
+        assert!(g.append(&udp4(9000, &[2u8; 64], false)));
+        assert!(!g.append(&udp4(9001, &[3u8; 64], true)), "other flow");
+        assert!(!g.append(&udp4(9000, &[3u8; 65], true)), "longer");
+        let mut bad = udp4(9000, &[3u8; 64], true);
+        bad[50] ^= 1;
+        assert!(!g.append(&bad), "bad checksum");
+        assert!(g.append(&udp4(9000, &[3u8; 10], true)));
+        assert!(
+            !g.append(&udp4(9000, &[4u8; 10], true)),
+            "after a short one"
+        );
+        assert_eq!(g.segs(), 3);
+        let out = g.take().to_vec();
+        let vh = VnetHdr::parse(&out).unwrap();
+        assert_eq!(vh.gso_type, GSO_UDP_L4);
+        assert_eq!(
+            (vh.gso_size, vh.hdr_len, vh.csum_start, vh.csum_offset),
+            (64, 42, 34, 6)
+        );
+        let mut m = out[VNET_HDR_LEN..].to_vec();
+        assert_eq!(m.len(), 42 + 138);
+        assert_eq!(be16(&m, 16), 20 + 8 + 138);
+        assert_eq!(be16(&m, 38), 8 + 138);
+        assert_eq!(csum_fold(csum_add(&m[14..34], 0)), 0xffff);
+        // Finishing the partial checksum gives a valid datagram.
+        complete_csum(&mut m, &vh).unwrap();
+        let lay = l4_layout(&m).unwrap();
+        assert_eq!(csum_fold(csum_add(&m[34..], pseudo(&m, &lay, 146))), 0xffff);
+        // At most 64 datagrams per merged frame.
+        assert!(g.start(&udp4(1, &[0u8; 8], true)));
+        for _ in 1..GRO_MAX_UDP_SEGS {
+            assert!(g.append(&udp4(1, &[0u8; 8], true)));
+        }
+        assert!(g.must_flush());
+        assert!(!g.append(&udp4(1, &[0u8; 8], true)));
     }
 
     #[test]
