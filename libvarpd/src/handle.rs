@@ -720,10 +720,10 @@ impl Varpd {
             self.stats.lookups.fetch_add(1, Ordering::Relaxed);
             match self.instance(otl.varpdid) {
                 Ok(inst) => (
-                    Query::new(otl, self.dev.clone(), &inst.plugin.name, None),
+                    Query::new(otl, self.dev.clone(), &inst.plugin.name),
                     Some(inst),
                 ),
-                Err(_) => (Query::new(otl, self.dev.clone(), "", None), None),
+                Err(_) => (Query::new(otl, self.dev.clone(), ""), None),
             }
         };
         match q {

@@ -53,7 +53,7 @@
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 
 use overlay_sys::{poss_add_range_u32, poss_add_str, poss_init, OVERLAY_PROP_NAMELEN};
 
@@ -159,33 +159,6 @@ impl TargetDev for KDev {
     }
 }
 
-/// Counts queries handed out and not yet answered (used by the lookup loop
-/// to avoid blocking the device in `OVERLAY_TARG_LOOKUP` while an answer is
-/// waiting to be sent over the same serialised handle).
-#[derive(Default)]
-pub struct Inflight {
-    n: Mutex<usize>,
-    cv: Condvar,
-}
-
-impl Inflight {
-    pub fn enter(self: &Arc<Self>) {
-        *self.n.lock().unwrap_or_else(|p| p.into_inner()) += 1;
-    }
-    fn exit(&self) {
-        let mut n = self.n.lock().unwrap_or_else(|p| p.into_inner());
-        *n = n.saturating_sub(1);
-        if *n == 0 {
-            self.cv.notify_all();
-        }
-    }
-    /// Wait until no query is outstanding, at most `max`.
-    pub fn wait_idle(&self, max: std::time::Duration) {
-        let n = self.n.lock().unwrap_or_else(|p| p.into_inner());
-        let _ = self.cv.wait_timeout_while(n, max, |n| *n > 0);
-    }
-}
-
 // ---------------------------------------------------------------------------
 // Queries (varpd_query_handle_t).
 
@@ -194,7 +167,6 @@ pub struct Query {
     lookup: TargLookup,
     dev: Arc<dyn TargetDev>,
     plugin: Arc<str>,
-    inflight: Option<Arc<Inflight>>,
     answered: bool,
 }
 
@@ -208,20 +180,11 @@ impl fmt::Debug for Query {
 
 impl Query {
     /// A query for `lookup`, answered on `dev`.
-    pub fn new(
-        lookup: TargLookup,
-        dev: Arc<dyn TargetDev>,
-        plugin: &str,
-        inflight: Option<Arc<Inflight>>,
-    ) -> Query {
-        if let Some(i) = &inflight {
-            i.enter();
-        }
+    pub fn new(lookup: TargLookup, dev: Arc<dyn TargetDev>, plugin: &str) -> Query {
         Query {
             lookup,
             dev,
             plugin: Arc::from(plugin),
-            inflight,
             answered: false,
         }
     }
@@ -266,9 +229,6 @@ impl Query {
                     break;
                 }
             }
-        }
-        if let Some(i) = self.inflight.take() {
-            i.exit();
         }
     }
 

@@ -97,7 +97,7 @@ impl Fixture {
         };
         l.dstaddr.copy_from_slice(&frame[0..6]);
         l.srcaddr.copy_from_slice(&frame[6..12]);
-        let q = Query::new(l, self.dev.clone(), "files", None);
+        let q = Query::new(l, self.dev.clone(), "files");
         self.inst.lookup(q);
     }
 

@@ -8,6 +8,7 @@
 //!
 //! * [`server`]: the two device sockets (`/dev/dld`, `/dev/overlay`) with
 //!   the framing of `docs/fkoverlayd-protocol.md`, `SO_PEERCRED` privilege;
+//! * [`handles`]: open `/dev/overlay` handles shared by attached connections;
 //! * [`dlmgmt`]: datalink ids, names, classes, flags and the persistent
 //!   configuration file;
 //! * [`mac`] and [`tap`]: the MAC layer, VNICs as TAP devices;
@@ -19,6 +20,7 @@
 pub mod client;
 pub mod dlmgmt;
 pub mod fkcmd;
+pub mod handles;
 pub mod host;
 pub mod mac;
 pub mod offload;

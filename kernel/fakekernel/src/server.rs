@@ -29,9 +29,8 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-#[path = "handles.rs"]
-pub mod handles;
-pub use handles::{HandleRef, Handles};
+use crate::handles;
+pub use crate::handles::{HandleRef, Handles};
 
 /// Who is calling, as judged from `SO_PEERCRED`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
