@@ -62,6 +62,52 @@ pub trait ProviderOps: Send + Sync {
 /// Frames a TAP reader handles before it flushes its transmit batch.
 const TX_BURST: usize = 32;
 
+/// Frames collected for one `mc_tx` call at most (a 64 KiB TSO frame is
+/// about 45).
+const PENDING_MAX: usize = 64;
+
+/// The frames a TAP reader collected for one provider's `mc_tx` during a
+/// burst: one driver call (one device lock, one in-flight count) for all
+/// of them.
+struct Pending {
+    ops: Option<Arc<dyn ProviderOps>>,
+    chain: MsgBlkChain,
+}
+
+impl Pending {
+    fn new() -> Pending {
+        Pending {
+            ops: None,
+            chain: MsgBlkChain::new(),
+        }
+    }
+
+    fn push(&mut self, ops: &Arc<dyn ProviderOps>, m: MsgBlk) {
+        let same = self
+            .ops
+            .as_ref()
+            .is_some_and(|o| std::ptr::addr_eq(Arc::as_ptr(o), Arc::as_ptr(ops)));
+        if !same {
+            self.send();
+            self.ops = Some(Arc::clone(ops));
+        }
+        self.chain.push_back(m);
+        if self.chain.len() >= PENDING_MAX {
+            self.send();
+        }
+    }
+
+    /// Hands the collected frames to `mc_tx`.
+    fn send(&mut self) {
+        if let Some(o) = self.ops.take() {
+            let c = std::mem::replace(&mut self.chain, MsgBlkChain::new());
+            if !c.is_empty() {
+                o.m_tx_chain(c);
+            }
+        }
+    }
+}
+
 /// The receive-side coalescing state of an underlay thread.
 #[derive(Default)]
 struct RxCoalesce {
@@ -351,6 +397,7 @@ impl Mac {
     /// [`TX_BURST`] frames per transmit batch.
     fn reader(self: Arc<Self>, client: Arc<Client>) {
         let mut buf = vec![0u8; TAP_READ_MAX];
+        let mut pend = Pending::new();
         while wait_readable(client.tap.raw_fd(), &client.stop) {
             let mut more = true;
             while more {
@@ -359,7 +406,7 @@ impl Mac {
                     match client.tap.read(&mut buf) {
                         Ok(Some(n)) => {
                             self.stats.bump(Stat::TapRxFrames);
-                            self.client_tx_vnet(&client, &mut buf[..n]);
+                            self.client_tx_vnet(&client, &mut buf[..n], &mut pend);
                         }
                         Ok(None) => {
                             more = false;
@@ -372,13 +419,14 @@ impl Mac {
                         }
                     }
                 }
+                pend.send();
                 txbatch::flush();
             }
         }
     }
 
     /// A buffer read from a VNIC's TAP: vnet header, then the frame.
-    fn client_tx_vnet(&self, src: &Client, buf: &mut [u8]) {
+    fn client_tx_vnet(&self, src: &Client, buf: &mut [u8], pend: &mut Pending) {
         let Some(h) = VnetHdr::parse(buf) else {
             self.stats.bump(Stat::TapRxRunt);
             return;
@@ -389,7 +437,7 @@ impl Mac {
                 self.stats.bump(Stat::TapRxOffloadDrops);
                 return;
             }
-            self.client_tx(src, f);
+            self.client_tx_to(src, f, Some(pend));
             return;
         }
         // A TSO frame.
@@ -429,16 +477,24 @@ impl Mac {
         if is_group(dst) {
             // TCP to a group address: odd, but handle it like any frame.
             for m in chain {
-                self.client_tx(src, m.data());
+                self.client_tx_to(src, m.data(), Some(pend));
             }
             return;
         }
         self.stats.add(Stat::ToOverlay, chain.len() as u64);
-        ops.m_tx_chain(chain);
+        for m in chain {
+            pend.push(&ops, m);
+        }
     }
 
     /// A frame sent by a VNIC: local switching, else `mc_tx`.
     pub fn client_tx(&self, src: &Client, frame: &[u8]) {
+        self.client_tx_to(src, frame, None);
+    }
+
+    /// [`Mac::client_tx`], collecting what goes to `mc_tx` in `pend` if
+    /// given.
+    fn client_tx_to(&self, src: &Client, frame: &[u8], pend: Option<&mut Pending>) {
         if frame.len() < ETHER_HDR {
             self.stats.bump(Stat::TapRxRunt);
             return;
@@ -461,7 +517,10 @@ impl Mac {
             return;
         }
         self.stats.bump(Stat::ToOverlay);
-        ops.m_tx(frame);
+        match pend {
+            Some(p) => p.push(&ops, MsgBlk::with_headroom(frame)),
+            None => ops.m_tx(frame),
+        }
     }
 
     /// `mac_rx`: a frame the driver delivers up on overlay `linkid`.
