@@ -10,10 +10,10 @@
 //! [`WARMUP`] cycles comes first (allocator pools, lazily started
 //! threads), then the baseline is taken, then the measured cycles.
 //!
-//! The default run does [`DEFAULT_CYCLES`] measured cycles (create-overlay
-//! costs up to a second, see docs/faults.md); `OVERLAY_LEAK_CYCLES=1000`
-//! runs the full count. Figures are printed (`leak figures:`) and recorded
-//! in docs/faults.md.
+//! The default run does [`DEFAULT_CYCLES`] measured cycles (~30-45 s; a cycle
+//! takes ~110 ms); `OVERLAY_LEAK_CYCLES=1000` runs the full count (~2 min).
+//! Figures, with the RSS at the half-way point, are printed
+//! (`leak figures:`) and recorded in docs/faults.md.
 
 use std::path::Path;
 use std::time::Instant;
@@ -23,7 +23,7 @@ use overlay_tests::have_root;
 use overlay_tests::netns::{Netns, TempRoot};
 
 const WARMUP: usize = 4;
-const DEFAULT_CYCLES: usize = 20;
+const DEFAULT_CYCLES: usize = 400;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Usage {
@@ -134,9 +134,13 @@ fn leak_create_delete_cycles() {
     let fk0 = usage(fk_pid);
     let vp0 = usage(vp_pid);
     let start = Instant::now();
+    let mut half = (fk0, vp0);
     for i in WARMUP..WARMUP + cycles {
         cycle(&ns, root.path(), &cfg, i);
         assert_eq!(taps(&ns), taps0, "cycle {i}: TAP left behind");
+        if i == WARMUP + cycles / 2 {
+            half = (usage(fk_pid), usage(vp_pid));
+        }
     }
     let secs = start.elapsed().as_secs_f64();
     let fk1 = usage(fk_pid);
@@ -150,20 +154,22 @@ fn leak_create_delete_cycles() {
         .unwrap_or(0);
     eprintln!(
         "leak figures: {cycles} cycles in {secs:.1} s ({:.0} ms/cycle); \
-         fkoverlayd fds {}->{} threads {}->{} rss {}->{} KiB; \
-         varpd fds {}->{} threads {}->{} rss {}->{} KiB; taps {}->{}; varpd state files {}",
+         fkoverlayd fds {}->{} threads {}->{} rss {}->{}->{} KiB; \
+         varpd fds {}->{} threads {}->{} rss {}->{}->{} KiB; taps {}->{}; varpd state files {}",
         secs * 1000.0 / cycles.max(1) as f64,
         fk0.fds,
         fk1.fds,
         fk0.threads,
         fk1.threads,
         fk0.rss_kib,
+        half.0.rss_kib,
         fk1.rss_kib,
         vp0.fds,
         vp1.fds,
         vp0.threads,
         vp1.threads,
         vp0.rss_kib,
+        half.1.rss_kib,
         vp1.rss_kib,
         taps0,
         taps(&ns),
