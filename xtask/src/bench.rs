@@ -22,9 +22,10 @@
 //! Each round measures, with `iperf3` from host 1 to host 2 across the
 //! overlay: single-stream TCP throughput (receiver's figure) and 64-byte UDP
 //! datagrams at full speed (`-u -l 64 -b 0`), reported as datagrams per
-//! second *received*. The table gives every round, the medians, and
-//! ours/kernel ratios; for our side also the CPU time fkoverlayd used (both
-//! hosts), in cores. Then `cargo bench -p overlay --bench datapath` runs
+//! second *received*. The table gives every round with its ours/kernel
+//! ratio, then the medians (the ratio column there is the median of the
+//! rounds' ratios); for our side also the CPU time fkoverlayd used (both
+//! hosts), in cores, and at the end fkoverlayd's non-zero counters. Then `cargo bench -p overlay --bench datapath` runs
 //! briefly (ns and allocations per packet of the driver itself).
 //!
 //! Everything is torn down on success, failure or Ctrl-C (a drop guard kills
@@ -621,13 +622,25 @@ fn system(o: &Opts) -> Result {
         let mut k: Vec<f64> = res[0][t].iter().map(|s| s.value).collect();
         let mut f: Vec<f64> = res[1][t].iter().map(|s| s.value).collect();
         let mut c: Vec<f64> = res[1][t].iter().map(|s| s.fk_cores).collect();
-        let (k, f, c) = (median(&mut k), median(&mut f), median(&mut c));
+        // The ratio of each round (same load on both sides), then their
+        // median: steadier than a ratio of medians.
+        let mut r: Vec<f64> = res[0][t]
+            .iter()
+            .zip(&res[1][t])
+            .map(|(k, f)| f.value / k.value)
+            .collect();
+        let (k, f, c, r) = (
+            median(&mut k),
+            median(&mut f),
+            median(&mut c),
+            median(&mut r),
+        );
         println!(
             "{:<36} {:>12.3} {:>12.3} {:>8.3} {:>10.2}",
             format!("{name} median"),
             k,
             f,
-            f / k,
+            r,
             c
         );
     }
