@@ -11,6 +11,8 @@
 //!   with `dladm up-overlay` / `up-vnic` after a restart, and traffic flows;
 //! * `delete-overlay` of an overlay with VNICs: `link busy`, nothing
 //!   changed;
+//! * `delete-overlay` of a DYNAMIC overlay with lookups nobody answers
+//!   (varpd down) waits, and completes once varpd is back;
 //! * an overlay whose listen port another process holds: `create-vnic`
 //!   fails with a clear error and leaves no VNIC, TAP or link behind.
 //!
