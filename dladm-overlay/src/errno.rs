@@ -5,84 +5,25 @@
 //! whatever the host. dladm turns them into `dladm_status_t` values
 //! (`status::Status::from_errno`, libdladm's `dladm_errno2status`) and, for
 //! the few messages that print `strerror()` directly (the varpd steps of the
-//! create sequence), into the illumos message text below, so the output is
-//! the same on Linux and illumos.
+//! create sequence), into the illumos message text, so the output is the
+//! same on Linux and illumos. The numbers and texts are the ABI crate's
+//! single table ([`overlay_sys::errno`], re-exported here); this module only
+//! adds dladm's `String`-valued `strerror` and the mapping of host I/O
+//! errors.
 
-/// An illumos errno value.
-pub type Errno = u32;
+pub use overlay_sys::errno::*;
 
-pub const EPERM: Errno = 1;
-pub const ENOENT: Errno = 2;
-pub const ESRCH: Errno = 3;
-pub const EINTR: Errno = 4;
-pub const EIO: Errno = 5;
-pub const ENXIO: Errno = 6;
-pub const E2BIG: Errno = 7;
-pub const EBADF: Errno = 9;
-pub const EAGAIN: Errno = 11;
-pub const ENOMEM: Errno = 12;
-pub const EACCES: Errno = 13;
-pub const EFAULT: Errno = 14;
-pub const EBUSY: Errno = 16;
-pub const EEXIST: Errno = 17;
-pub const ENODEV: Errno = 19;
-pub const EINVAL: Errno = 22;
-pub const ENOTTY: Errno = 25;
-pub const ENOSPC: Errno = 28;
-pub const EPIPE: Errno = 32;
-pub const ERANGE: Errno = 34;
-pub const ENOTSUP: Errno = 48;
-pub const ETIME: Errno = 62;
-pub const EOVERFLOW: Errno = 79;
-pub const ENOTEMPTY: Errno = 93;
-pub const EOPNOTSUPP: Errno = 122;
-pub const EADDRINUSE: Errno = 125;
-pub const EADDRNOTAVAIL: Errno = 126;
-pub const ENETDOWN: Errno = 127;
-pub const ECONNRESET: Errno = 131;
-pub const ETIMEDOUT: Errno = 145;
-pub const ECONNREFUSED: Errno = 146;
-pub const EALREADY: Errno = 149;
+/// An illumos errno value (`vca_errno`, an ioctl's result). varpd's
+/// `VARPD_LOOKUP_DROP` (-1) is the one negative value seen.
+pub type Errno = i32;
 
-/// illumos `strerror()` for `e`.
+/// illumos `strerror()` for `e`: `"Unknown error <e>"` for a number illumos
+/// has no text for (as illumos' libc prints it).
 pub fn strerror(e: Errno) -> String {
-    let s = match e {
-        0 => "Error 0",
-        EPERM => "Not owner",
-        ENOENT => "No such file or directory",
-        ESRCH => "No such process",
-        EINTR => "Interrupted system call",
-        EIO => "I/O error",
-        ENXIO => "No such device or address",
-        E2BIG => "Arg list too long",
-        EBADF => "Bad file number",
-        EAGAIN => "Resource temporarily unavailable",
-        ENOMEM => "Not enough space",
-        EACCES => "Permission denied",
-        EFAULT => "Bad address",
-        EBUSY => "Device busy",
-        EEXIST => "File exists",
-        ENODEV => "No such device",
-        EINVAL => "Invalid argument",
-        ENOTTY => "Inappropriate ioctl for device",
-        ENOSPC => "No space left on device",
-        EPIPE => "Broken pipe",
-        ERANGE => "Result too large",
-        ENOTSUP => "Operation not supported",
-        ETIME => "Timer expired",
-        EOVERFLOW => "Value too large for defined data type",
-        ENOTEMPTY => "Directory not empty",
-        EOPNOTSUPP => "Operation not supported on transport endpoint",
-        EADDRINUSE => "Address already in use",
-        EADDRNOTAVAIL => "Cannot assign requested address",
-        ENETDOWN => "Network is down",
-        ECONNRESET => "Connection reset by peer",
-        ETIMEDOUT => "Connection timed out",
-        ECONNREFUSED => "Connection refused",
-        EALREADY => "Operation already in progress",
-        _ => return format!("Unknown error {e}"),
-    };
-    s.to_string()
+    match message(e) {
+        Some(s) => s.to_string(),
+        None => format!("Unknown error {e}"),
+    }
 }
 
 /// The illumos errno for a host (`std::io`) error, for failures that happen

@@ -233,7 +233,10 @@ pub fn commit_sys(
 
     // 5. varpd activation (plugin start, association with the device).
     if let Err(e) = b.varpd_instance_activate(id) {
-        errs.append(format!("failed to activate varpd instance: {}", errstr(e)));
+        errs.append(format!(
+            "failed to activate varpd instance: {}",
+            strerror(e)
+        ));
         unset_required(b, None, Some(id), errs);
         let _ = b.varpd_instance_destroy(id);
         return Err(st(e).into());
@@ -241,21 +244,12 @@ pub fn commit_sys(
 
     // 6. Kernel activation.
     if let Err(e) = b.ovl_activate(linkid) {
-        errs.append(format!("failed to activate device: {}", errstr(e)));
+        errs.append(format!("failed to activate device: {}", strerror(e)));
         unset_required(b, Some(linkid), Some(id), errs);
         let _ = b.varpd_instance_destroy(id);
         return Err(st(e).into());
     }
     Ok(())
-}
-
-/// `strerror()` for a door/ioctl result; varpd's `VARPD_LOOKUP_DROP` (-1)
-/// arrives as `u32::MAX`.
-fn errstr(e: Errno) -> String {
-    if e == u32::MAX {
-        return "Unknown error -1".into();
-    }
-    strerror(e)
 }
 
 /// Append `unset required property: <name>` for every required property

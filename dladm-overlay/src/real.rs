@@ -37,7 +37,7 @@ pub struct RealBackend {
 }
 
 fn en(e: libvarpd::errno::Errno) -> Errno {
-    u32::try_from(e.0).unwrap_or(u32::MAX)
+    e.0
 }
 
 /// A NUL-terminated string from a fixed buffer.

@@ -2,11 +2,15 @@
 //!
 //! Every errno that crosses a component boundary (ioctl results from
 //! fkoverlayd's device sockets, `vca_errno` in the varpd door envelope) is an
-//! *illumos* number, whatever the host. [`Errno`] carries such a number; the
-//! constants below are the illumos values (`sys/errno.h`). On Linux the host's
-//! own errno values differ above 34, so [`Errno::from_io`] and
-//! [`Errno::to_io`] translate at the edge where host system calls are made.
+//! *illumos* number, whatever the host. [`Errno`] carries such a number. The
+//! numbers, names, `strerror(3C)` texts and the Linux translation all come
+//! from the ABI crate's single table, [`overlay_sys::errno`]; this type only
+//! adds what a `std` program wants on top (Display, `io::Error`
+//! conversions). On Linux the host's own errno values differ above 34, so
+//! [`Errno::from_io`] and [`Errno::to_io`] translate at the edge where host
+//! system calls are made; on illumos the host numbering is illumos'.
 
+use overlay_sys::errno as e;
 use std::fmt;
 use std::io;
 
@@ -14,78 +18,63 @@ use std::io;
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Errno(pub i32);
 
+/// `Errno::NAME` for every `overlay_sys::errno::NAME`.
 macro_rules! errnos {
-    ($( $name:ident = $num:expr, $host:ident, $text:expr; )*) => {
+    ($( $name:ident ),* $(,)?) => {
         impl Errno {
-            $( #[doc = $text] pub const $name: Errno = Errno($num); )*
-
-            /// The symbolic name (`"ENOENT"`), if known.
-            pub fn name(self) -> Option<&'static str> {
-                match self.0 {
-                    $( $num => Some(stringify!($name)), )*
-                    _ => None,
-                }
-            }
-
-            /// The illumos `strerror(3C)` text, if known.
-            pub fn text(self) -> Option<&'static str> {
-                match self.0 {
-                    $( $num => Some($text), )*
-                    _ => None,
-                }
-            }
-
-            /// Translate a host (this platform's) errno number to illumos.
-            pub fn from_host(host: i32) -> Errno {
-                $( if host == libc::$host { return Errno::$name; } )*
-                Errno::EIO
-            }
-
-            /// The host (this platform's) errno number for this illumos errno.
-            pub fn to_host(self) -> i32 {
-                match self.0 {
-                    $( $num => libc::$host, )*
-                    _ => libc::EIO,
-                }
-            }
+            $( pub const $name: Errno = Errno(e::$name); )*
         }
     };
 }
 
 errnos! {
-    EPERM = 1, EPERM, "Not owner";
-    ENOENT = 2, ENOENT, "No such file or directory";
-    EINTR = 4, EINTR, "Interrupted system call";
-    EIO = 5, EIO, "I/O error";
-    ENXIO = 6, ENXIO, "No such device or address";
-    E2BIG = 7, E2BIG, "Arg list too long";
-    EBADF = 9, EBADF, "Bad file number";
-    EAGAIN = 11, EAGAIN, "Resource temporarily unavailable";
-    ENOMEM = 12, ENOMEM, "Not enough space";
-    EACCES = 13, EACCES, "Permission denied";
-    EFAULT = 14, EFAULT, "Bad address";
-    EBUSY = 16, EBUSY, "Device busy";
-    EEXIST = 17, EEXIST, "File exists";
-    ENODEV = 19, ENODEV, "No such device";
-    ENOTDIR = 20, ENOTDIR, "Not a directory";
-    EINVAL = 22, EINVAL, "Invalid argument";
-    ENFILE = 23, ENFILE, "File table overflow";
-    EMFILE = 24, EMFILE, "Too many open files";
-    ENOTTY = 25, ENOTTY, "Inappropriate ioctl for device";
-    ENOSPC = 28, ENOSPC, "No space left on device";
-    EPIPE = 32, EPIPE, "Broken pipe";
-    ERANGE = 34, ERANGE, "Result too large";
-    ENOTSUP = 48, EOPNOTSUPP, "Operation not supported";
-    ETIME = 62, ETIME, "Timer expired";
-    EPROTO = 71, EPROTO, "Protocol error";
-    ENAMETOOLONG = 78, ENAMETOOLONG, "File name too long";
-    EOVERFLOW = 79, EOVERFLOW, "Value too large for defined data type";
-    ENOSYS = 89, ENOSYS, "Operation not applicable";
-    ENOTSOCK = 95, ENOTSOCK, "Socket operation on non-socket";
-    EADDRINUSE = 125, EADDRINUSE, "Address already in use";
-    ECONNRESET = 131, ECONNRESET, "Connection reset by peer";
-    ETIMEDOUT = 145, ETIMEDOUT, "Connection timed out";
-    ECONNREFUSED = 146, ECONNREFUSED, "Connection refused";
+    EPERM, ENOENT, ESRCH, EINTR, EIO, ENXIO, E2BIG, ENOEXEC, EBADF, ECHILD,
+    EAGAIN, EWOULDBLOCK, ENOMEM, EACCES, EFAULT, EBUSY, EEXIST, EXDEV, ENODEV,
+    ENOTDIR, EISDIR, EINVAL, ENFILE, EMFILE, ENOTTY, EFBIG, ENOSPC, ESPIPE,
+    EROFS, EMLINK, EPIPE, EDOM, ERANGE, ENOMSG, EIDRM, EDEADLK, ENOLCK,
+    ECANCELED, ENOTSUP, ENODATA, ETIME, EPROTO, EBADMSG, ENAMETOOLONG,
+    EOVERFLOW, EILSEQ, ENOSYS, ELOOP, ENOTEMPTY, ENOTSOCK, EDESTADDRREQ,
+    EMSGSIZE, EPROTOTYPE, ENOPROTOOPT, EPROTONOSUPPORT, ESOCKTNOSUPPORT,
+    EOPNOTSUPP, EPFNOSUPPORT, EAFNOSUPPORT, EADDRINUSE, EADDRNOTAVAIL,
+    ENETDOWN, ENETUNREACH, ENETRESET, ECONNABORTED, ECONNRESET, ENOBUFS,
+    EISCONN, ENOTCONN, ETIMEDOUT, ECONNREFUSED, EHOSTDOWN, EHOSTUNREACH,
+    EALREADY, EINPROGRESS,
+}
+
+impl Errno {
+    /// The symbolic name (`"ENOENT"`), if known.
+    pub fn name(self) -> Option<&'static str> {
+        e::name(self.0)
+    }
+
+    /// The illumos `strerror(3C)` text, if known.
+    pub fn text(self) -> Option<&'static str> {
+        e::message(self.0)
+    }
+
+    /// Translate a host (this platform's) errno number to illumos.
+    pub fn from_host(host: i32) -> Errno {
+        #[cfg(target_os = "illumos")]
+        {
+            Errno(host)
+        }
+        #[cfg(not(target_os = "illumos"))]
+        {
+            Errno(e::from_linux(host))
+        }
+    }
+
+    /// The host (this platform's) errno number for this illumos errno.
+    pub fn to_host(self) -> i32 {
+        #[cfg(target_os = "illumos")]
+        {
+            self.0
+        }
+        #[cfg(not(target_os = "illumos"))]
+        {
+            e::to_linux(self.0)
+        }
+    }
 }
 
 impl Errno {

@@ -87,7 +87,13 @@ pub const EINPROGRESS: i32 = 150;
 /// The message illumos' `strerror(3C)` prints for `e`, or `"Unknown error"`
 /// for a number this table does not know.
 pub fn strerror(e: i32) -> &'static str {
-    match e {
+    message(e).unwrap_or("Unknown error")
+}
+
+/// The message illumos' `strerror(3C)` prints for `e` (`errlist` in libc),
+/// or `None` for a number this table does not know.
+pub fn message(e: i32) -> Option<&'static str> {
+    Some(match e {
         0 => "Error 0",
         EPERM => "Not owner",
         ENOENT => "No such file or directory",
@@ -128,7 +134,7 @@ pub fn strerror(e: i32) -> &'static str {
         ECANCELED => "Operation canceled",
         ENOTSUP => "Operation not supported",
         ENODATA => "No data available",
-        ETIME => "timer expired",
+        ETIME => "Timer expired",
         EPROTO => "Protocol error",
         EBADMSG => "Not a data message",
         ENAMETOOLONG => "File name too long",
@@ -165,8 +171,8 @@ pub fn strerror(e: i32) -> &'static str {
         EHOSTUNREACH => "No route to host",
         EALREADY => "Operation already in progress",
         EINPROGRESS => "Operation now in progress",
-        _ => "Unknown error",
-    }
+        _ => return None,
+    })
 }
 
 /// The illumos name of `e` (`"ENOENT"`), or `None` if unknown.
@@ -179,43 +185,70 @@ pub fn name(e: i32) -> Option<&'static str> {
         EIO => "EIO",
         ENXIO => "ENXIO",
         E2BIG => "E2BIG",
+        ENOEXEC => "ENOEXEC",
         EBADF => "EBADF",
+        ECHILD => "ECHILD",
         EAGAIN => "EAGAIN",
         ENOMEM => "ENOMEM",
         EACCES => "EACCES",
         EFAULT => "EFAULT",
         EBUSY => "EBUSY",
         EEXIST => "EEXIST",
+        EXDEV => "EXDEV",
         ENODEV => "ENODEV",
         ENOTDIR => "ENOTDIR",
         EISDIR => "EISDIR",
         EINVAL => "EINVAL",
+        ENFILE => "ENFILE",
+        EMFILE => "EMFILE",
         ENOTTY => "ENOTTY",
+        EFBIG => "EFBIG",
         ENOSPC => "ENOSPC",
+        ESPIPE => "ESPIPE",
+        EROFS => "EROFS",
+        EMLINK => "EMLINK",
         EPIPE => "EPIPE",
+        EDOM => "EDOM",
         ERANGE => "ERANGE",
+        ENOMSG => "ENOMSG",
+        EIDRM => "EIDRM",
+        EDEADLK => "EDEADLK",
+        ENOLCK => "ENOLCK",
         ECANCELED => "ECANCELED",
         ENOTSUP => "ENOTSUP",
+        ENODATA => "ENODATA",
         ETIME => "ETIME",
         EPROTO => "EPROTO",
         EBADMSG => "EBADMSG",
         ENAMETOOLONG => "ENAMETOOLONG",
         EOVERFLOW => "EOVERFLOW",
+        EILSEQ => "EILSEQ",
         ENOSYS => "ENOSYS",
+        ELOOP => "ELOOP",
         ENOTEMPTY => "ENOTEMPTY",
         ENOTSOCK => "ENOTSOCK",
+        EDESTADDRREQ => "EDESTADDRREQ",
         EMSGSIZE => "EMSGSIZE",
+        EPROTOTYPE => "EPROTOTYPE",
+        ENOPROTOOPT => "ENOPROTOOPT",
+        EPROTONOSUPPORT => "EPROTONOSUPPORT",
+        ESOCKTNOSUPPORT => "ESOCKTNOSUPPORT",
         EOPNOTSUPP => "EOPNOTSUPP",
+        EPFNOSUPPORT => "EPFNOSUPPORT",
         EAFNOSUPPORT => "EAFNOSUPPORT",
         EADDRINUSE => "EADDRINUSE",
         EADDRNOTAVAIL => "EADDRNOTAVAIL",
         ENETDOWN => "ENETDOWN",
         ENETUNREACH => "ENETUNREACH",
+        ENETRESET => "ENETRESET",
+        ECONNABORTED => "ECONNABORTED",
         ECONNRESET => "ECONNRESET",
         ENOBUFS => "ENOBUFS",
+        EISCONN => "EISCONN",
         ENOTCONN => "ENOTCONN",
         ETIMEDOUT => "ETIMEDOUT",
         ECONNREFUSED => "ECONNREFUSED",
+        EHOSTDOWN => "EHOSTDOWN",
         EHOSTUNREACH => "EHOSTUNREACH",
         EALREADY => "EALREADY",
         EINPROGRESS => "EINPROGRESS",
@@ -333,9 +366,22 @@ mod tests {
         assert_eq!(strerror(ENOENT), "No such file or directory");
         assert_eq!(strerror(ENOTSUP), "Operation not supported");
         assert_eq!(strerror(EOVERFLOW), "Value too large for defined data type");
-        assert_eq!(strerror(ETIME), "timer expired");
+        // illumos' libc `errlist`: "62	Timer expired".
+        assert_eq!(strerror(ETIME), "Timer expired");
         assert_eq!(strerror(EPERM), "Not owner");
         assert_eq!(strerror(9999), "Unknown error");
+        assert_eq!(message(9999), None);
+        assert_eq!(message(0), Some("Error 0"));
+    }
+
+    #[test]
+    fn every_number_has_name_and_message() {
+        for e in 1..=151 {
+            assert_eq!(name(e).is_some(), message(e).is_some(), "errno {e}");
+        }
+        assert_eq!(name(ENOTSUP), Some("ENOTSUP"));
+        assert_eq!(name(EOPNOTSUPP), Some("EOPNOTSUPP"));
+        assert_eq!(name(EWOULDBLOCK), Some("EAGAIN"));
     }
 
     #[test]
