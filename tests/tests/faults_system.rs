@@ -14,7 +14,10 @@
 //! * `delete-overlay` of a DYNAMIC overlay with lookups nobody answers
 //!   (varpd down) waits, and completes once varpd is back;
 //! * an overlay whose listen port another process holds: `create-vnic`
-//!   fails with a clear error and leaves no VNIC, TAP or link behind.
+//!   fails with a clear error and leaves no VNIC, TAP or link behind;
+//! * hostile clients of varpd's door socket (truncated and oversize
+//!   frames, garbage, 200 idle connections): varpd keeps serving and its
+//!   descriptors and threads return to their level afterwards.
 //!
 //! Counters come from `fkoverlayd stats` (the operators' view, fkoverlayd(8)).
 
@@ -620,4 +623,86 @@ fn faults_delete_overlay_waits_for_varpd_then_completes() {
     );
     assert_eq!(a.ok(&["show-link"]), "");
     assert_eq!(a.ok(&["show-link", "-P"]), "");
+}
+
+fn proc_count(pid: i32, what: &str) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/{what}"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+/// Hostile clients of varpd's door socket (Linux transport: u32 length,
+/// then the bytes): truncated frames, lengths beyond `VARPD_DOOR_MAX`,
+/// a connection closed mid-frame, garbage envelopes, and 200 idle
+/// connections. varpd keeps serving throughout, and once the clients are
+/// gone its descriptors and threads return to where they were.
+#[test]
+fn faults_varpd_door_hostile_clients() {
+    if !have_root("faults_varpd_door_hostile_clients") {
+        return;
+    }
+    use libvarpd::client::Client;
+    use overlay_tests::daemons::varpd_door;
+    use std::io::{Read, Write};
+    use std::os::unix::net::UnixStream;
+
+    let ns = Netns::new("ft");
+    let h = Host::new(ns);
+    let door = varpd_door(h.root());
+    let pid = h.varpd.as_ref().and_then(|d| d.pid()).expect("varpd pid");
+    let serves = || {
+        Client::open(&door)
+            .expect("open door")
+            .instance_lookup(4242)
+            .expect_err("no instance 4242")
+            == libvarpd::Errno::ENOENT
+    };
+    assert!(serves());
+    std::thread::sleep(Duration::from_millis(200));
+    let (fds0, thr0) = (proc_count(pid, "fd"), proc_count(pid, "task"));
+
+    // Malformed frames, each on its own connection.
+    let bad: Vec<Vec<u8>> = vec![
+        vec![],
+        vec![1, 0],
+        // Length 616, 10 bytes, then EOF.
+        [&616u32.to_le_bytes()[..], &[1u8; 10][..]].concat(),
+        // Beyond VARPD_DOOR_MAX, and the largest length.
+        (1u32 << 20).to_le_bytes().to_vec(),
+        u32::MAX.to_le_bytes().to_vec(),
+        // A short envelope and a garbage one: answered with an error.
+        [&4u32.to_le_bytes()[..], &[1, 0, 0, 0][..]].concat(),
+        [&616u32.to_le_bytes()[..], &[0xa5u8; 616][..]].concat(),
+    ];
+    for b in &bad {
+        let mut s = UnixStream::connect(&door).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(2))).ok();
+        let _ = s.write_all(b);
+        let _ = s.shutdown(std::net::Shutdown::Write);
+        let mut sink = Vec::new();
+        let _ = s.read_to_end(&mut sink);
+        assert!(
+            serves(),
+            "varpd stopped serving after {:?}",
+            &b[..b.len().min(8)]
+        );
+    }
+    // Many idle connections (any local user may open them: the socket
+    // is 0666, as the door is on illumos).
+    let idle: Vec<UnixStream> = (0..200)
+        .map(|_| UnixStream::connect(&door).expect("connect"))
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let thr_idle = proc_count(pid, "task");
+    eprintln!("varpd threads: {thr0} idle, {thr_idle} with 200 idle door connections");
+    assert!(serves(), "varpd stopped serving with 200 idle connections");
+    drop(idle);
+    assert!(
+        wait_until(Duration::from_secs(10), || proc_count(pid, "fd") == fds0
+            && proc_count(pid, "task") == thr0),
+        "varpd did not return to {fds0} fds / {thr0} threads: {} / {}",
+        proc_count(pid, "fd"),
+        proc_count(pid, "task")
+    );
+    assert!(serves());
 }
