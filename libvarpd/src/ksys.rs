@@ -1,62 +1,53 @@
 //! The `/dev/overlay` target ABI as libvarpd uses it (`sys/overlay_target.h`).
 //!
-//! The kernel interface is a set of `repr(C)` structures; here each has a
-//! plain Rust counterpart with `encode`/`decode` to and from the exact amd64
-//! byte image (offsets from spec/kernel.md §8.4, asserted in the tests), so
-//! that the same bytes go to `ioctl(2)` on illumos and over fkoverlayd's
-//! socket on Linux without any `unsafe` transmutes. Decoders take a slice of
-//! at least the structure's size and never panic on content.
+//! The command numbers, constants and `repr(C)` structures are the ABI
+//! crate's ([`overlay_sys`]); this module re-exports the constants and gives
+//! each structure varpd exchanges a plain Rust counterpart (a
+//! [`std::net::Ipv6Addr`] rather than an `in6_addr`, no padding fields) with
+//! `encode`/`decode` to and from the exact amd64 byte image, built on
+//! [`Pod`] so that the same bytes go to `ioctl(2)` on illumos and over
+//! fkoverlayd's socket on Linux without any `unsafe` transmutes. Decoders
+//! never panic: a short slice reads as if zero-filled.
 
+use std::mem::size_of;
 use std::net::Ipv6Addr;
 
-/// `OVERLAY_TARG_IOCTL`: `('o' << 24) | ('v' << 16) | ('t' << 8)`.
-pub const OVERLAY_TARG_IOCTL: u32 = 0x6f76_7400;
-pub const OVERLAY_TARG_INFO: u32 = OVERLAY_TARG_IOCTL | 0x01;
-pub const OVERLAY_TARG_ASSOCIATE: u32 = OVERLAY_TARG_IOCTL | 0x02;
-pub const OVERLAY_TARG_DISASSOCIATE: u32 = OVERLAY_TARG_IOCTL | 0x03;
-pub const OVERLAY_TARG_DEGRADE: u32 = OVERLAY_TARG_IOCTL | 0x04;
-pub const OVERLAY_TARG_RESTORE: u32 = OVERLAY_TARG_IOCTL | 0x05;
-pub const OVERLAY_TARG_LOOKUP: u32 = OVERLAY_TARG_IOCTL | 0x10;
-pub const OVERLAY_TARG_RESPOND: u32 = OVERLAY_TARG_IOCTL | 0x11;
-pub const OVERLAY_TARG_DROP: u32 = OVERLAY_TARG_IOCTL | 0x12;
-pub const OVERLAY_TARG_INJECT: u32 = OVERLAY_TARG_IOCTL | 0x13;
-pub const OVERLAY_TARG_PKT: u32 = OVERLAY_TARG_IOCTL | 0x14;
-pub const OVERLAY_TARG_RESEND: u32 = OVERLAY_TARG_IOCTL | 0x15;
-pub const OVERLAY_TARG_LIST: u32 = OVERLAY_TARG_IOCTL | 0x20;
-pub const OVERLAY_TARG_CACHE_GET: u32 = OVERLAY_TARG_IOCTL | 0x30;
-pub const OVERLAY_TARG_CACHE_SET: u32 = OVERLAY_TARG_IOCTL | 0x31;
-pub const OVERLAY_TARG_CACHE_REMOVE: u32 = OVERLAY_TARG_IOCTL | 0x32;
-pub const OVERLAY_TARG_CACHE_FLUSH: u32 = OVERLAY_TARG_IOCTL | 0x33;
-pub const OVERLAY_TARG_CACHE_ITER: u32 = OVERLAY_TARG_IOCTL | 0x34;
+use overlay_sys::{
+    in6_addr, overlay_targ_associate_t, overlay_targ_cache_entry_t, overlay_targ_cache_iter_t,
+    overlay_targ_cache_t, overlay_targ_degrade_t, overlay_targ_id_t, overlay_targ_info_t,
+    overlay_targ_lookup_t, overlay_targ_pkt_t, overlay_targ_resp_t, overlay_target_point_t,
+    set_cstr, Pod,
+};
 
-/// `oti_flags`: the overlay is activated in the kernel.
-pub const OVERLAY_TARG_INFO_F_ACTIVE: u64 = 0x1;
-/// `oti_flags`: the overlay is degraded.
-pub const OVERLAY_TARG_INFO_F_DEGRADED: u64 = 0x2;
-/// `otce_flags`: drop traffic to this destination.
-pub const OVERLAY_TARGET_CACHE_DROP: u16 = 0x1;
-/// Kernel cap on `otci_count`.
-pub const OVERLAY_TARGET_ITER_MAX: u16 = 500;
-/// `otp_linkid` value meaning "inject by request id".
-pub const OVERLAY_TARG_PKT_BY_REQID: u64 = u64::MAX;
-/// `OVERLAY_STATUS_BUFLEN`: degrade message buffer.
-pub const OVERLAY_STATUS_BUFLEN: usize = 256;
-/// Open flags for `/dev/overlay` (illumos `FREAD`, `FWRITE`, `FEXCL`).
-pub const FREAD: u32 = 0x1;
-pub const FWRITE: u32 = 0x2;
-pub const FEXCL: u32 = 0x400;
+pub use overlay_sys::{
+    FEXCL, FREAD, FWRITE, OVERLAY_PLUGIN_D_ETHERNET, OVERLAY_PLUGIN_D_INVALID, OVERLAY_PLUGIN_D_IP,
+    OVERLAY_PLUGIN_D_MASK, OVERLAY_PLUGIN_D_PORT, OVERLAY_STATUS_BUFLEN, OVERLAY_TARGET_CACHE_DROP,
+    OVERLAY_TARGET_DYNAMIC, OVERLAY_TARGET_ITER_MAX, OVERLAY_TARGET_NONE, OVERLAY_TARGET_POINT,
+    OVERLAY_TARG_ASSOCIATE, OVERLAY_TARG_CACHE_FLUSH, OVERLAY_TARG_CACHE_GET,
+    OVERLAY_TARG_CACHE_ITER, OVERLAY_TARG_CACHE_REMOVE, OVERLAY_TARG_CACHE_SET,
+    OVERLAY_TARG_DEGRADE, OVERLAY_TARG_DISASSOCIATE, OVERLAY_TARG_DROP, OVERLAY_TARG_INFO,
+    OVERLAY_TARG_INFO_F_ACTIVE, OVERLAY_TARG_INFO_F_DEGRADED, OVERLAY_TARG_INJECT,
+    OVERLAY_TARG_IOCTL, OVERLAY_TARG_LIST, OVERLAY_TARG_LOOKUP, OVERLAY_TARG_PKT,
+    OVERLAY_TARG_RESEND, OVERLAY_TARG_RESPOND, OVERLAY_TARG_RESTORE,
+};
 
-/// `overlay_target_mode_t`.
-pub const OVERLAY_TARGET_NONE: u32 = 0;
-pub const OVERLAY_TARGET_POINT: u32 = 1;
-pub const OVERLAY_TARGET_DYNAMIC: u32 = 2;
+/// `otp_linkid` value meaning "inject by request id"
+/// (overlay-sys' `OVERLAY_TARG_PKT_USE_REQID`).
+pub use overlay_sys::OVERLAY_TARG_PKT_USE_REQID as OVERLAY_TARG_PKT_BY_REQID;
 
-/// `overlay_plugin_dest_t` bits.
-pub const OVERLAY_PLUGIN_D_INVALID: u32 = 0x0;
-pub const OVERLAY_PLUGIN_D_ETHERNET: u32 = 0x1;
-pub const OVERLAY_PLUGIN_D_IP: u32 = 0x2;
-pub const OVERLAY_PLUGIN_D_PORT: u32 = 0x4;
-pub const OVERLAY_PLUGIN_D_MASK: u32 = 0x7;
+/// The byte image of `v`. `N` must be `size_of::<T>()` (checked at compile
+/// time), so the copy cannot fail.
+fn image<T: Pod, const N: usize>(v: &T) -> [u8; N] {
+    const { assert!(N == size_of::<T>()) };
+    let mut b = [0u8; N];
+    b.copy_from_slice(v.as_bytes());
+    b
+}
+
+// Native-order field access at a byte offset, for what has no fixed
+// `repr(C)` image: LIST's u32 slots, CACHE_ITER's entry array, and the door
+// envelope (`door::abi`). They index the slice directly: callers size their
+// buffers first.
 
 pub fn get_u16(b: &[u8], off: usize) -> u16 {
     u16::from_ne_bytes([b[off], b[off + 1]])
@@ -112,21 +103,35 @@ impl Default for TargetPoint {
     }
 }
 
+impl From<TargetPoint> for overlay_target_point_t {
+    fn from(p: TargetPoint) -> Self {
+        overlay_target_point_t {
+            otp_mac: p.mac,
+            otp_ip: in6_addr::new(p.ip.octets()),
+            otp_port: p.port,
+            ..Default::default()
+        }
+    }
+}
+
+impl From<overlay_target_point_t> for TargetPoint {
+    fn from(p: overlay_target_point_t) -> Self {
+        TargetPoint {
+            mac: p.otp_mac,
+            ip: Ipv6Addr::from(p.otp_ip.s6_addr),
+            port: p.otp_port,
+        }
+    }
+}
+
 impl TargetPoint {
-    pub const SIZE: usize = 28;
+    pub const SIZE: usize = size_of::<overlay_target_point_t>();
+    /// Write the image into `b[..SIZE]` (nothing if `b` is shorter).
     pub fn encode(&self, b: &mut [u8]) {
-        b[0..6].copy_from_slice(&self.mac);
-        b[6..8].fill(0);
-        b[8..24].copy_from_slice(&self.ip.octets());
-        put_u16(b, 24, self.port);
-        b[26..28].fill(0);
+        overlay_target_point_t::from(*self).write_to(b);
     }
     pub fn decode(b: &[u8]) -> TargetPoint {
-        TargetPoint {
-            mac: get_mac(b, 0),
-            ip: get_in6(b, 8),
-            port: get_u16(b, 24),
-        }
+        overlay_target_point_t::from_bytes_padded(b).into()
     }
 }
 
@@ -140,21 +145,22 @@ pub struct TargInfo {
 }
 
 impl TargInfo {
-    pub const SIZE: usize = 24;
-    pub fn encode(&self) -> [u8; 24] {
-        let mut b = [0u8; 24];
-        put_u32(&mut b, 0, self.linkid);
-        put_u32(&mut b, 4, self.needs);
-        put_u64(&mut b, 8, self.flags);
-        put_u64(&mut b, 16, self.vnetid);
-        b
+    pub const SIZE: usize = size_of::<overlay_targ_info_t>();
+    pub fn encode(&self) -> [u8; Self::SIZE] {
+        image(&overlay_targ_info_t {
+            oti_linkid: self.linkid,
+            oti_needs: self.needs,
+            oti_flags: self.flags,
+            oti_vnetid: self.vnetid,
+        })
     }
     pub fn decode(b: &[u8]) -> TargInfo {
+        let i = overlay_targ_info_t::from_bytes_padded(b);
         TargInfo {
-            linkid: get_u32(b, 0),
-            needs: get_u32(b, 4),
-            flags: get_u64(b, 8),
-            vnetid: get_u64(b, 16),
+            linkid: i.oti_linkid,
+            needs: i.oti_needs,
+            flags: i.oti_flags,
+            vnetid: i.oti_vnetid,
         }
     }
 }
@@ -170,41 +176,44 @@ pub struct TargAssociate {
 }
 
 impl TargAssociate {
-    pub const SIZE: usize = 48;
-    pub fn encode(&self) -> [u8; 48] {
-        let mut b = [0u8; 48];
-        put_u32(&mut b, 0, self.linkid);
-        put_u32(&mut b, 4, self.mode);
-        put_u64(&mut b, 8, self.id);
-        put_u32(&mut b, 16, self.provides);
-        self.point.encode(&mut b[20..48]);
-        b
+    pub const SIZE: usize = size_of::<overlay_targ_associate_t>();
+    pub fn encode(&self) -> [u8; Self::SIZE] {
+        image(&overlay_targ_associate_t {
+            ota_linkid: self.linkid,
+            ota_mode: self.mode,
+            ota_id: self.id,
+            ota_provides: self.provides,
+            ota_point: self.point.into(),
+        })
     }
     pub fn decode(b: &[u8]) -> TargAssociate {
+        let a = overlay_targ_associate_t::from_bytes_padded(b);
         TargAssociate {
-            linkid: get_u32(b, 0),
-            mode: get_u32(b, 4),
-            id: get_u64(b, 8),
-            provides: get_u32(b, 16),
-            point: TargetPoint::decode(&b[20..48]),
+            linkid: a.ota_linkid,
+            mode: a.ota_mode,
+            id: a.ota_id,
+            provides: a.ota_provides,
+            point: a.ota_point.into(),
         }
     }
 }
 
 /// `overlay_targ_id_t` (4 bytes).
-pub fn targ_id(linkid: u32) -> [u8; 4] {
-    linkid.to_ne_bytes()
+pub fn targ_id(linkid: u32) -> [u8; size_of::<overlay_targ_id_t>()] {
+    image(&overlay_targ_id_t {
+        otid_linkid: linkid,
+    })
 }
 
 /// `overlay_targ_degrade_t` (264 bytes); the message is truncated to 255
 /// bytes plus NUL.
-pub fn targ_degrade(linkid: u32, msg: &str) -> [u8; 264] {
-    let mut b = [0u8; 264];
-    put_u32(&mut b, 0, linkid);
-    let m = msg.as_bytes();
-    let n = m.len().min(OVERLAY_STATUS_BUFLEN - 1);
-    b[8..8 + n].copy_from_slice(&m[..n]);
-    b
+pub fn targ_degrade(linkid: u32, msg: &str) -> [u8; size_of::<overlay_targ_degrade_t>()] {
+    let mut d = overlay_targ_degrade_t {
+        otd_linkid: linkid,
+        ..Default::default()
+    };
+    set_cstr(&mut d.otd_buf, msg.as_bytes());
+    image(&d)
 }
 
 /// `overlay_targ_lookup_t` (72 bytes): one lookup request from the kernel.
@@ -225,55 +234,58 @@ pub struct TargLookup {
 }
 
 impl TargLookup {
-    pub const SIZE: usize = 72;
-    pub fn encode(&self) -> [u8; 72] {
-        let mut b = [0u8; 72];
-        put_u64(&mut b, 0, self.dlid);
-        put_u64(&mut b, 8, self.reqid);
-        put_u64(&mut b, 16, self.varpdid);
-        put_u64(&mut b, 24, self.vnetid);
-        put_u64(&mut b, 32, self.hdrsize);
-        put_u64(&mut b, 40, self.pktsize);
-        b[48..54].copy_from_slice(&self.srcaddr);
-        b[54..60].copy_from_slice(&self.dstaddr);
-        put_u32(&mut b, 60, self.dsttype);
-        put_u32(&mut b, 64, self.sap);
-        put_u32(&mut b, 68, self.vlan as u32);
-        b
+    pub const SIZE: usize = size_of::<overlay_targ_lookup_t>();
+    pub fn encode(&self) -> [u8; Self::SIZE] {
+        image(&overlay_targ_lookup_t {
+            otl_dlid: self.dlid,
+            otl_reqid: self.reqid,
+            otl_varpdid: self.varpdid,
+            otl_vnetid: self.vnetid,
+            otl_hdrsize: self.hdrsize,
+            otl_pktsize: self.pktsize,
+            otl_srcaddr: self.srcaddr,
+            otl_dstaddr: self.dstaddr,
+            otl_dsttype: self.dsttype,
+            otl_sap: self.sap,
+            otl_vlan: self.vlan,
+        })
     }
     pub fn decode(b: &[u8]) -> TargLookup {
+        let l = overlay_targ_lookup_t::from_bytes_padded(b);
         TargLookup {
-            dlid: get_u64(b, 0),
-            reqid: get_u64(b, 8),
-            varpdid: get_u64(b, 16),
-            vnetid: get_u64(b, 24),
-            hdrsize: get_u64(b, 32),
-            pktsize: get_u64(b, 40),
-            srcaddr: get_mac(b, 48),
-            dstaddr: get_mac(b, 54),
-            dsttype: get_u32(b, 60),
-            sap: get_u32(b, 64),
-            vlan: get_u32(b, 68) as i32,
+            dlid: l.otl_dlid,
+            reqid: l.otl_reqid,
+            varpdid: l.otl_varpdid,
+            vnetid: l.otl_vnetid,
+            hdrsize: l.otl_hdrsize,
+            pktsize: l.otl_pktsize,
+            srcaddr: l.otl_srcaddr,
+            dstaddr: l.otl_dstaddr,
+            dsttype: l.otl_dsttype,
+            sap: l.otl_sap,
+            vlan: l.otl_vlan,
         }
     }
 }
 
 /// `overlay_targ_resp_t` (40 bytes).
-pub fn targ_resp(reqid: u64, answer: &TargetPoint) -> [u8; 40] {
-    let mut b = [0u8; 40];
-    put_u64(&mut b, 0, reqid);
-    answer.encode(&mut b[8..36]);
-    b
+pub fn targ_resp(reqid: u64, answer: &TargetPoint) -> [u8; size_of::<overlay_targ_resp_t>()] {
+    image(&overlay_targ_resp_t {
+        otr_reqid: reqid,
+        otr_answer: (*answer).into(),
+        ..Default::default()
+    })
 }
 
 /// `overlay_targ_pkt_t` (32 bytes); `otp_buf` is filled in by the device
 /// layer on illumos and ignored on Linux.
-pub fn targ_pkt(linkid: u64, reqid: u64, size: u64) -> [u8; 32] {
-    let mut b = [0u8; 32];
-    put_u64(&mut b, 0, linkid);
-    put_u64(&mut b, 8, reqid);
-    put_u64(&mut b, 16, size);
-    b
+pub fn targ_pkt(linkid: u64, reqid: u64, size: u64) -> [u8; size_of::<overlay_targ_pkt_t>()] {
+    image(&overlay_targ_pkt_t {
+        otp_linkid: linkid,
+        otp_reqid: reqid,
+        otp_size: size,
+        otp_buf: 0,
+    })
 }
 
 /// `overlay_targ_cache_entry_t` (36 bytes).
@@ -284,39 +296,58 @@ pub struct TargCacheEntry {
     pub dest: TargetPoint,
 }
 
-impl TargCacheEntry {
-    pub const SIZE: usize = 36;
-    pub fn encode(&self, b: &mut [u8]) {
-        b[0..6].copy_from_slice(&self.mac);
-        put_u16(b, 6, self.flags);
-        self.dest.encode(&mut b[8..36]);
-    }
-    pub fn decode(b: &[u8]) -> TargCacheEntry {
-        TargCacheEntry {
-            mac: get_mac(b, 0),
-            flags: get_u16(b, 6),
-            dest: TargetPoint::decode(&b[8..36]),
+impl From<TargCacheEntry> for overlay_targ_cache_entry_t {
+    fn from(e: TargCacheEntry) -> Self {
+        overlay_targ_cache_entry_t {
+            otce_mac: e.mac,
+            otce_flags: e.flags,
+            otce_dest: e.dest.into(),
         }
     }
 }
 
+impl From<overlay_targ_cache_entry_t> for TargCacheEntry {
+    fn from(e: overlay_targ_cache_entry_t) -> Self {
+        TargCacheEntry {
+            mac: e.otce_mac,
+            flags: e.otce_flags,
+            dest: e.otce_dest.into(),
+        }
+    }
+}
+
+impl TargCacheEntry {
+    pub const SIZE: usize = size_of::<overlay_targ_cache_entry_t>();
+    /// Write the image into `b[..SIZE]` (nothing if `b` is shorter).
+    pub fn encode(&self, b: &mut [u8]) {
+        overlay_targ_cache_entry_t::from(*self).write_to(b);
+    }
+    pub fn decode(b: &[u8]) -> TargCacheEntry {
+        overlay_targ_cache_entry_t::from_bytes_padded(b).into()
+    }
+}
+
 /// `overlay_targ_cache_t` (40 bytes).
-pub fn targ_cache(linkid: u32, entry: &TargCacheEntry) -> [u8; 40] {
-    let mut b = [0u8; 40];
-    put_u32(&mut b, 0, linkid);
-    entry.encode(&mut b[4..40]);
-    b
+pub fn targ_cache(linkid: u32, entry: &TargCacheEntry) -> [u8; size_of::<overlay_targ_cache_t>()] {
+    image(&overlay_targ_cache_t {
+        otc_linkid: linkid,
+        otc_entry: (*entry).into(),
+    })
 }
 
 /// `overlay_targ_cache_iter_t` header size.
-pub const TARG_CACHE_ITER_HDR: usize = 24;
+pub const TARG_CACHE_ITER_HDR: usize = size_of::<overlay_targ_cache_iter_t>();
 
 /// An `overlay_targ_cache_iter_t` request with room for `count` entries.
 pub fn targ_cache_iter(linkid: u32, marker: u64, count: u16) -> Vec<u8> {
     let mut b = vec![0u8; TARG_CACHE_ITER_HDR + usize::from(count) * TargCacheEntry::SIZE];
-    put_u32(&mut b, 0, linkid);
-    put_u64(&mut b, 8, marker);
-    put_u16(&mut b, 16, count);
+    overlay_targ_cache_iter_t {
+        otci_linkid: linkid,
+        otci_marker: marker,
+        otci_count: count,
+        ..Default::default()
+    }
+    .write_to(&mut b);
     b
 }
 
