@@ -117,15 +117,39 @@ impl<P: Platform> Target<P> {
         if self.mode != OVERLAY_TARGET_DYNAMIC {
             return TxLookup::Drop;
         }
-        let mut dst = [0u8; 6];
-        if m.len() < crate::ether::ETHER_HDR_LEN || m.copy_out(0, &mut dst) != 6 {
+        if m.len() < crate::ether::ETHER_HDR_LEN {
             return TxLookup::Drop;
         }
-        let found = self.st.lock().hash.get(&dst).cloned();
-        let ent = match found {
-            Some(e) => e,
-            None => return self.tx_new_entry(dev, dst, m),
+        let mut dst = [0u8; 6];
+        match m.first().get(..6) {
+            // The usual case: the destination lies in the first block.
+            Some(b) => dst.copy_from_slice(b),
+            None => {
+                if m.copy_out(0, &mut dst) != 6 {
+                    return TxLookup::Drop;
+                }
+            }
+        }
+        // Fast path (a hit on a valid or drop entry): take the entry lock
+        // under the target lock (the documented order) and borrow the entry
+        // instead of cloning its Arc.
+        let ent = {
+            let st = self.st.lock();
+            let Some(ent) = st.hash.get(&dst) else {
+                drop(st);
+                return self.tx_new_entry(dev, dst, m);
+            };
+            let es = ent.st.lock();
+            if es.flags & OVERLAY_ENTRY_F_DROP != 0 {
+                return TxLookup::Drop;
+            }
+            if es.flags & OVERLAY_ENTRY_F_VALID != 0 {
+                return TxLookup::Send(SockaddrIn6::new(es.dest.otp_ip, es.dest.otp_port), m);
+            }
+            drop(es);
+            ent.clone()
         };
+        // Slow path: the entry is unresolved; queue on it.
         let mut es = ent.st.lock();
         if es.flags & OVERLAY_ENTRY_F_DROP != 0 {
             return TxLookup::Drop;
