@@ -334,8 +334,28 @@ impl<P: Platform> Overlay<P> {
             let Some(e) = g.pending.pop_front() else {
                 continue;
             };
-            let (Some(t), Some(dev)) = (e.target.upgrade(), e.dev.upgrade()) else {
-                // The device or its target is gone: nothing waits on it.
+            let Some(dev) = e.dev.upgrade() else {
+                // The device is gone: nothing waits on it.
+                continue;
+            };
+            let Some(t) = e.target.upgrade() else {
+                // The target was replaced by a new ASSOCIATE (varpd came
+                // back and restored its instance) while this request was
+                // queued. On illumos the old request is still answered and
+                // its frames go out through the device's transmit path,
+                // where the current target looks them up afresh; do the
+                // same at once, so the frames meet the new target (and a
+                // new request if they miss) instead of vanishing.
+                let chain = {
+                    let mut es = e.st.lock();
+                    es.flags &= !OVERLAY_ENTRY_F_PENDING;
+                    es.bytes = 0;
+                    core::mem::take(&mut es.chain)
+                };
+                // m_tx may enqueue a request: not under the queue lock.
+                drop(g);
+                dev.m_tx(chain);
+                g = self.tg.lock();
                 continue;
             };
             let mut es = e.st.lock();
