@@ -387,15 +387,12 @@ fn faults_kill9_varpd_dynamic_lookups_queue_and_resume() {
 }
 
 /// The frames queued while varpd was down must go out once it is back.
-/// KNOWN BUG (reported): varpd's restore does DISASSOCIATE + ASSOCIATE of
-/// the active overlay (as illumos does); our driver then frees the old
-/// target (spec/kernel.md §16 #10, "fixed" leak), and with it every
-/// queued entry: the pending requests are skipped by LOOKUP as "target
-/// gone" and their frames vanish without a drop counter. illumos leaks
-/// the old target, so its requests are still answered and its frames
-/// sent. Run with `--ignored`.
+/// varpd's restore does DISASSOCIATE + ASSOCIATE of the active overlay (as
+/// illumos does), which replaces the device's target; the requests queued
+/// on the old one are re-sent through the new target, so their frames are
+/// looked up afresh and go out (kernel/overlay/tests/reassociate.rs is the
+/// driver-level test).
 #[test]
-#[ignore = "BUG: queued frames lost when restored varpd re-associates (docs/faults.md)"]
 fn faults_kill9_varpd_queued_frames_flush_after_restart() {
     if !have_root("faults_kill9_varpd_queued_frames_flush_after_restart") {
         return;
