@@ -5,13 +5,22 @@
 //! target, activated, and then started by MAC when a client (a VNIC) opens
 //! it: `m_start` joins the mux for the plugin's socket and the data path
 //! is live. Every TX call and RX delivery registers itself as in-flight
-//! under the device lock (`IN_TX`/`IN_RX` and counts); `m_stop` sets
-//! `MDDROP` so new I/O is dropped, waits for in-flight I/O to drain, and
-//! leaves the mux (§10.5).
+//! (the `IN_TX`/`IN_RX` counts, [`DevIo`]); `m_stop` sets `MDDROP` so new
+//! I/O is dropped, waits for in-flight I/O to drain, and leaves the mux
+//! (§10.5).
 //!
-//! Transmit takes the device lock twice per chain (start and finish) and
-//! never while a frame is processed: it snapshots the mux connection, the
-//! target and the vnetid, then per frame resolves the destination
+//! The in-flight counts are atomics rather than fields under the device
+//! lock, so finishing I/O takes no lock, and a receive none at all: it
+//! increments its count, then checks the `open` flag (IN_MUX without
+//! MDDROP); `m_stop` clears `open`, then reads the counts. With sequentially
+//! consistent operations on both sides, either the receive sees `open`
+//! clear and backs out, or `m_stop` sees the count and waits. A finisher
+//! whose decrement reaches zero wakes `m_stop` (under the device lock) only
+//! if `draining` is set, so the common case is one atomic decrement.
+//!
+//! Transmit takes the device lock once per chain (at the start) and never
+//! while a frame is processed: it snapshots the mux connection, the target
+//! and the vnetid, then per frame resolves the destination
 //! ([`crate::target`]), asks the plugin to encapsulate and sends through the
 //! mux socket. Nothing on this path allocates in steady state.
 
@@ -28,7 +37,7 @@ use crate::target::{Target, TxLookup};
 use crate::Overlay;
 use alloc::boxed::Box;
 use alloc::sync::{Arc, Weak};
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use overlay_sys::*;
 
 /// A counted reference to a plugin (`overlay_plugin_t` active count);
@@ -46,14 +55,24 @@ pub(crate) struct DevState<P: Platform> {
     pub flags: u32,
     /// Transient holds by ioctls (`odd_ref`).
     pub refs: u32,
-    pub txcount: u32,
-    pub rxcount: u32,
     pub mux: Option<Arc<MuxConn<P>>>,
     pub vid: u64,
     pub target: Option<Arc<Target<P>>>,
     pub fm_msg: [u8; OVERLAY_STATUS_BUFLEN],
     /// Current max SDU (what MAC reports as the MTU).
     pub sdu: u32,
+}
+
+/// The device's in-flight I/O accounting (`odd_txcount`/`odd_rxcount` and
+/// the `IN_TX`/`IN_RX` flags); see the module comment.
+#[derive(Default)]
+pub(crate) struct DevIo {
+    /// In the mux and not stopping: new receives may enter.
+    open: AtomicBool,
+    /// `m_stop` is waiting for the counts to reach zero.
+    draining: AtomicBool,
+    txcount: AtomicU32,
+    rxcount: AtomicU32,
 }
 
 /// One overlay device; see the module comment. Hosts hold it as a
@@ -70,6 +89,7 @@ pub struct OverlayDev<P: Platform> {
     pub(crate) perim: KMutex<()>,
     pub(crate) st: KMutex<DevState<P>>,
     pub(crate) iocv: KCondvar,
+    pub(crate) io: DevIo,
     pub(crate) stats: DevStats,
 }
 
@@ -84,9 +104,16 @@ impl<P: Platform> OverlayDev<P> {
         self.st.lock().vid
     }
 
-    /// The `OVERLAY_F_*` flags.
+    /// The `OVERLAY_F_*` flags (`IN_TX`/`IN_RX` while I/O is in flight).
     pub fn flags(&self) -> u32 {
-        self.st.lock().flags
+        let mut f = self.st.lock().flags;
+        if self.io.txcount.load(Ordering::SeqCst) != 0 {
+            f |= OVERLAY_F_IN_TX;
+        }
+        if self.io.rxcount.load(Ordering::SeqCst) != 0 {
+            f |= OVERLAY_F_IN_RX;
+        }
+        f
     }
 
     /// The encapsulation plugin's name.
@@ -142,6 +169,7 @@ impl<P: Platform> OverlayDev<P> {
         let mut st = self.st.lock();
         st.mux = Some(conn);
         st.flags |= OVERLAY_F_IN_MUX;
+        self.io.open.store(true, Ordering::SeqCst);
         Ok(())
     }
 
@@ -153,9 +181,15 @@ impl<P: Platform> OverlayDev<P> {
             return;
         }
         st.flags |= OVERLAY_F_MDDROP;
-        while st.flags & OVERLAY_F_IOMASK != 0 {
+        // See the module comment: close, announce, then read the counts.
+        self.io.open.store(false, Ordering::SeqCst);
+        self.io.draining.store(true, Ordering::SeqCst);
+        while self.io.txcount.load(Ordering::SeqCst) != 0
+            || self.io.rxcount.load(Ordering::SeqCst) != 0
+        {
             st = self.iocv.wait(st);
         }
+        self.io.draining.store(false, Ordering::SeqCst);
         let conn = st.mux.take();
         let vid = st.vid;
         drop(st);
@@ -216,35 +250,32 @@ impl<P: Platform> OverlayDev<P> {
         (OVERLAY_MTU_DEF, OVERLAY_MTU_MIN, OVERLAY_MTU_MAX)
     }
 
+    /// End one in-flight TX or RX (`flag`). Lock-free unless the count
+    /// reaches zero while `m_stop` waits: then wake it, under the device
+    /// lock so the wakeup cannot fall between its check and its wait.
     fn io_done(&self, flag: u32) {
-        let mut st = self.st.lock();
         let c = if flag == OVERLAY_F_IN_TX {
-            &mut st.txcount
+            &self.io.txcount
         } else {
-            &mut st.rxcount
+            &self.io.rxcount
         };
-        *c -= 1;
-        if *c == 0 {
-            st.flags &= !flag;
-            // Only `m_stop` waits on `iocv`, and it sets MDDROP (under this
-            // lock) before waiting: without MDDROP nobody can be waiting, so
-            // skip the wakeup (a futex syscall per packet with std).
-            if st.flags & OVERLAY_F_MDDROP != 0 {
-                self.iocv.broadcast();
-            }
+        if c.fetch_sub(1, Ordering::SeqCst) == 1 && self.io.draining.load(Ordering::SeqCst) {
+            let _st = self.st.lock();
+            self.iocv.broadcast();
         }
     }
 
     /// `mc_tx` (`overlay_m_tx`): always consumes the whole chain.
     pub fn m_tx(&self, mut chain: MsgBlkChain) {
         let (conn, target, vid) = {
-            let mut st = self.st.lock();
+            let st = self.st.lock();
             let ok = st.flags & OVERLAY_F_MDDROP == 0 && st.flags & OVERLAY_F_IN_MUX != 0;
             match (ok, st.mux.as_deref()) {
                 (true, Some(conn)) => {
                     let conn: *const MuxConn<P> = conn;
-                    st.txcount += 1;
-                    st.flags |= OVERLAY_F_IN_TX;
+                    // Under the lock, so `m_stop` (which sets MDDROP under
+                    // it, then reads the count) sees this increment.
+                    self.io.txcount.fetch_add(1, Ordering::SeqCst);
                     (conn, st.target.clone(), st.vid)
                 }
                 _ => {
@@ -321,12 +352,11 @@ impl<P: Platform> OverlayDev<P> {
     /// stopping or not in its mux (unless `inject`). While it is in flight
     /// `m_stop` waits, so the device stays in its mux.
     pub(crate) fn rx_enter(&self, inject: bool) -> bool {
-        let mut st = self.st.lock();
-        if !inject && (st.flags & OVERLAY_F_MDDROP != 0 || st.flags & OVERLAY_F_IN_MUX == 0) {
+        self.io.rxcount.fetch_add(1, Ordering::SeqCst);
+        if !inject && !self.io.open.load(Ordering::SeqCst) {
+            self.io_done(OVERLAY_F_IN_RX);
             return false;
         }
-        st.rxcount += 1;
-        st.flags |= OVERLAY_F_IN_RX;
         true
     }
 

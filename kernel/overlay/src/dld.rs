@@ -10,7 +10,7 @@
 //! so whatever they changed before failing is what the caller sees, as on
 //! illumos.
 
-use crate::dev::{DevState, OverlayDev, PluginHold};
+use crate::dev::{DevIo, DevState, OverlayDev, PluginHold};
 use crate::errno::{to_errno, Errno};
 use crate::kcondvar::KCondvar;
 use crate::kmutex::KMutex;
@@ -125,8 +125,6 @@ impl<P: Platform> Overlay<P> {
             st: KMutex::new(DevState {
                 flags: 0,
                 refs: 0,
-                txcount: 0,
-                rxcount: 0,
                 mux: None,
                 vid: c.oic_vnetid,
                 target: None,
@@ -134,6 +132,7 @@ impl<P: Platform> Overlay<P> {
                 sdu: OVERLAY_MTU_DEF,
             }),
             iocv: KCondvar::new(),
+            io: DevIo::default(),
             stats: DevStats::default(),
         });
         // 8, 9: mac_register + dls_devnet_create.
