@@ -453,6 +453,9 @@ fn measure_tcp(p: &Pair, secs: u32) -> Result<Sample> {
     let cores = (fk_cpu(p) - c0) / t0.elapsed().as_secs_f64();
     let bps = json_num(&j, "sum_received", "bits_per_second")
         .ok_or("iperf3 TCP output has no sum_received.bits_per_second")?;
+    if let Some(r) = json_num(&j, "sum_sent", "retransmits") {
+        eprintln!("    TCP retransmissions: {r}");
+    }
     Ok(Sample {
         value: bps / 1e9,
         fk_cores: cores,
