@@ -49,7 +49,7 @@ mod imp {
     use std::os::unix::fs::PermissionsExt;
     use std::os::unix::net::{UnixListener, UnixStream};
     use std::path::{Path, PathBuf};
-    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::sync::{Arc, Mutex};
     use std::thread;
 
@@ -139,15 +139,42 @@ mod imp {
             let accept = thread::Builder::new()
                 .name("varpd-door".into())
                 .spawn(move || {
+                    let unpriv = Arc::new(AtomicUsize::new(0));
                     for conn in l.incoming() {
                         if st.load(Ordering::SeqCst) {
                             break;
                         }
                         let Ok(conn) = conn else { continue };
+                        let Some(cred) = peer_cred(&conn, me) else {
+                            continue;
+                        };
+                        // Anyone may connect (show-overlay needs no
+                        // privilege), so unprivileged peers share a bounded
+                        // number of connections: they cannot exhaust
+                        // varpd's threads. Privileged callers are never
+                        // turned away.
+                        let slot = if cred.privileged {
+                            None
+                        } else if unpriv.fetch_add(1, Ordering::SeqCst) >= MAX_UNPRIV_CONNS {
+                            unpriv.fetch_sub(1, Ordering::SeqCst);
+                            tracing::warn!(
+                                uid = cred.uid,
+                                "door: too many unprivileged connections; refused"
+                            );
+                            continue;
+                        } else {
+                            Some(unpriv.clone())
+                        };
+                        let _ = conn.set_read_timeout(Some(DOOR_IDLE_TIMEOUT));
                         let h = handler.clone();
-                        let _ = thread::Builder::new()
-                            .name("varpd-door-conn".into())
-                            .spawn(move || serve_conn(conn, h, me));
+                        let _ = thread::Builder::new().name("varpd-door-conn".into()).spawn(
+                            move || {
+                                serve_conn(conn, h, &cred);
+                                if let Some(n) = slot {
+                                    n.fetch_sub(1, Ordering::SeqCst);
+                                }
+                            },
+                        );
                     }
                 })
                 .map_err(|e| Errno::from_io(&e))?;
@@ -181,18 +208,25 @@ mod imp {
         }
     }
 
-    fn serve_conn(mut s: UnixStream, h: Arc<Handler>, me: u32) {
-        let cred = match getsockopt(&s, PeerCredentials) {
-            Ok(c) => Cred {
-                uid: c.uid(),
-                gid: c.gid(),
-                pid: c.pid(),
-                privileged: c.uid() == 0 || c.uid() == me,
-            },
-            Err(_) => return,
-        };
+    /// Unprivileged connections served at once; more are closed at accept.
+    const MAX_UNPRIV_CONNS: usize = 64;
+    /// A connection idle this long (or stalled mid-frame) is closed.
+    const DOOR_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+    /// The peer's credentials; privileged = root or varpd's own uid.
+    fn peer_cred(s: &UnixStream, me: u32) -> Option<Cred> {
+        let c = getsockopt(s, PeerCredentials).ok()?;
+        Some(Cred {
+            uid: c.uid(),
+            gid: c.gid(),
+            pid: c.pid(),
+            privileged: c.uid() == 0 || c.uid() == me,
+        })
+    }
+
+    fn serve_conn(mut s: UnixStream, h: Arc<Handler>, cred: &Cred) {
         while let Ok(req) = read_frame(&mut s) {
-            let resp = h(&req, &cred);
+            let resp = h(&req, cred);
             if write_frame(&mut s, &resp).is_err() {
                 break;
             }
