@@ -6,6 +6,7 @@ use crate::util::{cargo, run as sh, Result};
 
 pub fn run(_args: &[String]) -> Result {
     setup::ensure_all()?;
+    reachable_target_dir()?;
     // Formatting and lints.
     sh(cargo().args(["fmt", "--all", "--", "--check"]))?;
     sh(cargo().args([
@@ -31,5 +32,37 @@ pub fn run(_args: &[String]) -> Result {
     // Every fuzz target, briefly (replaying tests/fuzz/regressions first).
     crate::setup::ensure_cargo_fuzz()?;
     crate::fuzz::fuzz(crate::fuzz::TARGETS, crate::fuzz::QUICK_SECONDS)?;
+    Ok(())
+}
+
+/// Some tests run this build's binaries as an unprivileged user (uid 65534)
+/// to show they are refused. That user must be able to reach them: if the
+/// target directory sits below a directory others cannot enter (a checkout
+/// in `/root`, say), build in a world-traversable one instead.
+fn reachable_target_dir() -> Result {
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::{Path, PathBuf};
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| crate::util::root().join("target"));
+    let blocked = target.ancestors().skip(1).any(|d: &Path| {
+        std::fs::metadata(d)
+            .map(|m| m.permissions().mode() & 0o001 == 0)
+            .unwrap_or(false)
+    });
+    if !blocked {
+        return Ok(());
+    }
+    let alt = PathBuf::from("/var/tmp/overlay-target");
+    std::fs::create_dir_all(&alt).map_err(|e| format!("{}: {e}", alt.display()))?;
+    std::fs::set_permissions(&alt, std::fs::Permissions::from_mode(0o755))
+        .map_err(|e| format!("{}: {e}", alt.display()))?;
+    eprintln!(
+        "xtask: {} is not reachable by other users (tests run binaries as uid 65534); building in {}",
+        target.display(),
+        alt.display()
+    );
+    // Set before any child is spawned; every cargo below inherits it.
+    std::env::set_var("CARGO_TARGET_DIR", &alt);
     Ok(())
 }
