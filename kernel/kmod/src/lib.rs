@@ -50,3 +50,7 @@ pub mod tpi;
 // The driver core; its `crate::illumos` module supplies the kernel
 // backends of the synonym types (KMutex, KCondvar, Moment, MsgBlk).
 pub use overlay;
+// Its kernel backends' FFI, as `crate::illumos::ffi`: `sys::stream` takes
+// `mblk_t` and the STREAMS calls from there (the same path resolves in
+// kernel/kmod/hosttest, which compiles both files into one crate).
+use overlay::illumos;

@@ -34,8 +34,10 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+// Public so the kernel module (kernel/kmod) declares the STREAMS FFI
+// (`mblk_t`, `allocb`, ...) through `illumos::ffi` instead of a second copy.
 #[cfg(feature = "kernel")]
-mod illumos;
+pub mod illumos;
 
 pub mod dev;
 pub mod dld;

@@ -1,34 +1,14 @@
-//! sys/stream.h, sys/strsubr.h: STREAMS message blocks.
+//! sys/stream.h, sys/strsubr.h, sys/tihdr.h: STREAMS message blocks.
+//!
+//! `mblk_t`, `dblk_t` and the block allocator calls are declared once, by
+//! the driver core's kernel backends (`overlay::illumos::ffi`, reached here
+//! as `crate::illumos::ffi`), and re-exported: the blocks this module hands
+//! to MAC and ksocket are the ones `MsgBlk` owns. What only the module uses
+//! (message types, TPI, chain and copy helpers) is declared here.
 
 use super::types::*;
 
-/// `struct msgb` (mblk_t).
-#[repr(C)]
-pub struct mblk_t {
-    pub b_next: *mut mblk_t,
-    pub b_prev: *mut mblk_t,
-    pub b_cont: *mut mblk_t,
-    pub b_rptr: *mut u8,
-    pub b_wptr: *mut u8,
-    pub b_datap: *mut dblk_t,
-    pub b_band: u8,
-    pub b_tag: u8,
-    pub b_flag: u16,
-    pub b_queue: *mut queue_t,
-}
-
-/// The leading fields of `struct datab` (dblk_t); we only read them and
-/// never allocate one, so the rest of the structure is left out.
-#[repr(C)]
-pub struct dblk_t {
-    pub db_frtnp: *mut c_void,
-    pub db_base: *mut u8,
-    pub db_lim: *mut u8,
-    pub db_ref: u8,
-    pub db_type: u8,
-    pub db_flags: u8,
-    pub db_struioflag: u8,
-}
+pub use crate::illumos::ffi::{allocb, dblk_t, freeb, freemsg, mblk_t, BPRI_HI};
 
 /// Message types (`db_type`).
 pub const M_DATA: u8 = 0x00;
@@ -37,7 +17,6 @@ pub const M_PROTO: u8 = 0x01;
 /// `allocb` priorities (ignored by modern illumos).
 pub const BPRI_LO: uint_t = 1;
 pub const BPRI_MED: uint_t = 2;
-pub const BPRI_HI: uint_t = 3;
 
 /// `T_UNITDATA_IND` (sys/tihdr.h): the primitive heading each datagram a
 /// UDP kernel socket delivers.
@@ -54,9 +33,6 @@ pub struct T_unitdata_ind {
 }
 
 extern "C" {
-    pub fn allocb(size: size_t, pri: uint_t) -> *mut mblk_t;
-    pub fn freeb(mp: *mut mblk_t);
-    pub fn freemsg(mp: *mut mblk_t);
     pub fn freemsgchain(mp: *mut mblk_t);
     pub fn dupmsg(mp: *mut mblk_t) -> *mut mblk_t;
     pub fn copymsg(mp: *mut mblk_t) -> *mut mblk_t;

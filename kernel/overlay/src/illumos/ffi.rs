@@ -1,6 +1,8 @@
 //! The few illumos kernel interfaces the synonym-type backends call
 //! (sys/ksynch.h, sys/time.h, sys/stream.h, sys/mac_provider.h). Layouts
-//! are the amd64 kernel's.
+//! are the amd64 kernel's. The STREAMS part (`mblk_t`, `dblk_t`, `allocb`,
+//! `freeb`, `freemsg`) is also the kernel module's (`kernel/kmod`'s
+//! `sys::stream` re-exports it).
 
 #![allow(non_camel_case_types)]
 

@@ -11,9 +11,13 @@
 //!   (`allocb`, `freemsg`, `b_cont`, `b_next`), with `from_raw`/`into_raw`
 //!   so the module can pass them to and from MAC and ksocket.
 //!
+//! [`ffi`] is public: the kernel module's `sys::stream` re-exports its
+//! `mblk_t`/`dblk_t` and STREAMS functions, so the whole kernel object has
+//! one declaration of each.
+//!
 //! The contracts the backends meet are documented in `crate::kmutex` and
 //! `crate::msgblk`.
 
-pub(crate) mod ffi;
+pub mod ffi;
 pub mod msgblk;
 pub mod sync;
