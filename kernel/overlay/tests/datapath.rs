@@ -425,6 +425,54 @@ fn concurrent_tx_rx_with_stop_start() {
     assert_eq!(delete(&o, 1), 0);
 }
 
+/// The in-flight accounting is lock-free (atomics, see dev.rs): once
+/// `m_stop` returns, no transmit or receive racing it may still reach the
+/// host, and none may start until `m_start`.
+#[test]
+fn stopped_device_sends_and_delivers_nothing() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let o = new();
+    let h = open_varpd(&o);
+    up(&o, h, 1, 1, OVERLAY_TARGET_POINT);
+    let p = o.platform();
+    p.discard_sends.store(true, Relaxed);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut th = vec![];
+    for i in 0..4 {
+        let o = o.clone();
+        let stop = stop.clone();
+        th.push(std::thread::spawn(move || {
+            let d = o.dev_by_linkid(1).unwrap();
+            let pkt = vxlan_pkt(1, &eth(SRC, DST, 0x800, 20));
+            while !stop.load(Relaxed) {
+                if i % 2 == 0 {
+                    d.m_tx(frame(DST).into());
+                } else if let Some(m) = o.muxes().first() {
+                    m.recv(MsgBlk::with_headroom(&pkt));
+                }
+            }
+        }));
+    }
+    let d = o.dev_by_linkid(1).unwrap();
+    for _ in 0..50 {
+        d.m_stop();
+        let (s0, r0) = (p.nsent.load(Relaxed), p.nrx.load(Relaxed));
+        std::thread::sleep(std::time::Duration::from_millis(1));
+        assert_eq!(p.nsent.load(Relaxed), s0, "sent while stopped");
+        assert_eq!(p.nrx.load(Relaxed), r0, "delivered while stopped");
+        assert_eq!(d.flags() & (OVERLAY_F_IN_TX | OVERLAY_F_IN_RX), 0);
+        d.m_start().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    stop.store(true, Relaxed);
+    for t in th {
+        t.join().unwrap();
+    }
+    assert!(p.nsent.load(Relaxed) > 0 && p.nrx.load(Relaxed) > 0);
+    d.m_stop();
+    assert_eq!(delete(&o, 1), 0);
+}
+
 // ---- in-flight quiesce (§10.5) ----
 
 fn gate() -> (
