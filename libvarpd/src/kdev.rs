@@ -36,7 +36,7 @@ use crate::errno::Errno;
 use crate::paths;
 
 /// fkoverlayd frame magic ("VOFK" as little-endian bytes).
-pub const FK_MAGIC: u32 = 0x4b46_4f56;
+pub const FK_MAGIC: u32 = overlay_sys::fk::FK_MAGIC;
 /// fkoverlayd's open request on a `/dev/overlay` connection.
 pub const FK_OPEN: u32 = overlay_sys::fk::FK_OPEN;
 /// fkoverlayd's attach request: another connection to an open handle.
@@ -44,9 +44,9 @@ pub const FK_ATTACH: u32 = overlay_sys::fk::FK_ATTACH;
 /// Size of the handle's name (`fk_open_t`) `FK_OPEN` returns.
 pub const FK_OPEN_NAME_SIZE: usize = std::mem::size_of::<overlay_sys::fk::fk_open_t>();
 /// Largest argument fkoverlayd accepts or returns.
-pub const FK_MAX_ARG: usize = 1 << 20;
+pub const FK_MAX_ARG: usize = overlay_sys::fk::FK_MAX_ARGLEN as usize;
 /// Largest data payload fkoverlayd accepts or returns.
-pub const FK_MAX_DATA: usize = 64 << 10;
+pub const FK_MAX_DATA: usize = overlay_sys::fk::FK_MAX_DATALEN as usize;
 
 /// Which device node a handle is open on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
