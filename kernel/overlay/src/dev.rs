@@ -296,7 +296,6 @@ impl<P: Platform> OverlayDev<P> {
             id: vid,
             hdr_size: 0,
         };
-        let (mut frames, mut bytes) = (0u64, 0u64);
         while let Some(m) = chain.pop_front() {
             let Some(t) = target.as_ref() else {
                 inc(&self.stats.tx_drop_no_target);
@@ -331,13 +330,8 @@ impl<P: Platform> OverlayDev<P> {
                 add(&self.stats.tx_drop_send, chain.len() as u64);
                 break;
             }
-            frames += 1;
-            bytes += len;
-        }
-        // Published once per chain: two atomic RMWs per call, not per frame.
-        if frames != 0 {
-            add(&self.stats.tx_frames, frames);
-            add(&self.stats.tx_bytes, bytes);
+            inc(&self.stats.tx_frames);
+            add(&self.stats.tx_bytes, len);
         }
         drop(chain);
         drop(target);
