@@ -26,6 +26,7 @@ pub mod mac;
 pub mod offload;
 pub mod platform;
 pub mod server;
+pub mod srcport;
 pub mod stats;
 pub mod tap;
 pub mod txbatch;

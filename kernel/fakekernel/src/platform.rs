@@ -21,6 +21,7 @@ use overlay::{
     DevHandle, Errno, MacRegistration, MsgBlk, MsgBlkChain, MuxHandle, Platform, SockaddrIn6,
     SocketParams,
 };
+use overlay_sys::consts::{IPPROTO_UDP, UDP_HASH_DISABLE, UDP_HASH_VXLAN, UDP_SRCPORT_HASH};
 use std::net::{Ipv6Addr, SocketAddrV6};
 use std::sync::{Arc, OnceLock};
 
@@ -138,6 +139,9 @@ impl Platform for FkPlatform {
         }
         let local = to_std(&params.addr);
         let mut s = UdpSock::bind(local, Arc::clone(&self.stats)).map_err(Errno)?;
+        // The send sockets for UDP_SRCPORT_HASH, which the plugin sets
+        // next (see socket_setopt).
+        s.open_pool();
         let mux = Arc::clone(mux);
         let mac = Arc::clone(&self.mac);
         s.start_rx(
@@ -152,9 +156,24 @@ impl Platform for FkPlatform {
         Ok(s)
     }
 
-    fn socket_setopt(&self, _s: &UdpSock, level: i32, name: i32, _val: &[u8]) -> Result<(), Errno> {
-        // UDP_SRCPORT_HASH and friends have no Linux equivalent: the source
-        // port stays the listen port, which RFC 7348 permits.
+    fn socket_setopt(&self, s: &UdpSock, level: i32, name: i32, val: &[u8]) -> Result<(), Errno> {
+        if level == IPPROTO_UDP && name == UDP_SRCPORT_HASH {
+            // illumos UDP: an int, UDP_HASH_DISABLE or UDP_HASH_VXLAN.
+            let v = <[u8; 4]>::try_from(val)
+                .map(i32::from_ne_bytes)
+                .map_err(|_| Errno::EINVAL)?;
+            return match v {
+                UDP_HASH_DISABLE => {
+                    s.set_srcport_hash(false);
+                    Ok(())
+                }
+                UDP_HASH_VXLAN => {
+                    s.set_srcport_hash(true);
+                    Ok(())
+                }
+                _ => Err(Errno::EINVAL),
+            };
+        }
         tracing::debug!(level, name, "socket option ignored");
         Ok(())
     }

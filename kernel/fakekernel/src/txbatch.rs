@@ -235,10 +235,18 @@ fn send_runs(sock: &Shared, items: &[Item], runs: &[Run]) {
         }
         let run = runs[done];
         if run.count > 1 && matches!(e, libc::EIO | libc::EINVAL | libc::EOPNOTSUPP) {
-            // No GSO here: send this run one by one, and stop trying.
-            sock.gso_off.store(true, Ordering::Relaxed);
+            // Send this run one by one. If the datagrams themselves go
+            // out, the socket has no GSO: stop trying it. If they are too
+            // big for the path (DF is set: `EINVAL` from GSO is then
+            // "segment larger than the MTU"), GSO is not to blame.
+            let mut too_big = false;
             for it in &items[run.start..run.start + run.count] {
-                let _ = sock.send_one(&it.dst, &[it.msg.data()]);
+                if sock.send_one(&it.dst, &[it.msg.data()]) == Err(overlay_sys::errno::EMSGSIZE) {
+                    too_big = true;
+                }
+            }
+            if !too_big {
+                sock.gso_off.store(true, Ordering::Relaxed);
             }
         } else {
             sock.count_error(e, run.count as u64);

@@ -33,6 +33,34 @@ pub(crate) const SOL_UDP: libc::c_int = 17;
 pub(crate) const UDP_SEGMENT: libc::c_int = 103;
 /// `UDP_GRO` (receive-side coalescing; the cmsg carries an `int`).
 const UDP_GRO: libc::c_int = 104;
+/// `UDP_NO_CHECK6_RX`: accept UDPv6 datagrams whose checksum is 0
+/// (RFC 6935/6936; RFC 7348 D1).
+const UDP_NO_CHECK6_RX: libc::c_int = 102;
+
+/// `setsockopt(fd, level, name, &val)` for an `int` option; the Linux
+/// errno on failure.
+pub(crate) fn set_int(
+    fd: &OwnedFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    val: libc::c_int,
+) -> Result<(), i32> {
+    // SAFETY: setsockopt reads a c_int of the given size from `val`.
+    let r = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            level,
+            name,
+            (&val as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r < 0 {
+        Err(last_errno())
+    } else {
+        Ok(())
+    }
+}
 
 /// Datagrams taken per `recvmmsg(2)`.
 pub const RX_BATCH: usize = 8;
@@ -51,6 +79,28 @@ pub(crate) fn to_sockaddr(a: &SocketAddrV6) -> libc::sockaddr_in6 {
     sa.sin6_addr.s6_addr = a.ip().octets();
     sa.sin6_scope_id = a.scope_id();
     sa
+}
+
+/// RFC 7348 (E11): VTEPs MUST NOT fragment. With `PMTUDISC_DO` (both
+/// families: the socket sends IPv4 as v4-mapped) the host sets DF and
+/// never fragments; a datagram larger than the path MTU fails with
+/// `EMSGSIZE` and is counted (`udp_tx_too_big_drops`).
+fn set_no_frag(fd: &OwnedFd) -> Result<(), i32> {
+    set_int(
+        fd,
+        libc::IPPROTO_IP,
+        libc::IP_MTU_DISCOVER,
+        libc::IP_PMTUDISC_DO,
+    )
+    .and_then(|()| {
+        set_int(
+            fd,
+            libc::IPPROTO_IPV6,
+            libc::IPV6_MTU_DISCOVER,
+            libc::IPV6_PMTUDISC_DO,
+        )
+    })
+    .map_err(from_linux)
 }
 
 /// Socket buffer size asked for, each way.
@@ -104,6 +154,8 @@ impl Shared {
         self.stats.add(
             if e == libc::EAGAIN || e == libc::ENOBUFS {
                 Stat::UdpTxFull
+            } else if e == libc::EMSGSIZE {
+                Stat::UdpTxTooBig
             } else {
                 Stat::UdpTxErrors
             },
@@ -115,6 +167,11 @@ impl Shared {
 /// A bound underlay socket with its receive thread.
 pub struct UdpSock {
     sh: Arc<Shared>,
+    /// Send sockets for hashed source ports (empty until
+    /// `UDP_SRCPORT_HASH` is set, or when none could be bound).
+    pool: Vec<Arc<Shared>>,
+    /// `UDP_SRCPORT_HASH` is on: sends go out from `pool`.
+    hash: AtomicBool,
     stop: Arc<StopFd>,
     rx: Option<JoinHandle<()>>,
     local: SocketAddrV6,
@@ -133,81 +190,14 @@ impl UdpSock {
     /// errnos (`EADDRNOTAVAIL` when the address is not local, `EADDRINUSE`
     /// when the port is taken).
     pub fn bind(local: SocketAddrV6, stats: Arc<Stats>) -> Result<UdpSock, i32> {
-        // SAFETY: plain socket(2) call.
-        let fd = unsafe {
-            libc::socket(
-                libc::AF_INET6,
-                libc::SOCK_DGRAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
-                0,
-            )
-        };
-        if fd < 0 {
-            return Err(from_linux(last_errno()));
-        }
-        // SAFETY: fd is a fresh descriptor we own.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        let off: libc::c_int = 0;
-        // SAFETY: setsockopt reads a c_int of the given size from `off`.
-        let r = unsafe {
-            libc::setsockopt(
-                fd.as_raw_fd(),
-                libc::IPPROTO_IPV6,
-                libc::IPV6_V6ONLY,
-                (&off as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        };
-        if r < 0 {
-            return Err(from_linux(last_errno()));
-        }
-        // Room for bursts: 4 MiB each way (SO_*BUFFORCE as root, else the
-        // sysctl-capped SO_*BUF). Failure only means the default size.
-        for (force, plain) in [
-            (libc::SO_RCVBUFFORCE, libc::SO_RCVBUF),
-            (libc::SO_SNDBUFFORCE, libc::SO_SNDBUF),
-        ] {
-            let size: libc::c_int = SOCK_BUF;
-            for opt in [force, plain] {
-                // SAFETY: setsockopt reads a c_int of the given size.
-                let r = unsafe {
-                    libc::setsockopt(
-                        fd.as_raw_fd(),
-                        libc::SOL_SOCKET,
-                        opt,
-                        (&size as *const libc::c_int).cast(),
-                        std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-                    )
-                };
-                if r == 0 {
-                    break;
-                }
-            }
-        }
-        let sa = to_sockaddr(&local);
-        // SAFETY: bind reads a sockaddr_in6 of the given size.
-        let r = unsafe {
-            libc::bind(
-                fd.as_raw_fd(),
-                (&sa as *const libc::sockaddr_in6).cast(),
-                std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
-            )
-        };
-        if r < 0 {
-            return Err(from_linux(last_errno()));
-        }
+        let fd = open_bound(&local, SOCK_BUF).map_err(from_linux)?;
         // Receive coalescing is an optimisation; without it (an old
         // kernel) every datagram simply arrives on its own.
-        let on: libc::c_int = 1;
-        // SAFETY: setsockopt reads a c_int of the given size from `on`.
-        unsafe {
-            libc::setsockopt(
-                fd.as_raw_fd(),
-                SOL_UDP,
-                UDP_GRO,
-                (&on as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        };
+        let _ = set_int(&fd, SOL_UDP, UDP_GRO, 1);
+        // Zero-checksum UDPv6 from a peer (Linux `udp6zerocsumtx`) is
+        // accepted, as RFC 7348 D1 asks; without this the host drops it.
+        // An old kernel without the option keeps dropping them.
+        let _ = set_int(&fd, SOL_UDP, UDP_NO_CHECK6_RX, 1);
         let stop = StopFd::new().map_err(|e| from_linux(e.raw_os_error().unwrap_or(libc::EIO)))?;
         Ok(UdpSock {
             sh: Arc::new(Shared {
@@ -218,7 +208,31 @@ impl UdpSock {
             stop: Arc::new(stop),
             rx: None,
             local,
+            pool: Vec::new(),
+            hash: AtomicBool::new(false),
         })
+    }
+
+    /// Binds the pool of send sockets for hashed source ports (ports in
+    /// 49152–65535 on the listen address). Ports that cannot be bound are
+    /// skipped and counted (`udp_src_pool_short`); with no pool at all,
+    /// datagrams keep leaving from the listen port. Call before
+    /// [`UdpSock::start_rx`], whose thread also drains the pool.
+    pub fn open_pool(&mut self) {
+        if self.pool.is_empty() && self.rx.is_none() {
+            self.pool = bind_pool(&self.local, &self.sh.stats);
+        }
+    }
+
+    /// `UDP_SRCPORT_HASH`: with `on`, each datagram leaves from the pool
+    /// socket picked by the hash of its inner flow ([`crate::srcport`]).
+    pub fn set_srcport_hash(&self, on: bool) {
+        self.hash.store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The source ports of the hash pool.
+    pub fn pool_ports(&self) -> Vec<u16> {
+        self.pool.iter().filter_map(|p| port_of(&p.fd)).collect()
     }
 
     /// The bound address.
@@ -229,18 +243,7 @@ impl UdpSock {
     /// The port the socket is bound to (the kernel's choice when bound to
     /// port 0).
     pub fn bound_port(&self) -> Option<u16> {
-        // SAFETY: sockaddr_in6 is plain data; zero is valid.
-        let mut sa: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
-        let mut len = std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t;
-        // SAFETY: getsockname writes at most `len` bytes into `sa`.
-        let r = unsafe {
-            libc::getsockname(
-                self.sh.fd.as_raw_fd(),
-                (&mut sa as *mut libc::sockaddr_in6).cast(),
-                &mut len,
-            )
-        };
-        (r == 0).then(|| u16::from_be(sa.sin6_port))
+        port_of(&self.sh.fd)
     }
 
     /// Starts the receive thread: `deliver(datagram, source)` for each
@@ -252,13 +255,28 @@ impl UdpSock {
     {
         let sh = Arc::clone(&self.sh);
         let stop = Arc::clone(&self.stop);
+        let pool: Vec<Arc<Shared>> = self.pool.iter().map(Arc::clone).collect();
         let h = std::thread::Builder::new()
             .name(format!("udp-rx {}", self.local))
             .spawn(move || {
                 let mut rx = RxBufs::new();
-                while wait_readable(sh.fd.as_raw_fd(), &stop) {
-                    while rx.recv(&sh, &deliver) {
-                        end_batch();
+                if pool.is_empty() {
+                    while wait_readable(sh.fd.as_raw_fd(), &stop) {
+                        while rx.recv(&sh, &deliver) {
+                            end_batch();
+                        }
+                    }
+                    return;
+                }
+                while let Some(ready) = wait_any(&sh, &pool, &stop) {
+                    for i in ready {
+                        if i == 0 {
+                            while rx.recv(&sh, &deliver) {
+                                end_batch();
+                            }
+                        } else if let Some(p) = pool.get(i - 1) {
+                            drain(p);
+                        }
                     }
                 }
             })?;
@@ -271,9 +289,15 @@ impl UdpSock {
     /// the flush). Errors are illumos errnos; each failure is counted.
     pub fn send_msg(&self, dst: &SocketAddrV6, msg: MsgBlk) -> Result<(), i32> {
         let sa = to_sockaddr(dst);
-        match crate::txbatch::queue(&self.sh, &sa, msg) {
+        let sh = if !self.pool.is_empty() && self.hash.load(std::sync::atomic::Ordering::Relaxed) {
+            let i = crate::srcport::flow_hash(msg.data()) as usize % self.pool.len();
+            &self.pool[i]
+        } else {
+            &self.sh
+        };
+        match crate::txbatch::queue(sh, &sa, msg) {
             None => Ok(()),
-            Some(msg) => self.sh.send_one(&sa, &[msg.data()]),
+            Some(msg) => sh.send_one(&sa, &[msg.data()]),
         }
     }
 
@@ -281,6 +305,190 @@ impl UdpSock {
     /// illumos errnos; each failure is counted.
     pub fn send(&self, dst: &SocketAddrV6, bufs: &[&[u8]]) -> Result<(), i32> {
         self.sh.send_one(&to_sockaddr(dst), bufs)
+    }
+}
+
+/// Send sockets per hash pool. Enough that flows spread over many
+/// underlay paths; few enough to bind quickly.
+pub const POOL_SIZE: usize = 16;
+
+/// Bind attempts per pool, at most (a port in use is skipped).
+const POOL_TRIES: usize = POOL_SIZE * 8;
+
+/// Send buffer of a pool socket; it receives nothing (peers send to the
+/// listen port), so its receive buffer stays small.
+const POOL_RCVBUF: libc::c_int = 4096;
+
+/// A non-blocking dual-stack datagram socket with DF set (E11), buffers of
+/// `rcvbuf` receive and [`SOCK_BUF`] send, bound to `local`. Errors are
+/// Linux errnos.
+fn open_bound(local: &SocketAddrV6, rcvbuf: libc::c_int) -> Result<OwnedFd, i32> {
+    // SAFETY: plain socket(2) call.
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_INET6,
+            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
+            0,
+        )
+    };
+    if fd < 0 {
+        return Err(last_errno());
+    }
+    // SAFETY: fd is a fresh descriptor we own.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    set_int(&fd, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, 0)?;
+    set_no_frag(&fd)?;
+    // Room for bursts: 4 MiB (SO_*BUFFORCE as root, else the
+    // sysctl-capped SO_*BUF). Failure only means the default size.
+    for (force, plain, size) in [
+        (libc::SO_RCVBUFFORCE, libc::SO_RCVBUF, rcvbuf),
+        (libc::SO_SNDBUFFORCE, libc::SO_SNDBUF, SOCK_BUF),
+    ] {
+        if set_int(&fd, libc::SOL_SOCKET, force, size).is_err() {
+            let _ = set_int(&fd, libc::SOL_SOCKET, plain, size);
+        }
+    }
+    let sa = to_sockaddr(local);
+    // SAFETY: bind reads a sockaddr_in6 of the given size.
+    let r = unsafe {
+        libc::bind(
+            fd.as_raw_fd(),
+            (&sa as *const libc::sockaddr_in6).cast(),
+            std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
+        )
+    };
+    if r < 0 {
+        return Err(last_errno());
+    }
+    Ok(fd)
+}
+
+/// The port a socket is bound to.
+fn port_of(fd: &OwnedFd) -> Option<u16> {
+    // SAFETY: sockaddr_in6 is plain data; zero is valid.
+    let mut sa: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t;
+    // SAFETY: getsockname writes at most `len` bytes into `sa`.
+    let r = unsafe {
+        libc::getsockname(
+            fd.as_raw_fd(),
+            (&mut sa as *mut libc::sockaddr_in6).cast(),
+            &mut len,
+        )
+    };
+    (r == 0).then(|| u16::from_be(sa.sin6_port))
+}
+
+/// Binds up to [`POOL_SIZE`] send sockets to `local`'s address and ports
+/// in 49152–65535, walking the range from a varying start with a stride
+/// coprime to its size so that pools of several muxes (and daemons)
+/// interleave. Ports in use are skipped; any other error ends the pool.
+/// Missing sockets are counted in `udp_src_pool_short`.
+fn bind_pool(local: &SocketAddrV6, stats: &Arc<Stats>) -> Vec<Arc<Shared>> {
+    const SPAN: u32 = 65536 - crate::srcport::SRC_PORT_MIN as u32;
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos())
+        ^ std::process::id().wrapping_mul(0x9e37_79b9)
+        ^ u32::from(local.port()).wrapping_mul(0x85eb_ca6b);
+    let mut pool = Vec::with_capacity(POOL_SIZE);
+    let mut at = seed % SPAN;
+    for _ in 0..POOL_TRIES {
+        if pool.len() == POOL_SIZE {
+            break;
+        }
+        // SPAN is 16384 = 2^14; any odd stride visits every port.
+        at = (at + 4099) % SPAN;
+        // at < SPAN, so the sum is at most 65535.
+        let port = crate::srcport::SRC_PORT_MIN + at as u16;
+        let addr = SocketAddrV6::new(*local.ip(), port, 0, local.scope_id());
+        match open_bound(&addr, POOL_RCVBUF) {
+            Ok(fd) => pool.push(Arc::new(Shared {
+                fd,
+                stats: Arc::clone(stats),
+                gso_off: AtomicBool::new(false),
+            })),
+            Err(e) if e == libc::EADDRINUSE => continue,
+            Err(e) => {
+                tracing::warn!(%local, errno = e, "source-port pool: bind failed");
+                break;
+            }
+        }
+    }
+    stats.add(Stat::UdpSrcPoolShort, (POOL_SIZE - pool.len()) as u64);
+    pool
+}
+
+/// Waits until the listen socket (index 0) or pool sockets (1..) are
+/// readable; `None` when stopped.
+fn wait_any(sh: &Shared, pool: &[Arc<Shared>], stop: &StopFd) -> Option<Vec<usize>> {
+    let mut pfd: Vec<libc::pollfd> = std::iter::once(stop.raw_fd())
+        .chain(std::iter::once(sh.fd.as_raw_fd()))
+        .chain(pool.iter().map(|p| p.fd.as_raw_fd()))
+        .map(|fd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    loop {
+        // SAFETY: pfd is a valid array of pfd.len() pollfds.
+        let r = unsafe { libc::poll(pfd.as_mut_ptr(), pfd.len() as libc::nfds_t, -1) };
+        if r < 0 {
+            if last_errno() == libc::EINTR {
+                continue;
+            }
+            return None;
+        }
+        if pfd[0].revents != 0 {
+            return None;
+        }
+        let ready: Vec<usize> = (1..pfd.len())
+            .filter(|&i| pfd[i].revents != 0)
+            .map(|i| i - 1)
+            .collect();
+        if !ready.is_empty() {
+            return Some(ready);
+        }
+    }
+}
+
+/// Reads and counts (`udp_rx_pool_drops`) whatever reached a pool socket:
+/// peers send to the listen port, so this is stray traffic (or ICMP
+/// errors), never silently queued.
+fn drain(p: &Shared) {
+    let mut buf = [0u8; 64];
+    loop {
+        // SAFETY: recv writes at most buf.len() bytes into buf.
+        let r = unsafe {
+            libc::recv(
+                p.fd.as_raw_fd(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                libc::MSG_DONTWAIT | libc::MSG_TRUNC,
+            )
+        };
+        if r >= 0 {
+            p.stats.bump(Stat::UdpRxPoolDrops);
+            continue;
+        }
+        let e = last_errno();
+        if e == libc::EINTR {
+            continue;
+        }
+        if e != libc::EAGAIN {
+            // A queued ICMP error (e.g. port unreachable) is reported
+            // once and cleared; anything else is counted too.
+            p.stats.bump(Stat::UdpRxErrors);
+            if e == libc::ECONNREFUSED
+                || e == libc::EHOSTUNREACH
+                || e == libc::ENETUNREACH
+                || e == libc::EMSGSIZE
+            {
+                continue;
+            }
+        }
+        return;
     }
 }
 
@@ -408,5 +616,84 @@ impl Drop for UdpSock {
                 let _ = h.join();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::UdpSocket;
+    use std::time::Duration;
+
+    fn lo(port: u16) -> SocketAddrV6 {
+        SocketAddrV6::new(Ipv6Addr::LOCALHOST, port, 0, 0)
+    }
+
+    /// A VXLAN datagram whose inner frame is a UDP/IPv4 packet from
+    /// `sport`.
+    fn dgram(sport: u16, id: u16) -> MsgBlk {
+        let mut d = vec![0x08, 0, 0, 0, 0, 0, 23, 0];
+        d.extend_from_slice(&[2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x08, 0x00]);
+        let mut ip = [0u8; 20];
+        ip[0] = 0x45;
+        ip[4..6].copy_from_slice(&id.to_be_bytes());
+        ip[9] = 17;
+        ip[12..16].copy_from_slice(&[10, 0, 0, 1]);
+        ip[16..20].copy_from_slice(&[10, 0, 0, 2]);
+        d.extend_from_slice(&ip);
+        d.extend_from_slice(&sport.to_be_bytes());
+        d.extend_from_slice(&[0, 53, 0, 8, 0, 0]);
+        MsgBlk::from_vec(d)
+    }
+
+    #[test]
+    fn hashed_source_ports_per_flow_in_dynamic_range() {
+        let stats = Arc::new(Stats::default());
+        let rx = UdpSocket::bind("[::1]:0").unwrap();
+        rx.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        // bind to port 0 succeeded, so local_addr has a port.
+        let dst = lo(rx.local_addr().unwrap().port());
+        let mut tx = UdpSock::bind(lo(0), Arc::clone(&stats)).unwrap();
+        tx.open_pool();
+        let ports = tx.pool_ports();
+        assert_eq!(
+            ports.len() as u64 + stats.get(Stat::UdpSrcPoolShort),
+            POOL_SIZE as u64
+        );
+        assert!(!ports.is_empty());
+        assert!(ports.iter().all(|&p| p >= crate::srcport::SRC_PORT_MIN));
+        tx.start_rx(|_, _| {}, || {}).unwrap();
+
+        // Without the option: the listen port.
+        tx.send_msg(&dst, dgram(1, 0)).unwrap();
+        let mut buf = [0u8; 256];
+        let (_, from) = rx.recv_from(&mut buf).unwrap();
+        assert_eq!(Some(from.port()), tx.bound_port());
+
+        tx.set_srcport_hash(true);
+        let mut seen = std::collections::HashMap::new();
+        for flow in 0..24u16 {
+            for id in 0..3 {
+                tx.send_msg(&dst, dgram(1000 + flow, id)).unwrap();
+                let (_, from) = rx.recv_from(&mut buf).unwrap();
+                let p = from.port();
+                assert!(p >= 49152, "source port {p}");
+                assert!(ports.contains(&p));
+                assert_eq!(*seen.entry(flow).or_insert(p), p, "flow {flow} moved");
+            }
+        }
+        let distinct: std::collections::HashSet<_> = seen.values().collect();
+        assert!(distinct.len() > 1, "24 flows, one port");
+
+        // Stray datagrams to a pool port are read and counted.
+        let stray = UdpSocket::bind("[::1]:0").unwrap();
+        stray.send_to(b"x", ("::1", ports[0])).unwrap();
+        for _ in 0..100 {
+            if stats.get(Stat::UdpRxPoolDrops) == 1 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(stats.get(Stat::UdpRxPoolDrops), 1);
     }
 }
