@@ -118,7 +118,7 @@ impl OurHost {
     pub fn new(ns: Netns) -> OurHost {
         // Build dladm before the daemons run (bin() may build it).
         let _ = bin("dladm");
-        let root = TempRoot::new("io");
+        let root = TempRoot::new("wr");
         let fk = Daemon::fkoverlayd(&ns, root.path());
         let varpd = Daemon::varpd(&ns, root.path());
         OurHost {

@@ -35,8 +35,8 @@ struct Case {
 const MTU: u32 = 1400;
 
 fn run_case(c: &Case) {
-    let ours_ns = Netns::new("io");
-    let linux = Netns::new("io");
+    let ours_ns = Netns::new("wr");
+    let linux = Netns::new("wr");
     let ul = underlay(&ours_ns, &linux, c.fam, c.subnet);
     // The Linux vxlan leaves inner checksums to a NIC the veth does not
     // have (see tx_csum_off); a real wire would complete them.
@@ -220,19 +220,17 @@ fn interop_linux_bridged_vxlan() {
 
 /// A Linux peer sending zero UDP checksums over IPv6 (`udp6zerocsumtx`,
 /// RFC 6935/6936, allowed for tunnels): our host must accept them for
-/// traffic to flow from Linux to us. KNOWN FAILING: fkoverlayd's underlay
-/// socket does not set `UDP_NO_CHECK6_RX`, so the host's UDPv6 stack drops
-/// every such datagram (counted in `Udp6InCsumErrors`) before fkoverlayd
-/// sees it. Linux's own default (`noudp6zerocsumtx`) interoperates; see
-/// docs/interop.md. Run with `--ignored` once fkoverlayd opts in.
+/// traffic to flow from Linux to us. fkoverlayd's underlay socket sets
+/// `UDP_NO_CHECK6_RX`; without it the host's UDPv6 stack drops every such
+/// datagram (counted in `Udp6InCsumErrors`) before fkoverlayd sees it.
+/// See docs/interop.md.
 #[test]
-#[ignore = "fkoverlayd drops zero-checksum UDPv6 (no UDP_NO_CHECK6_RX); see docs/interop.md"]
 fn interop_linux_ipv6_zero_checksum() {
     if !have_root("interop_linux_ipv6_zero_checksum") {
         return;
     }
-    let ours_ns = Netns::new("io");
-    let linux = Netns::new("io");
+    let ours_ns = Netns::new("wr");
+    let linux = Netns::new("wr");
     let ul = underlay(&ours_ns, &linux, Family::V6, 156);
     tx_csum_off(&linux, &ul.if_b);
     let ours = OurHost::new(ours_ns);

@@ -6,19 +6,20 @@
 //!   E3: reserved bytes 1–3 and 7 are zero (read from `udp.payload`);
 //! * E5: the default destination port is 4789 (the overlay is created
 //!   without `vxlan/listen_port`; the IPv6 case uses 8472 on both sides);
-//! * E9 is our choice of the E8/E9 pair (docs/interop.md): IPv4 outer UDP
-//!   checksum 0. fkoverlayd does not do it yet (its Linux UDP socket always
-//!   sums); `wire_e9_ipv4_udp_checksum_zero` is the failing, ignored test.
-//!   Meanwhile E10 is checked: a non-zero checksum must be correct
-//!   (tshark's validation);
+//! * E7 + E8 are our choice of the E8/E9 pair (docs/interop.md), as illumos
+//!   does with `UDP_SRCPORT_HASH`: the outer source port is a hash of the
+//!   inner flow (one port per flow, flows spread over several), always in
+//!   49152–65535. Checksums are sent (no E9), so E10 is checked: a
+//!   non-zero checksum must be correct (tshark's validation);
 //! * E13: the inner frame is exactly what the VNIC's TAP emitted, byte for
 //!   byte: the test writes frames into the TAP (AF_PACKET on `foo0`) and
 //!   finds each one, with nothing appended (no FCS, no padding), after the
 //!   8-byte VXLAN header of a captured datagram.
 //!
-//! * E11: no outer fragments, under bulk TCP and (known failing, ignored)
-//!   on an underlay smaller than the overlay MTU + 50; E4: VNIs over 24 bits
-//!   are refused.
+//! * E11: no outer fragments, under bulk TCP and on an underlay smaller
+//!   than the overlay MTU + 50 (DF is set; the oversize datagram is a
+//!   counted drop, `udp_tx_too_big_drops`); E4: VNIs over 24 bits are
+//!   refused.
 //!
 //! The peer is a Linux kernel vxlan device, as in interop_linux.rs.
 
@@ -56,8 +57,8 @@ struct Setup {
 }
 
 fn setup(fam: Family, port: u16, subnet: u8) -> Setup {
-    let ours_ns = Netns::new("io");
-    let linux = Netns::new("io");
+    let ours_ns = Netns::new("wr");
+    let linux = Netns::new("wr");
     let ul = underlay(&ours_ns, &linux, fam, subnet);
     // Checksums computed in software on both ends, so the capture shows
     // the real values (a veth has no NIC to complete them).
@@ -115,7 +116,7 @@ fn setup(fam: Family, port: u16, subnet: u8) -> Setup {
     Setup {
         ours,
         _linux: linux,
-        dir: TempRoot::new("io"),
+        dir: TempRoot::new("wr"),
         if_a: ul.if_a,
         ip_a: ul.ip_a,
         linux_mac,
@@ -217,7 +218,13 @@ fn check_conformance(fam: Family, port: u16, subnet: u8) {
         if d.csum != 0 {
             assert_eq!(d.csum_status, "1", "E10 checksum must be correct: {d:?}");
         }
-        sports.insert(d.sport);
+        // E8: every source port in 49152-65535 (the test frames, and
+        // whatever else the VNIC's stack sent meanwhile: ND, MLD, ARP).
+        assert!(d.sport >= 49152, "E8 source port: {d:?}");
+        // The test frames are one flow (same MACs and EtherType).
+        if d.payload.len() >= 22 && d.payload[20..22] == ETHERTYPE_TEST.to_be_bytes() {
+            sports.insert(d.sport);
+        }
     }
     // E7 (partly): one flow keeps one source port.
     assert_eq!(sports.len(), 1, "source ports of one flow: {sports:?}");
@@ -263,23 +270,114 @@ fn wire_conformance_ipv6_port_8472() {
     check_conformance(Family::V6, 8472, 162);
 }
 
-/// E9, our choice of the E8/E9 pair: over IPv4 the outer UDP checksum is
-/// sent as 0 (RFC 7348 §5 SHOULD). KNOWN FAILING: fkoverlayd's underlay
-/// socket (kernel/fakekernel/src/underlay.rs) lets Linux compute UDP
-/// checksums; it would need `SO_NO_CHECK` on IPv4 sends. Run with
-/// `--ignored` once that is fixed.
+/// Inner IPv4/UDP frames of `flows` flows (inner UDP source ports 40000,
+/// 40001, …), `per_flow` frames each, the IP ID varying within a flow.
+fn flow_frames(dst: [u8; 6], src: [u8; 6], flows: u16, per_flow: u16) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for n in 0..per_flow {
+        for f in 0..flows {
+            let mut p = vec![0u8; 20 + 8 + 32];
+            p[0] = 0x45;
+            p[2..4].copy_from_slice(&60u16.to_be_bytes());
+            p[4..6].copy_from_slice(&(n * 97 + 1).to_be_bytes());
+            p[8] = 64;
+            p[9] = 17;
+            p[12..16].copy_from_slice(&[10, 250, 0, 1]);
+            p[16..20].copy_from_slice(&[10, 250, 0, 2]);
+            p[20..22].copy_from_slice(&(40000 + f).to_be_bytes());
+            p[22..24].copy_from_slice(&9u16.to_be_bytes());
+            p[24..26].copy_from_slice(&40u16.to_be_bytes());
+            out.push(ether_frame(dst, src, 0x0800, &p));
+        }
+    }
+    out
+}
+
+/// Captures `flows` inner flows sent through our VNIC; returns, per inner
+/// flow (its inner UDP source port), the outer source ports it used.
+fn flow_ports(
+    s: &Setup,
+    flows: u16,
+    per_flow: u16,
+) -> std::collections::BTreeMap<u16, std::collections::BTreeSet<u16>> {
+    let src = mac_of(&s.ours.ns, "foo0");
+    let mut cap = Capture::start(&s.ours.ns, &s.if_a, s.dir.path());
+    let tap = s.ours.ns.packet_socket("foo0", ETHERTYPE_TEST);
+    for f in flow_frames(s.linux_mac, src, flows, per_flow) {
+        tap.send(&f);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    cap.stop();
+    let rows = cap.fields(
+        s.port,
+        "vxlan",
+        &["ip.src", "ipv6.src", "udp.srcport", "udp.payload"],
+    );
+    let mut m: std::collections::BTreeMap<u16, std::collections::BTreeSet<u16>> =
+        Default::default();
+    for r in rows
+        .iter()
+        .filter(|r| r.len() == 4 && (r[0] == s.ip_a || r[1] == s.ip_a))
+    {
+        let p = unhex(&r[3]);
+        // VXLAN 8 + Ethernet 14 + IPv4 20: the inner UDP source port.
+        if p.len() < 8 + 14 + 20 + 2 || p[8 + 12..8 + 14] != [0x08, 0x00] || p[8 + 14 + 9] != 17 {
+            continue;
+        }
+        let inner = u16::from_be_bytes([p[42], p[43]]);
+        if !(40000..40000 + flows).contains(&inner) {
+            continue;
+        }
+        let Ok(outer) = r[2].trim().parse::<u16>() else {
+            continue;
+        };
+        m.entry(inner).or_default().insert(outer);
+    }
+    m
+}
+
+/// E7: the outer source port is a hash of the inner flow (fkoverlayd's
+/// `UDP_SRCPORT_HASH`, kernel/fakekernel/src/srcport.rs): each of 12
+/// inner UDP flows keeps one outer source port across its frames, and
+/// the flows are spread over several ports.
 #[test]
-#[ignore = "fkoverlayd sends IPv4 UDP checksums (no SO_NO_CHECK); see docs/interop.md"]
-fn wire_e9_ipv4_udp_checksum_zero() {
-    if !have_root("wire_e9_ipv4_udp_checksum_zero") {
+fn wire_e7_source_port_from_inner_flow() {
+    if !have_root("wire_e7_source_port_from_inner_flow") {
         return;
     }
     let s = setup(Family::V4, 4789, 163);
-    let src = mac_of(&s.ours.ns, "foo0");
-    let dg = capture_tx(&s, &test_frames(s.linux_mac, src));
-    assert!(!dg.is_empty());
-    for d in &dg {
-        assert_eq!(d.csum, 0, "E9: IPv4 outer UDP checksum must be 0: {d:?}");
+    let m = flow_ports(&s, 12, 4);
+    eprintln!("E7: inner flow -> outer source ports: {m:?}");
+    assert_eq!(m.len(), 12, "not every flow was captured: {m:?}");
+    for (flow, ports) in &m {
+        assert_eq!(
+            ports.len(),
+            1,
+            "E7: flow {flow} used several ports {ports:?}"
+        );
+    }
+    let distinct: std::collections::BTreeSet<_> = m.values().flatten().collect();
+    assert!(
+        distinct.len() >= 3,
+        "E7: 12 flows share {} source port(s): {m:?}",
+        distinct.len()
+    );
+}
+
+/// E8: every hashed source port is in the dynamic range 49152–65535 (IPv6
+/// underlay, port 8472: also checks hashing does not depend on family or
+/// destination port).
+#[test]
+fn wire_e8_source_ports_in_dynamic_range() {
+    if !have_root("wire_e8_source_ports_in_dynamic_range") {
+        return;
+    }
+    let s = setup(Family::V6, 8472, 164);
+    let m = flow_ports(&s, 12, 2);
+    eprintln!("E8: inner flow -> outer source ports: {m:?}");
+    assert_eq!(m.len(), 12, "not every flow was captured: {m:?}");
+    for p in m.values().flatten() {
+        assert!(*p >= 49152, "E8: source port {p} outside 49152-65535");
     }
 }
 
@@ -335,15 +433,12 @@ fn wire_conformance_bulk_tcp() {
 /// E11 with an underlay too small for the overlay (veth MTU 1420, overlay
 /// MTU 1400, so a full inner frame makes a 1450-byte outer packet): the
 /// VTEP MUST NOT fragment. Dropping the frame (counted) or an ICMP "frag
-/// needed" are both acceptable; outer fragments are not. KNOWN FAILING:
-/// fkoverlayd's underlay socket keeps Linux's default path-MTU mode for UDP
-/// (`IP_PMTUDISC_WANT`), so the host fragments the outer packet (seen: a
-/// 1434-byte first fragment and a 64-byte second). `IP_MTU_DISCOVER` /
-/// `IPV6_MTU_DISCOVER` = `*_PMTUDISC_DO` on that socket would turn it into
-/// an `EMSGSIZE` send failure (a counted drop). Run with `--ignored` once
-/// fixed.
+/// needed" are both acceptable; outer fragments are not. fkoverlayd's
+/// underlay sockets set `IP_MTU_DISCOVER` / `IPV6_MTU_DISCOVER` =
+/// `*_PMTUDISC_DO`: the send fails with `EMSGSIZE`, counted in
+/// `udp_tx_too_big_drops`. (Before that fix, the host sent a 1434-byte
+/// first fragment and a 64-byte second.)
 #[test]
-#[ignore = "fkoverlayd fragments outer packets on a small underlay (no IP_PMTUDISC_DO); see docs/interop.md"]
 fn wire_e11_no_fragments_on_small_underlay() {
     if !have_root("wire_e11_no_fragments_on_small_underlay") {
         return;
@@ -372,13 +467,24 @@ fn wire_e11_no_fragments_on_small_underlay() {
         .filter(|r| r.len() == 3 && ((r[1] != "0" && r[1] != "False") || r[2] != "0"))
         .collect();
     eprintln!(
-        "E11 small underlay: {} datagrams, {} fragments; stats delta: udp_tx_errors +{}, dev_tx_drop_send +{}",
+        "E11 small underlay: {} datagrams, {} fragments; stats delta: udp_tx_too_big_drops +{}, udp_tx_errors +{}",
         rows.len(),
         frags.len(),
+        overlay_tests::peers::delta(&before, &after, "udp_tx_too_big_drops"),
         overlay_tests::peers::delta(&before, &after, "udp_tx_errors"),
-        overlay_tests::peers::delta(&before, &after, "dev_tx_drop_send"),
     );
     assert!(frags.is_empty(), "E11: outer fragments sent: {frags:?}");
+    assert!(
+        rows.iter().all(|r| r
+            .first()
+            .and_then(|l| l.parse::<u32>().ok())
+            .is_some_and(|l| l <= 1420 + 14)),
+        "E11: a frame larger than the 1420-byte underlay: {rows:?}"
+    );
+    assert!(
+        overlay_tests::peers::delta(&before, &after, "udp_tx_too_big_drops") >= 1,
+        "E11: the oversize datagram must be a counted drop"
+    );
 }
 
 /// E4: the VNI is 24 bits; 16777216 and above are refused at create, and
@@ -388,7 +494,7 @@ fn wire_e4_vnetid_over_24_bits_refused() {
     if !have_root("wire_e4_vnetid_over_24_bits_refused") {
         return;
     }
-    let ns = Netns::new("io");
+    let ns = Netns::new("wr");
     ns.exec_ok("ip", &["addr", "add", "10.99.1.1/32", "dev", "lo"]);
     let ours = OurHost::new(ns);
     for v in ["16777216", "4294967296", "-1"] {
