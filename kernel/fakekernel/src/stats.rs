@@ -42,7 +42,6 @@ stats! {
     UdpRxErrors => "udp_rx_errors": "receive errors on underlay sockets",
     UdpRxPoolDrops => "udp_rx_pool_drops": "datagrams that reached a source-port pool socket (peers send to the listen port) and were dropped",
     UdpSrcPoolShort => "udp_src_pool_short": "source-port pool sockets that could not be bound",
-    UdpRxDecapDrops => "udp_rx_decap_drops": "datagrams the driver dropped (bad header, unknown vnetid, device stopped)",
     UdpTxDatagrams => "udp_tx_datagrams": "datagrams sent on underlay sockets",
     UdpTxFull => "udp_tx_full_drops": "datagrams dropped because the socket buffer was full",
     UdpTxTooBig => "udp_tx_too_big_drops": "datagrams larger than the underlay path MTU (never fragmented: RFC 7348)",
