@@ -696,4 +696,41 @@ mod tests {
         }
         assert_eq!(stats.get(Stat::UdpRxPoolDrops), 1);
     }
+
+    #[test]
+    fn df_is_set_and_oversize_is_a_counted_drop() {
+        let stats = Arc::new(Stats::default());
+        let tx = UdpSock::bind(lo(0), Arc::clone(&stats)).unwrap();
+        for (level, name, want) in [
+            (
+                libc::IPPROTO_IP,
+                libc::IP_MTU_DISCOVER,
+                libc::IP_PMTUDISC_DO,
+            ),
+            (
+                libc::IPPROTO_IPV6,
+                libc::IPV6_MTU_DISCOVER,
+                libc::IPV6_PMTUDISC_DO,
+            ),
+        ] {
+            let mut v: libc::c_int = -1;
+            let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+            // SAFETY: getsockopt writes at most `len` bytes into `v`.
+            let r = unsafe {
+                libc::getsockopt(
+                    tx.sh.fd.as_raw_fd(),
+                    level,
+                    name,
+                    (&mut v as *mut libc::c_int).cast(),
+                    &mut len,
+                )
+            };
+            assert_eq!((r, v), (0, want));
+        }
+        // Larger than any UDP datagram: EMSGSIZE, counted as too big.
+        let big = MsgBlk::from_vec(vec![0u8; 70_000]);
+        assert_eq!(tx.send_msg(&lo(9), big), Err(overlay_sys::errno::EMSGSIZE));
+        assert_eq!(stats.get(Stat::UdpTxTooBig), 1);
+        assert_eq!(stats.get(Stat::UdpTxErrors), 0);
+    }
 }
