@@ -372,7 +372,7 @@ fn wire_e8_source_ports_in_dynamic_range() {
     if !have_root("wire_e8_source_ports_in_dynamic_range") {
         return;
     }
-    let s = setup(Family::V6, 8472, 164);
+    let s = setup(Family::V6, 8472, 166);
     let m = flow_ports(&s, 12, 2);
     eprintln!("E8: inner flow -> outer source ports: {m:?}");
     assert_eq!(m.len(), 12, "not every flow was captured: {m:?}");
@@ -392,8 +392,17 @@ fn wire_conformance_bulk_tcp() {
     }
     let s = setup(Family::V4, 4789, 164);
     let mut cap = Capture::start_snap(&s.ours.ns, &s.if_a, s.dir.path(), 128);
+    let before = s.ours.stats();
     let bytes = iperf3(&s._linux, &s.ours.ns, "10.164.0.2", 1).expect("iperf3");
+    let after = s.ours.stats();
     cap.stop();
+    // UDP GSO keeps working with DF set (IP_PMTUDISC_DO): batched runs go
+    // out as GSO messages and none is refused.
+    let gso = overlay_tests::peers::delta(&before, &after, "udp_tx_gso_sends");
+    let fallbacks = overlay_tests::peers::delta(&before, &after, "udp_tx_gso_fallbacks");
+    eprintln!("bulk: udp_tx_gso_sends +{gso}, udp_tx_gso_fallbacks +{fallbacks}");
+    assert!(gso > 0, "no UDP GSO sends during bulk TCP");
+    assert_eq!(fallbacks, 0, "UDP GSO refused with DF set");
     let rows = cap.fields(
         4789,
         &format!("ip.src == {}", s.ip_a),

@@ -43,6 +43,8 @@ stats! {
     UdpRxPoolDrops => "udp_rx_pool_drops": "datagrams that reached a source-port pool socket (peers send to the listen port) and were dropped",
     UdpSrcPoolShort => "udp_src_pool_short": "source-port pool sockets that could not be bound",
     UdpTxDatagrams => "udp_tx_datagrams": "datagrams sent on underlay sockets",
+    UdpTxGsoSends => "udp_tx_gso_sends": "UDP GSO messages sent (each several datagrams, counted in udp_tx_datagrams)",
+    UdpTxGsoFallbacks => "udp_tx_gso_fallbacks": "GSO messages the kernel refused, resent one datagram at a time",
     UdpTxFull => "udp_tx_full_drops": "datagrams dropped because the socket buffer was full",
     UdpTxTooBig => "udp_tx_too_big_drops": "datagrams larger than the underlay path MTU (never fragmented: RFC 7348)",
     UdpTxErrors => "udp_tx_errors": "other send failures",

@@ -223,6 +223,9 @@ fn send_runs(sock: &Shared, items: &[Item], runs: &[Run]) {
             for run in &runs[done..done + r as usize] {
                 sock.stats
                     .add(crate::stats::Stat::UdpTxDatagrams, run.count as u64);
+                if run.count > 1 {
+                    sock.stats.bump(crate::stats::Stat::UdpTxGsoSends);
+                }
             }
             done += r as usize;
             continue;
@@ -239,6 +242,7 @@ fn send_runs(sock: &Shared, items: &[Item], runs: &[Run]) {
             // out, the socket has no GSO: stop trying it. If they are too
             // big for the path (DF is set: `EINVAL` from GSO is then
             // "segment larger than the MTU"), GSO is not to blame.
+            sock.stats.bump(crate::stats::Stat::UdpTxGsoFallbacks);
             let mut too_big = false;
             for it in &items[run.start..run.start + run.count] {
                 if sock.send_one(&it.dst, &[it.msg.data()]) == Err(overlay_sys::errno::EMSGSIZE) {
@@ -306,5 +310,6 @@ mod tests {
         assert_eq!(*got.lock().unwrap(), want);
         assert_eq!(stats.get(Stat::UdpTxDatagrams), want.len() as u64);
         assert_eq!(stats.get(Stat::UdpTxErrors), 0);
+        assert_eq!(stats.get(Stat::UdpTxGsoFallbacks), 0);
     }
 }
