@@ -458,7 +458,9 @@ fn wait_any(sh: &Shared, pool: &[Arc<Shared>], stop: &StopFd) -> Option<Vec<usiz
 /// errors), never silently queued.
 fn drain(p: &Shared) {
     let mut buf = [0u8; 64];
-    loop {
+    // Bounded, so a flood on a pool port cannot starve the listen socket;
+    // the rest is read at the next wakeup.
+    for _ in 0..RX_BATCH * 8 {
         // SAFETY: recv writes at most buf.len() bytes into buf.
         let r = unsafe {
             libc::recv(
