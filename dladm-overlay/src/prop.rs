@@ -14,21 +14,14 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-pub const OVERLAY_PROP_T_INT: u32 = 1;
-pub const OVERLAY_PROP_T_UINT: u32 = 2;
-pub const OVERLAY_PROP_T_IP: u32 = 3;
-pub const OVERLAY_PROP_T_STRING: u32 = 4;
-
-pub const OVERLAY_PROP_PERM_REQ: u32 = 0x1;
-pub const OVERLAY_PROP_PERM_READ: u32 = 0x2;
-pub const OVERLAY_PROP_PERM_WRITE: u32 = 0x4;
-pub const OVERLAY_PROP_PERM_RW: u32 = 0x6;
+pub use overlay_sys::{
+    OVERLAY_PROP_PERM_READ, OVERLAY_PROP_PERM_REQ, OVERLAY_PROP_PERM_RW, OVERLAY_PROP_PERM_WRITE,
+    OVERLAY_PROP_T_INT, OVERLAY_PROP_T_IP, OVERLAY_PROP_T_STRING, OVERLAY_PROP_T_UINT,
+};
 
 /// `OVERLAY_PROP_SIZEMAX`: value, default and range buffers.
-pub const PROP_SIZEMAX: usize = 256;
-/// `MAC_PROPVAL_UINT32` / `MAC_PROPVAL_STR`.
-pub const MAC_PROPVAL_UINT32: u32 = 1;
-pub const MAC_PROPVAL_STR: u32 = 2;
+pub const PROP_SIZEMAX: usize = overlay_sys::OVERLAY_PROP_SIZEMAX;
+pub use overlay_sys::{MAC_PROPVAL_STR, MAC_PROPVAL_UINT32};
 
 /// The "possible values" of a property.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
