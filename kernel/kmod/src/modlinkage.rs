@@ -13,7 +13,7 @@ use crate::dev::OVERLAY_DEV_OPS;
 use crate::glue;
 use crate::sys::mac::mac_init_ops;
 use crate::sys::modctl::{
-    mod_driverops, mod_info, mod_install, mod_remove, modinfo, modldrv, modlinkage, MODMAXLINK,
+    mod_driverops, mod_info, mod_install, mod_remove, modinfo, modldrv, modlinkage, ML_LINKAGE_LEN,
     MODREV_1,
 };
 use core::ffi::{c_int, c_void};
@@ -30,7 +30,7 @@ static OVERLAY_MODLDRV: Global<modldrv> = Global::new(modldrv {
 static OVERLAY_MODLINKAGE: Global<modlinkage> = Global::new(modlinkage {
     ml_rev: MODREV_1,
     ml_linkage: {
-        let mut l = [ptr::null::<c_void>(); MODMAXLINK];
+        let mut l = [ptr::null::<c_void>(); ML_LINKAGE_LEN];
         l[0] = OVERLAY_MODLDRV.get() as *const c_void;
         l
     },

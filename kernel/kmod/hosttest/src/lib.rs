@@ -50,5 +50,9 @@ pub mod tpi;
 
 pub mod mock;
 
+pub mod ksys;
+
+#[cfg(test)]
+mod kconst;
 #[cfg(test)]
 mod tests;

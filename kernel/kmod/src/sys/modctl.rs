@@ -4,8 +4,10 @@ use super::ddi::dev_ops;
 use super::types::{c_char, c_int, c_void};
 
 pub const MODREV_1: c_int = 1;
-/// `MODMAXLINK` under `_LP64`.
-pub const MODMAXLINK: usize = 7;
+/// The length of `struct modlinkage`'s `ml_linkage` array under `_LP64`
+/// (a literal 7 in sys/modctl.h). Not illumos' `MODMAXLINK` (10), which
+/// bounds `struct modinfo`'s linkage table.
+pub const ML_LINKAGE_LEN: usize = 7;
 
 /// `struct mod_ops`: opaque; we only take the address of `mod_driverops`.
 #[repr(C)]
@@ -29,7 +31,7 @@ pub struct modldrv {
 #[repr(C)]
 pub struct modlinkage {
     pub ml_rev: c_int,
-    pub ml_linkage: [*const c_void; MODMAXLINK],
+    pub ml_linkage: [*const c_void; ML_LINKAGE_LEN],
 }
 
 extern "C" {
