@@ -3,11 +3,14 @@
 //! * [`netns`]: network namespaces, veth pairs and temporary roots, all
 //!   removed by drop guards;
 //! * [`daemons`]: finding the release binaries, running `fkoverlayd` and
-//!   `varpd` in a namespace, `dladm`, and a raw fkoverlayd socket client.
+//!   `varpd` in a namespace, `dladm`, and a raw fkoverlayd socket client;
+//! * [`postgres`]: the database of a portolan test, SQLite or a private
+//!   PostgreSQL cluster, by name.
 
 pub mod daemons;
 pub mod netns;
 pub mod peers;
+pub mod postgres;
 
 /// Whether a test that needs root may run. Without root the test fails, since
 /// CI runs as root and must never skip; set `OVERLAY_TESTS_ALLOW_SKIP=1` to

@@ -4,7 +4,8 @@
 use crate::util::{self, run, Result};
 use std::process::Command;
 
-/// Debian packages the checks use (netns tests, captures, peers, XML).
+/// Debian packages the checks use (netns tests, captures, peers, XML, and
+/// the PostgreSQL server the portolan tests run private clusters of).
 pub const APT_PACKAGES: &[&str] = &[
     "iproute2",
     "iputils-ping",
@@ -12,6 +13,7 @@ pub const APT_PACKAGES: &[&str] = &[
     "tshark",
     "iperf3",
     "binutils",
+    "postgresql",
 ];
 
 /// rustup components on the stable toolchain.
@@ -115,10 +117,33 @@ pub fn ensure_apt(pkgs: &[&str]) -> Result {
             "missing packages {missing:?}; run as root so they can be installed"
         ));
     }
+    if missing.contains(&"postgresql") {
+        no_main_pg_cluster()?;
+    }
     run(Command::new("apt-get").arg("update").arg("-q"))?;
     let mut cmd = Command::new("apt-get");
     cmd.args(["install", "-y", "-q", "--no-install-recommends"])
         .args(&missing);
     cmd.env("DEBIAN_FRONTEND", "noninteractive");
     run(&mut cmd)
+}
+
+/// The tests start private PostgreSQL clusters of their own (initdb in a
+/// temp dir, a free port, see `tests/pgtest`) and use nothing of the
+/// system's. Debian's package would create and start a `main` cluster on
+/// port 5432: tell postgresql-common not to, before the package is
+/// installed (its `createcluster.conf` includes `createcluster.d/`).
+fn no_main_pg_cluster() -> Result {
+    let dir = std::path::Path::new("/etc/postgresql-common/createcluster.d");
+    let file = dir.join("overlay-tests.conf");
+    if file.exists() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    std::fs::write(
+        &file,
+        "# The overlay tests run their own clusters; no system cluster.\n\
+         create_main_cluster = false\n",
+    )
+    .map_err(|e| format!("{}: {e}", file.display()))
 }
