@@ -159,6 +159,9 @@ fn dladm_seed_walkthrough() {
         "varpd/id",
         "vxlan/listen_ip",
         "vxlan/listen_port",
+        "vxlan/ecn",
+        "vxlan/dscp",
+        "vxlan/ttl",
         "search",
         "direct/dest_ip",
         "direct/dest_port",
@@ -175,6 +178,9 @@ fn dladm_seed_walkthrough() {
     assert!(p["varpd/id"].parse::<u64>().is_ok_and(|v| v > 0), "{p:?}");
     assert_eq!(p["vxlan/listen_ip"], "10.88.88.69");
     assert_eq!(p["vxlan/listen_port"], "4789");
+    assert_eq!(p["vxlan/ecn"], "normal");
+    assert_eq!(p["vxlan/dscp"], "0");
+    assert_eq!(p["vxlan/ttl"], "0");
     assert_eq!(p["search"], "direct");
     assert_eq!(p["direct/dest_ip"], "10.88.88.70");
     assert_eq!(p["direct/dest_port"], "4789");

@@ -102,6 +102,9 @@ impl Host {
             m.rx_drop_unknown_vnetid += s.rx_drop_unknown_vnetid;
             m.rx_drop_not_started += s.rx_drop_not_started;
             m.rx_drop_empty += s.rx_drop_empty;
+            m.rx_drop_ecn += s.rx_drop_ecn;
+            m.rx_ecn_marked += s.rx_ecn_marked;
+            m.rx_ecn_unwritable += s.rx_ecn_unwritable;
         }
         for (k, n) in [
             ("dev_tx_frames", d.tx_frames),
@@ -122,6 +125,9 @@ impl Host {
             ("mux_rx_drop_unknown_vnetid", m.rx_drop_unknown_vnetid),
             ("mux_rx_drop_not_started", m.rx_drop_not_started),
             ("mux_rx_drop_empty", m.rx_drop_empty),
+            ("mux_rx_drop_ecn", m.rx_drop_ecn),
+            ("mux_rx_ecn_marked", m.rx_ecn_marked),
+            ("mux_rx_ecn_unwritable", m.rx_ecn_unwritable),
         ] {
             v.push((k.to_string(), n));
         }

@@ -19,7 +19,7 @@ use crate::stats::Stats;
 use crate::underlay::UdpSock;
 use overlay::{
     DevHandle, Errno, MacRegistration, MsgBlk, MsgBlkChain, MuxHandle, Platform, SockaddrIn6,
-    SocketParams,
+    SocketParams, TxHdr,
 };
 use overlay_sys::consts::{IPPROTO_UDP, UDP_HASH_DISABLE, UDP_HASH_VXLAN, UDP_SRCPORT_HASH};
 use std::net::{Ipv6Addr, SocketAddrV6};
@@ -145,9 +145,9 @@ impl Platform for FkPlatform {
         let mux = Arc::clone(mux);
         let mac = Arc::clone(&self.mac);
         s.start_rx(
-            move |buf, _src| {
+            move |buf, _src, tos| {
                 Mac::rx_batching();
-                mux.recv(MsgBlk::from_vec(buf.to_vec()))
+                mux.recv_tos(MsgBlk::from_vec(buf.to_vec()), tos)
             },
             move || mac.rx_flush(),
         )
@@ -178,8 +178,14 @@ impl Platform for FkPlatform {
         Ok(())
     }
 
-    fn socket_send(&self, s: &UdpSock, dst: &SockaddrIn6, msg: MsgBlk) -> Result<(), Errno> {
-        s.send_msg(&to_std(dst), msg).map_err(Errno)
+    fn socket_send(
+        &self,
+        s: &UdpSock,
+        dst: &SockaddrIn6,
+        msg: MsgBlk,
+        hdr: TxHdr,
+    ) -> Result<(), Errno> {
+        s.send_msg(&to_std(dst), msg, hdr).map_err(Errno)
     }
 
     fn socket_close(&self, s: UdpSock) {

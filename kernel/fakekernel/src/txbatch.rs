@@ -8,7 +8,8 @@
 //! thread-local list, instead of going out with its own `sendmsg`.
 //!
 //! [`flush`] sends the queue in as few system calls as it can: a run of
-//! datagrams for the same socket and destination, all of one size but the
+//! datagrams for the same socket, destination and outer header values
+//! ([`TxHdr`]: TOS and TTL, sent as control messages), all of one size but the
 //! last (which may be shorter), becomes one message with a `UDP_SEGMENT`
 //! control message (UDP GSO: the kernel cuts it into those datagrams, and
 //! across veth or to a `UDP_GRO` receiver may keep it whole until the
@@ -27,8 +28,8 @@
 //! Other threads (control, varpd's lookup replies) never batch: their
 //! sends go out at once.
 
-use crate::underlay::{Shared, SOL_UDP, UDP_SEGMENT};
-use overlay::MsgBlk;
+use crate::underlay::{Shared, TxCmsg};
+use overlay::{MsgBlk, TxHdr};
 use std::cell::RefCell;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering;
@@ -48,6 +49,7 @@ struct Item {
     sock: Arc<Shared>,
     dst: libc::sockaddr_in6,
     msg: MsgBlk,
+    hdr: TxHdr,
 }
 
 #[derive(Default)]
@@ -72,7 +74,12 @@ pub fn flush() {
 }
 
 /// Queues a datagram if this thread batches; otherwise gives it back.
-pub(crate) fn queue(sock: &Arc<Shared>, dst: &libc::sockaddr_in6, msg: MsgBlk) -> Option<MsgBlk> {
+pub(crate) fn queue(
+    sock: &Arc<Shared>,
+    dst: &libc::sockaddr_in6,
+    msg: MsgBlk,
+    hdr: TxHdr,
+) -> Option<MsgBlk> {
     let full = TX.with(|t| {
         let mut t = t.borrow_mut();
         if !t.active {
@@ -82,6 +89,7 @@ pub(crate) fn queue(sock: &Arc<Shared>, dst: &libc::sockaddr_in6, msg: MsgBlk) -
             sock: Arc::clone(sock),
             dst: *dst,
             msg,
+            hdr,
         });
         Ok(t.items.len() >= MAX_QUEUED)
     });
@@ -129,6 +137,7 @@ fn send_queued() {
                 && k - j < MAX_SEGS
                 && Arc::ptr_eq(&items[k].sock, &sock)
                 && same_dst(&items[k].dst, &items[j].dst)
+                && items[k].hdr == items[j].hdr
             {
                 let l = items[k].msg.len();
                 if l > seg || l == 0 || total + l > MAX_GSO_BYTES {
@@ -174,8 +183,17 @@ fn send_runs(sock: &Shared, items: &[Item], runs: &[Run]) {
             });
         }
     }
-    // 8-byte aligned room for one cmsghdr and a u16 per message.
-    let mut ctrl: Vec<[u64; 4]> = vec![[0; 4]; runs.len()];
+    // Each message's control messages: TOS/TTL and the GSO segment size.
+    let mut ctrl: Vec<TxCmsg> = runs
+        .iter()
+        .map(|r| {
+            let it = &items[r.start];
+            // seg <= 65507: it is the length of one datagram of a run
+            // whose total fits MAX_GSO_BYTES.
+            let seg = (r.count > 1).then_some(r.seg as u16);
+            TxCmsg::new(&it.dst, it.hdr, seg)
+        })
+        .collect();
     // SAFETY: mmsghdr is plain data; zero is valid.
     let mut hdrs: Vec<libc::mmsghdr> = vec![unsafe { std::mem::zeroed() }; runs.len()];
     let mut off = 0;
@@ -186,25 +204,8 @@ fn send_runs(sock: &Shared, items: &[Item], runs: &[Run]) {
         h.msg_iov = iov[off..].as_mut_ptr();
         h.msg_iovlen = r.count;
         off += r.count;
-        if r.count > 1 {
-            h.msg_control = ctrl[m].as_mut_ptr().cast();
-            // SAFETY: CMSG_SPACE is a pure size computation.
-            h.msg_controllen = unsafe { libc::CMSG_SPACE(2) } as usize;
-            // SAFETY: the control buffer is 32 bytes, 8-aligned, which
-            // holds CMSG_SPACE(2) (24 on Linux x86_64); FIRSTHDR is
-            // non-null because controllen >= sizeof(cmsghdr).
-            unsafe {
-                let c = libc::CMSG_FIRSTHDR(h);
-                (*c).cmsg_level = SOL_UDP;
-                (*c).cmsg_type = UDP_SEGMENT;
-                (*c).cmsg_len = libc::CMSG_LEN(2) as usize;
-                // seg <= 65507: it is the length of one datagram of a run
-                // whose total fits MAX_GSO_BYTES.
-                libc::CMSG_DATA(c)
-                    .cast::<u16>()
-                    .write_unaligned(r.seg as u16);
-            }
-        }
+        // `ctrl` is not resized from here on, so the pointer stays valid.
+        ctrl[m].apply(h);
     }
     let mut done = 0;
     while done < runs.len() {
@@ -245,7 +246,9 @@ fn send_runs(sock: &Shared, items: &[Item], runs: &[Run]) {
             sock.stats.bump(crate::stats::Stat::UdpTxGsoFallbacks);
             let mut too_big = false;
             for it in &items[run.start..run.start + run.count] {
-                if sock.send_one(&it.dst, &[it.msg.data()]) == Err(overlay_sys::errno::EMSGSIZE) {
+                if sock.send_one(&it.dst, &[it.msg.data()], it.hdr)
+                    == Err(overlay_sys::errno::EMSGSIZE)
+                {
                     too_big = true;
                 }
             }
@@ -276,6 +279,55 @@ mod tests {
         MsgBlk::from_vec((0..len).map(|i| tag ^ i as u8).collect())
     }
 
+    /// Outer TOS and TTL per datagram, batched (GSO runs split where the
+    /// TOS changes) and not, over IPv4 and IPv6: every datagram arrives
+    /// with its own TOS, read back from the receive side's control
+    /// message.
+    #[test]
+    fn per_datagram_tos_batched_and_not() {
+        for v6 in [false, true] {
+            let addr = |port| {
+                if v6 {
+                    SocketAddrV6::new(std::net::Ipv6Addr::LOCALHOST, port, 0, 0)
+                } else {
+                    lo(port)
+                }
+            };
+            let stats = Arc::new(Stats::default());
+            type Got = Vec<(Vec<u8>, u8)>;
+            let got: Arc<Mutex<Got>> = Arc::default();
+            let mut rx = UdpSock::bind(addr(0), Arc::clone(&stats)).unwrap();
+            let port = rx.bound_port().unwrap();
+            let g2 = Arc::clone(&got);
+            rx.start_rx(
+                move |d, _, tos| g2.lock().unwrap().push((d.to_vec(), tos)),
+                || {},
+            )
+            .unwrap();
+            let tx = UdpSock::bind(addr(0), Arc::clone(&stats)).unwrap();
+            let toses = [0u8, 0, 1, 1, 1, 2, 2, 0xb8, 0xb8, 0x03, 0, 0x14];
+            let mut want = Vec::new();
+            begin();
+            for (i, &t) in toses.iter().enumerate() {
+                let m = dgram(500, i as u8);
+                want.push((m.data().to_vec(), t));
+                let hdr = TxHdr { tos: t, ttl: 9 };
+                tx.send_msg(&addr(port), m, hdr).unwrap();
+            }
+            flush();
+            let m = dgram(300, 0xee);
+            want.push((m.data().to_vec(), 0x2e));
+            tx.send_msg(&addr(port), m, TxHdr { tos: 0x2e, ttl: 0 })
+                .unwrap();
+            let t0 = Instant::now();
+            while got.lock().unwrap().len() < want.len() && t0.elapsed() < Duration::from_secs(5) {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            assert_eq!(*got.lock().unwrap(), want, "v6 {v6}");
+            assert_eq!(stats.get(Stat::UdpTxErrors), 0);
+        }
+    }
+
     /// Runs of equal sizes (GSO), a shorter tail, a longer one after a
     /// run, a lone one: the receiver (with UDP_GRO, split again by the
     /// underlay) sees exactly the datagrams sent, in order.
@@ -286,7 +338,7 @@ mod tests {
         let mut rx = UdpSock::bind(lo(0), Arc::clone(&stats)).unwrap();
         let port = rx.bound_port().unwrap();
         let g2 = Arc::clone(&got);
-        rx.start_rx(move |d, _| g2.lock().unwrap().push(d.to_vec()), || {})
+        rx.start_rx(move |d, _, _| g2.lock().unwrap().push(d.to_vec()), || {})
             .unwrap();
         let tx = UdpSock::bind(lo(0), Arc::clone(&stats)).unwrap();
         let mut want = Vec::new();
@@ -296,13 +348,13 @@ mod tests {
         for (i, &n) in sizes.iter().enumerate() {
             let m = dgram(n, i as u8);
             want.push(m.data().to_vec());
-            tx.send_msg(&lo(port), m).unwrap();
+            tx.send_msg(&lo(port), m, TxHdr::default()).unwrap();
         }
         flush();
         // Not batching any more: straight out.
         let m = dgram(5, 0xaa);
         want.push(m.data().to_vec());
-        tx.send_msg(&lo(port), m).unwrap();
+        tx.send_msg(&lo(port), m, TxHdr::default()).unwrap();
         let t0 = Instant::now();
         while got.lock().unwrap().len() < want.len() && t0.elapsed() < Duration::from_secs(5) {
             std::thread::sleep(Duration::from_millis(10));

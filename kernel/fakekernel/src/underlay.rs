@@ -12,6 +12,14 @@
 //! flow as one buffer with their size in a control message; it is split
 //! here, so the driver still sees one datagram at a time.
 //!
+//! The outer TOS (IPv4, `IP_RECVTOS`) or traffic class (IPv6,
+//! `IPV6_RECVTCLASS`) of each datagram is read from its control messages
+//! and handed up with it, so the driver can apply RFC 6040 (a GRO train
+//! shares one: the kernel only coalesces datagrams whose IP headers match).
+//! On send, a datagram whose [`TxHdr`] is not all-zero carries `IP_TOS` /
+//! `IP_TTL` (v4-mapped destinations) or `IPV6_TCLASS` / `IPV6_HOPLIMIT`
+//! control messages ([`TxCmsg`]).
+//!
 //! Sends use `MSG_DONTWAIT` so the transmit path never blocks; a full socket
 //! buffer is a counted drop. A thread that moves many frames (a TAP reader)
 //! batches its sends ([`crate::txbatch`]). Errors from Linux are translated to illumos errnos before they
@@ -19,7 +27,7 @@
 
 use crate::stats::{Stat, Stats};
 use crate::tap::{wait_readable, StopFd};
-use overlay::MsgBlk;
+use overlay::{MsgBlk, TxHdr};
 use overlay_sys::errno::from_linux;
 use std::net::{Ipv6Addr, SocketAddrV6};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -36,6 +44,82 @@ const UDP_GRO: libc::c_int = 104;
 /// `UDP_NO_CHECK6_RX`: accept UDPv6 datagrams whose checksum is 0
 /// (RFC 6935/6936; RFC 7348 D1).
 const UDP_NO_CHECK6_RX: libc::c_int = 102;
+
+/// Ancillary data for one outgoing message: the outer TOS/TTL in the
+/// destination's family and, for a GSO run, the segment size. Built in
+/// place (no allocation); [`TxCmsg::apply`] points a `msghdr` at it, so it
+/// must not move until the send returns.
+pub(crate) struct TxCmsg {
+    /// 8-byte aligned room for three `int`-sized control messages.
+    buf: [u64; 10],
+    len: usize,
+}
+
+impl TxCmsg {
+    /// The control messages for `hdr` to `dst` and an optional segment size.
+    pub(crate) fn new(dst: &libc::sockaddr_in6, hdr: TxHdr, seg: Option<u16>) -> TxCmsg {
+        let mut c = TxCmsg {
+            buf: [0; 10],
+            len: 0,
+        };
+        let a = &dst.sin6_addr.s6_addr;
+        let v4 = a[..10].iter().all(|&b| b == 0) && a[10] == 0xff && a[11] == 0xff;
+        let (lvl, tos, ttl) = if v4 {
+            (libc::IPPROTO_IP, libc::IP_TOS, libc::IP_TTL)
+        } else {
+            (libc::IPPROTO_IPV6, libc::IPV6_TCLASS, libc::IPV6_HOPLIMIT)
+        };
+        if hdr.tos != 0 {
+            c.push(lvl, tos, &libc::c_int::from(hdr.tos).to_ne_bytes());
+        }
+        if hdr.ttl != 0 {
+            c.push(lvl, ttl, &libc::c_int::from(hdr.ttl).to_ne_bytes());
+        }
+        if let Some(seg) = seg {
+            c.push(SOL_UDP, UDP_SEGMENT, &seg.to_ne_bytes());
+        }
+        c
+    }
+
+    fn push(&mut self, level: libc::c_int, ty: libc::c_int, data: &[u8]) {
+        // SAFETY: CMSG_SPACE/CMSG_LEN are pure size computations.
+        let (space, clen) = unsafe {
+            (
+                libc::CMSG_SPACE(data.len() as u32) as usize,
+                libc::CMSG_LEN(data.len() as u32) as usize,
+            )
+        };
+        let hlen = clen - data.len();
+        if self.len + space > std::mem::size_of_val(&self.buf) {
+            return;
+        }
+        let h = libc::cmsghdr {
+            cmsg_len: clen as _,
+            cmsg_level: level,
+            cmsg_type: ty,
+        };
+        // SAFETY: `len + space` fits the buffer (checked above); `len` is
+        // a multiple of 8 (every CMSG_SPACE is), so the header is aligned;
+        // the data follows the header at CMSG_LEN(0) = `hlen`.
+        unsafe {
+            let p = self.buf.as_mut_ptr().cast::<u8>().add(self.len);
+            p.cast::<libc::cmsghdr>().write(h);
+            std::ptr::copy_nonoverlapping(data.as_ptr(), p.add(hlen), data.len());
+        }
+        self.len += space;
+    }
+
+    /// Points `h` at the control messages (none: no control buffer).
+    pub(crate) fn apply(&mut self, h: &mut libc::msghdr) {
+        if self.len == 0 {
+            h.msg_control = std::ptr::null_mut();
+            h.msg_controllen = 0;
+        } else {
+            h.msg_control = self.buf.as_mut_ptr().cast();
+            h.msg_controllen = self.len as _;
+        }
+    }
+}
 
 /// `setsockopt(fd, level, name, &val)` for an `int` option; the Linux
 /// errno on failure.
@@ -120,7 +204,12 @@ pub(crate) struct Shared {
 
 impl Shared {
     /// Sends one datagram (`sendmsg`, `MSG_DONTWAIT`); counts the result.
-    pub(crate) fn send_one(&self, sa: &libc::sockaddr_in6, bufs: &[&[u8]]) -> Result<(), i32> {
+    pub(crate) fn send_one(
+        &self,
+        sa: &libc::sockaddr_in6,
+        bufs: &[&[u8]],
+        hdr: TxHdr,
+    ) -> Result<(), i32> {
         let mut iov = [libc::iovec {
             iov_base: std::ptr::null_mut(),
             iov_len: 0,
@@ -137,8 +226,10 @@ impl Shared {
         msg.msg_namelen = std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t;
         msg.msg_iov = iov.as_mut_ptr();
         msg.msg_iovlen = n;
-        // SAFETY: msg points at a valid sockaddr and iovec array that
-        // outlive the call; sendmsg only reads them.
+        let mut cm = TxCmsg::new(sa, hdr, None);
+        cm.apply(&mut msg);
+        // SAFETY: msg points at a valid sockaddr, iovec array and control
+        // buffer that outlive the call; sendmsg only reads them.
         let r = unsafe { libc::sendmsg(self.fd.as_raw_fd(), &msg, libc::MSG_DONTWAIT) };
         if r < 0 {
             let e = last_errno();
@@ -198,6 +289,9 @@ impl UdpSock {
         // accepted, as RFC 7348 D1 asks; without this the host drops it.
         // An old kernel without the option keeps dropping them.
         let _ = set_int(&fd, SOL_UDP, UDP_NO_CHECK6_RX, 1);
+        // The outer TOS / traffic class of every datagram (RFC 6040).
+        set_int(&fd, libc::IPPROTO_IP, libc::IP_RECVTOS, 1).map_err(from_linux)?;
+        set_int(&fd, libc::IPPROTO_IPV6, libc::IPV6_RECVTCLASS, 1).map_err(from_linux)?;
         let stop = StopFd::new().map_err(|e| from_linux(e.raw_os_error().unwrap_or(libc::EIO)))?;
         Ok(UdpSock {
             sh: Arc::new(Shared {
@@ -246,11 +340,11 @@ impl UdpSock {
         port_of(&self.sh.fd)
     }
 
-    /// Starts the receive thread: `deliver(datagram, source)` for each
-    /// datagram, `end_batch()` after each batch of them.
+    /// Starts the receive thread: `deliver(datagram, source, outer_tos)`
+    /// for each datagram, `end_batch()` after each batch of them.
     pub fn start_rx<F, G>(&mut self, deliver: F, end_batch: G) -> std::io::Result<()>
     where
-        F: Fn(&[u8], SocketAddrV6) + Send + 'static,
+        F: Fn(&[u8], SocketAddrV6, u8) + Send + 'static,
         G: Fn() + Send + 'static,
     {
         let sh = Arc::clone(&self.sh);
@@ -287,7 +381,7 @@ impl UdpSock {
     /// Sends one datagram without blocking, or queues it when this thread
     /// batches its sends ([`crate::txbatch`]; errors are then counted at
     /// the flush). Errors are illumos errnos; each failure is counted.
-    pub fn send_msg(&self, dst: &SocketAddrV6, msg: MsgBlk) -> Result<(), i32> {
+    pub fn send_msg(&self, dst: &SocketAddrV6, msg: MsgBlk, hdr: TxHdr) -> Result<(), i32> {
         let sa = to_sockaddr(dst);
         let sh = if !self.pool.is_empty() && self.hash.load(std::sync::atomic::Ordering::Relaxed) {
             let i = crate::srcport::flow_hash(msg.data()) as usize % self.pool.len();
@@ -295,16 +389,16 @@ impl UdpSock {
         } else {
             &self.sh
         };
-        match crate::txbatch::queue(sh, &sa, msg) {
+        match crate::txbatch::queue(sh, &sa, msg, hdr) {
             None => Ok(()),
-            Some(msg) => sh.send_one(&sa, &[msg.data()]),
+            Some(msg) => sh.send_one(&sa, &[msg.data()], hdr),
         }
     }
 
     /// Sends one datagram made of `bufs` without blocking. Errors are
     /// illumos errnos; each failure is counted.
     pub fn send(&self, dst: &SocketAddrV6, bufs: &[&[u8]]) -> Result<(), i32> {
-        self.sh.send_one(&to_sockaddr(dst), bufs)
+        self.sh.send_one(&to_sockaddr(dst), bufs, TxHdr::default())
     }
 }
 
@@ -521,7 +615,7 @@ impl RxBufs {
 
     /// One `recvmmsg`; delivers what it got. False when nothing was ready
     /// (or on an error, which is counted).
-    fn recv<F: Fn(&[u8], SocketAddrV6)>(&mut self, sh: &Shared, deliver: &F) -> bool {
+    fn recv<F: Fn(&[u8], SocketAddrV6, u8)>(&mut self, sh: &Shared, deliver: &F) -> bool {
         let base = self.data.as_mut_ptr();
         for i in 0..RX_BATCH {
             self.iov[i] = libc::iovec {
@@ -567,7 +661,8 @@ impl RxBufs {
                 sh.stats.bump(Stat::UdpRxTruncated);
                 continue;
             }
-            let seg = gro_size(h).filter(|&g| g > 0 && g < n).unwrap_or(n);
+            let (gro, tos) = rx_cmsgs(h);
+            let seg = gro.filter(|&g| g > 0 && g < n).unwrap_or(n);
             let sa = &self.names[i];
             let src = SocketAddrV6::new(
                 Ipv6Addr::from(sa.sin6_addr.s6_addr),
@@ -579,33 +674,46 @@ impl RxBufs {
             if seg == 0 {
                 // An empty datagram: the driver counts it as malformed.
                 sh.stats.bump(Stat::UdpRxDatagrams);
-                deliver(d, src);
+                deliver(d, src, tos);
                 continue;
             }
             for dg in d.chunks(seg) {
                 sh.stats.bump(Stat::UdpRxDatagrams);
-                deliver(dg, src);
+                deliver(dg, src, tos);
             }
         }
         true
     }
 }
 
-/// The segment size of a coalesced receive (`UDP_GRO` control message).
-fn gro_size(h: &libc::msghdr) -> Option<usize> {
+/// From a receive's control messages: the segment size of a coalesced
+/// receive (`UDP_GRO`) and the outer TOS (`IP_TOS`, one byte, for IPv4) or
+/// traffic class (`IPV6_TCLASS`, an `int`, for IPv6); 0 when absent.
+fn rx_cmsgs(h: &libc::msghdr) -> (Option<usize>, u8) {
+    let mut gro = None;
+    let mut tos = 0u8;
     // SAFETY: h describes a control buffer the kernel filled with
-    // msg_controllen bytes; CMSG_FIRSTHDR/NXTHDR stay within it.
+    // msg_controllen bytes; CMSG_FIRSTHDR/NXTHDR stay within it, and each
+    // read is checked against the message's cmsg_len.
     unsafe {
         let mut c = libc::CMSG_FIRSTHDR(h);
         while !c.is_null() {
-            if (*c).cmsg_level == SOL_UDP && (*c).cmsg_type == UDP_GRO {
-                let p = libc::CMSG_DATA(c).cast::<libc::c_int>();
-                return usize::try_from(p.read_unaligned()).ok();
+            let dlen = ((*c).cmsg_len as usize).saturating_sub(libc::CMSG_LEN(0) as usize);
+            let d = libc::CMSG_DATA(c);
+            match ((*c).cmsg_level, (*c).cmsg_type) {
+                (SOL_UDP, UDP_GRO) if dlen >= 4 => {
+                    gro = usize::try_from(d.cast::<libc::c_int>().read_unaligned()).ok();
+                }
+                (libc::IPPROTO_IP, libc::IP_TOS) if dlen >= 1 => tos = d.read(),
+                (libc::IPPROTO_IPV6, libc::IPV6_TCLASS) if dlen >= 4 => {
+                    tos = d.cast::<libc::c_int>().read_unaligned() as u8;
+                }
+                _ => {}
             }
             c = libc::CMSG_NXTHDR(h, c);
         }
     }
-    None
+    (gro, tos)
 }
 
 impl Drop for UdpSock {
@@ -664,10 +772,10 @@ mod tests {
         );
         assert!(!ports.is_empty());
         assert!(ports.iter().all(|&p| p >= crate::srcport::SRC_PORT_MIN));
-        tx.start_rx(|_, _| {}, || {}).unwrap();
+        tx.start_rx(|_, _, _| {}, || {}).unwrap();
 
         // Without the option: the listen port.
-        tx.send_msg(&dst, dgram(1, 0)).unwrap();
+        tx.send_msg(&dst, dgram(1, 0), TxHdr::default()).unwrap();
         let mut buf = [0u8; 256];
         let (_, from) = rx.recv_from(&mut buf).unwrap();
         assert_eq!(Some(from.port()), tx.bound_port());
@@ -676,7 +784,8 @@ mod tests {
         let mut seen = std::collections::HashMap::new();
         for flow in 0..24u16 {
             for id in 0..3 {
-                tx.send_msg(&dst, dgram(1000 + flow, id)).unwrap();
+                tx.send_msg(&dst, dgram(1000 + flow, id), TxHdr::default())
+                    .unwrap();
                 let (_, from) = rx.recv_from(&mut buf).unwrap();
                 let p = from.port();
                 assert!(p >= 49152, "source port {p}");
@@ -731,7 +840,10 @@ mod tests {
         }
         // Larger than any UDP datagram: EMSGSIZE, counted as too big.
         let big = MsgBlk::from_vec(vec![0u8; 70_000]);
-        assert_eq!(tx.send_msg(&lo(9), big), Err(overlay_sys::errno::EMSGSIZE));
+        assert_eq!(
+            tx.send_msg(&lo(9), big, TxHdr::default()),
+            Err(overlay_sys::errno::EMSGSIZE)
+        );
         assert_eq!(stats.get(Stat::UdpTxTooBig), 1);
         assert_eq!(stats.get(Stat::UdpTxErrors), 0);
     }

@@ -12,12 +12,18 @@
 //! Received datagrams arrive as a `b_next` chain; each is an M_PROTO block
 //! holding a `T_unitdata_ind` (the sender's address, unused) followed by
 //! the payload in `b_cont`. We drop the M_PROTO block and hand the payload
-//! to the driver's `OverlayMux::recv`, which decapsulates and delivers.
+//! with the outer traffic class its options carry (`IPV6_RECVTCLASS` is
+//! set at open) to the driver's `OverlayMux::recv_tos`, which decapsulates,
+//! applies RFC 6040 and delivers.
 //! Anything else is freed and counted in [`RX_DROP_NOT_UNITDATA`].
 //!
 //! Sends use `ksocket_sendmblk` with `MSG_DONTWAIT`: a clogged socket
 //! returns `EAGAIN` at once rather than blocking the MAC transmit path; on
 //! any error what remains of the message is freed (datagram semantics).
+//! A datagram whose outer TOS or TTL is not the socket's default carries
+//! `IPV6_TCLASS` / `IPV6_HOPLIMIT` ancillary data (illumos `cmsghdr`s,
+//! 12-byte header, 4-byte alignment on amd64); UDP applies them to the
+//! v4-mapped (IPv4) case too (`udp_output_ancillary`).
 
 use crate::platform::KPlatform;
 use crate::sys::cred::kcred;
@@ -25,9 +31,14 @@ use crate::sys::ksocket::*;
 use crate::sys::stream::*;
 use crate::sys::types::*;
 use crate::tpi::unitdata_payload;
+use crate::tpi::{IPPROTO_IPV6, IPV6_TCLASS};
 use core::ptr;
 use core::sync::atomic::{AtomicU64, Ordering};
-use overlay::{Errno, MsgBlk, MuxHandle, OverlayMux, SockaddrIn6, SocketParams};
+use overlay::{Errno, MsgBlk, MuxHandle, OverlayMux, SockaddrIn6, SocketParams, TxHdr};
+
+/// illumos `IPV6_RECVTCLASS` and `IPV6_HOPLIMIT` (netinet/in.h).
+const IPV6_RECVTCLASS: c_int = 0x19;
+const IPV6_HOPLIMIT: u32 = 0x0c;
 
 /// Received messages that were not a `T_unitdata_ind` with data.
 pub static RX_DROP_NOT_UNITDATA: AtomicU64 = AtomicU64::new(0);
@@ -83,6 +94,20 @@ pub fn open(p: &SocketParams, mux: &MuxHandle<KPlatform>) -> Result<KSocket, Err
         unsafe { ksocket_close(ks, kcr()) };
         return Err(Errno(e));
     }
+    // The outer traffic class with each datagram (RFC 6040); without it
+    // the driver sees every datagram as Not-ECT, illumos' behaviour.
+    let on: c_int = 1;
+    // SAFETY: ks is open; `on` is a readable int for the call.
+    let _ = unsafe {
+        ksocket_setsockopt(
+            ks,
+            IPPROTO_IPV6 as c_int,
+            IPV6_RECVTCLASS,
+            (&on as *const c_int).cast(),
+            core::mem::size_of::<c_int>() as c_int,
+            kcr(),
+        )
+    };
     let mux = mux.clone();
     let arg = alloc::sync::Arc::as_ptr(&mux) as *mut c_void;
     // SAFETY: the callback's argument is the mux, kept alive by the
@@ -109,21 +134,34 @@ pub fn setopt(s: &KSocket, level: i32, name: i32, val: &[u8]) -> Result<(), Errn
 }
 
 /// `ksocket_sendmblk(MSG_DONTWAIT)` to `dst` (overlay_mux_tx).
-pub fn send(s: &KSocket, dst: &SockaddrIn6, msg: MsgBlk) -> Result<(), Errno> {
+pub fn send(s: &KSocket, dst: &SockaddrIn6, msg: MsgBlk, hdr: TxHdr) -> Result<(), Errno> {
     let mut sa = sin6(dst);
-    let mut hdr = msghdr {
+    // Up to two illumos cmsghdrs (len, level, type) with an int each.
+    let mut ctrl = [0u32; 8];
+    let mut clen = 0usize;
+    for (name, v) in [(IPV6_TCLASS, hdr.tos), (IPV6_HOPLIMIT, hdr.ttl)] {
+        if v != 0 {
+            ctrl[clen..clen + 4].copy_from_slice(&[16, IPPROTO_IPV6, name, u32::from(v)]);
+            clen += 4;
+        }
+    }
+    let mut mh = msghdr {
         msg_name: (&mut sa as *mut sockaddr_in6).cast(),
         msg_namelen: core::mem::size_of::<sockaddr_in6>() as socklen_t,
         msg_iov: ptr::null_mut(),
         msg_iovlen: 0,
-        msg_control: ptr::null_mut(),
-        msg_controllen: 0,
+        msg_control: if clen == 0 {
+            ptr::null_mut()
+        } else {
+            ctrl.as_mut_ptr().cast()
+        },
+        msg_controllen: (clen * 4) as socklen_t,
         msg_flags: 0,
     };
     let mut mp = msg.into_raw().cast::<mblk_t>();
-    // SAFETY: hdr and sa live across the call; ksocket_sendmblk takes the
-    // message and leaves in `mp` whatever it did not send.
-    let e = unsafe { ksocket_sendmblk(s.ks, &mut hdr, MSG_DONTWAIT, &mut mp, kcr()) };
+    // SAFETY: mh, sa and ctrl live across the call; ksocket_sendmblk takes
+    // the message and leaves in `mp` whatever it did not send.
+    let e = unsafe { ksocket_sendmblk(s.ks, &mut mh, MSG_DONTWAIT, &mut mp, kcr()) };
     if e != 0 {
         if !mp.is_null() {
             // SAFETY: what is left is still ours; a datagram is never
@@ -165,8 +203,8 @@ unsafe extern "C" fn overlay_mux_recv(
         };
         match data {
             // SAFETY: the payload is a message we own, now detached.
-            Some(d) => match unsafe { MsgBlk::from_raw(d.cast()) } {
-                Some(m) => mux.recv(m),
+            Some((d, tos)) => match unsafe { MsgBlk::from_raw(d.cast()) } {
+                Some(m) => mux.recv_tos(m, tos),
                 None => {
                     RX_DROP_NOT_UNITDATA.fetch_add(1, Ordering::Relaxed);
                 }

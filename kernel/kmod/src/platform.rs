@@ -12,7 +12,7 @@ use crate::mac::{self, KMac};
 use crate::sys::ddifm::{ddi_fm_service_impact, DDI_SERVICE_DEGRADED, DDI_SERVICE_RESTORED};
 use core::sync::atomic::Ordering;
 use overlay::{DevHandle, Errno, MacRegistration, MsgBlk, MsgBlkChain, MuxHandle, Platform};
-use overlay::{SockaddrIn6, SocketParams};
+use overlay::{SockaddrIn6, SocketParams, TxHdr};
 
 /// The illumos kernel as the driver's host.
 pub struct KPlatform;
@@ -49,8 +49,14 @@ impl Platform for KPlatform {
         ksock::setopt(s, level, name, val)
     }
 
-    fn socket_send(&self, s: &KSocket, dst: &SockaddrIn6, msg: MsgBlk) -> Result<(), Errno> {
-        ksock::send(s, dst, msg)
+    fn socket_send(
+        &self,
+        s: &KSocket,
+        dst: &SockaddrIn6,
+        msg: MsgBlk,
+        hdr: TxHdr,
+    ) -> Result<(), Errno> {
+        ksock::send(s, dst, msg, hdr)
     }
 
     fn socket_close(&self, s: KSocket) {

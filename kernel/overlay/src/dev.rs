@@ -320,12 +320,18 @@ impl<P: Platform> OverlayDev<P> {
                 }
             };
             let len = m.len() as u64;
+            let hdr = self.inst.tx_hdr(&m);
             if self.inst.encap(&mut m, &info).is_err() {
                 inc(&self.stats.tx_drop_encap);
                 add(&self.stats.tx_drop_encap, chain.len() as u64);
                 break;
             }
-            if self.ovl.platform.socket_send(&conn.sock, &sa, m).is_err() {
+            if self
+                .ovl
+                .platform
+                .socket_send(&conn.sock, &sa, m, hdr)
+                .is_err()
+            {
                 inc(&self.stats.tx_drop_send);
                 add(&self.stats.tx_drop_send, chain.len() as u64);
                 break;
@@ -358,6 +364,12 @@ impl<P: Platform> OverlayDev<P> {
             return false;
         }
         true
+    }
+
+    /// End an in-flight receive that [`Self::rx_enter`] began without
+    /// delivering anything (the frame was dropped after demux).
+    pub(crate) fn rx_cancel(&self) {
+        self.io_done(OVERLAY_F_IN_RX);
     }
 
     /// Deliver `m` up after a successful [`Self::rx_enter`] and end the

@@ -41,6 +41,7 @@ pub mod illumos;
 
 pub mod dev;
 pub mod dld;
+pub mod ecn;
 pub mod errno;
 pub mod ether;
 pub mod fm;
@@ -73,7 +74,7 @@ pub use errno::Errno;
 pub use msgblk::{MsgBlk, MsgBlkChain};
 pub use mux::OverlayMux;
 pub use overlay_sys as sys;
-pub use platform::{Cred, MacRegistration, Platform, SockaddrIn6, SocketParams, UserIo};
+pub use platform::{Cred, MacRegistration, Platform, SockaddrIn6, SocketParams, TxHdr, UserIo};
 pub use plugin::{EncapInfo, EncapInstance, EncapPlugin, OverlayPluginRegister};
 pub use prop::PropHandle;
 pub use stats::{DevCounters, MuxCounters};

@@ -34,6 +34,10 @@
 //!     `max(alloc_size, n)` bytes positioned at its end, link the message
 //!     after it, and put the bytes there. `None` on allocation failure.
 //!   - `fn clear_hcksum(&mut self)`: clear hardware-checksum flags (RX).
+//!   - `fn first_mut(&mut self) -> Option<&mut [u8]>`: the first block's
+//!     bytes, writable; `None` if the block is shared.
+//!   - `fn dup(&self, headroom: usize) -> Option<MsgBlk>`: a private copy
+//!     in one block with `headroom` bytes in front (head-end replication).
 //! * `MsgBlkChain` (`Send + Default`): `new()`, `single(MsgBlk)`,
 //!   `push_back(&mut self, MsgBlk)`, `pop_front(&mut self) -> Option<MsgBlk>`,
 //!   `front(&self) -> Option<&MsgBlk>`, `is_empty()`, `len()`;

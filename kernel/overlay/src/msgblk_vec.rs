@@ -91,6 +91,17 @@ impl MsgBlk {
         self.data()
     }
 
+    /// The first block's bytes, writable (always, in this backend).
+    pub fn first_mut(&mut self) -> Option<&mut [u8]> {
+        Some(self.data_mut())
+    }
+
+    /// A private copy of the whole message with `headroom` bytes in
+    /// front (`copymsg` into one block); `None` if allocation fails.
+    pub fn dup(&self, headroom: usize) -> Option<MsgBlk> {
+        MsgBlk::copy_from(headroom, self.data())
+    }
+
     pub fn headroom(&self) -> usize {
         self.rptr
     }

@@ -12,8 +12,15 @@
 //! clear hardware-checksum flags, plugin `decap`, strip the header, find the
 //! device by vnetid (a `BTreeMap`, O(log n)), and deliver up if it is
 //! started. Every drop is counted in [`MuxStats`].
+//!
+//! Hosts that can read the outer IP header's TOS / traffic-class byte pass
+//! it with [`OverlayMux::recv_tos`]; an outer ECT(1) or CE is then applied
+//! to the inner packet by RFC 6040 ([`crate::ecn`]) unless the device's
+//! plugin instance turned ECN off. [`OverlayMux::recv`] is an outer
+//! Not-ECT, which changes nothing (illumos' behaviour).
 
 use crate::dev::OverlayDev;
+use crate::ecn::{ecn_decap_frame, outer_ecn_matters, EcnDecap};
 use crate::errno::Errno;
 use crate::kmutex::KMutex;
 use crate::msgblk::MsgBlk;
@@ -49,8 +56,16 @@ pub(crate) struct MuxEnt<P: Platform> {
 pub(crate) type MuxList<P> = Vec<MuxEnt<P>>;
 
 impl<P: Platform> OverlayMux<P> {
-    /// Handle one received datagram (the UDP payload). Always consumes it.
-    pub fn recv(&self, mut msg: MsgBlk) {
+    /// Handle one received datagram (the UDP payload) whose outer header
+    /// is unknown or Not-ECT. Always consumes it.
+    #[inline]
+    pub fn recv(&self, msg: MsgBlk) {
+        self.recv_tos(msg, 0)
+    }
+
+    /// Handle one received datagram (the UDP payload) that arrived with
+    /// outer TOS / traffic class `outer_tos`. Always consumes it.
+    pub fn recv_tos(&self, mut msg: MsgBlk, outer_tos: u8) {
         msg.clear_hcksum();
         let info = match self.plugin.ops.decap(&msg) {
             Ok(i) => i,
@@ -89,8 +104,47 @@ impl<P: Platform> OverlayMux<P> {
         // this borrow. Borrowing instead of cloning the Arc saves two
         // atomic operations per datagram.
         let dev = unsafe { &*dev };
+        if outer_ecn_matters(outer_tos) && dev.inst.ecn_decap() && !self.ecn(&mut msg, outer_tos) {
+            inc(&self.stats.rx_drop_ecn);
+            dev.rx_cancel();
+            return;
+        }
         inc(&self.stats.rx_ok);
         dev.rx_finish(msg, false);
+    }
+
+    /// RFC 6040 on the inner frame; false if it must be dropped.
+    fn ecn(&self, msg: &mut MsgBlk, outer_tos: u8) -> bool {
+        // The inner Ethernet (with a tag) and IP headers: 18 + 40.
+        const HDRS: usize = 58;
+        let r = match msg.first_mut() {
+            Some(f) => ecn_decap_frame(outer_tos, f),
+            None => EcnDecap::Unparsed,
+        };
+        let r = if r == EcnDecap::Unparsed {
+            // Split or shared headers: decide on a copy; a mark that
+            // cannot be written is counted, the frame still delivered.
+            let mut h = [0u8; HDRS];
+            let n = msg.copy_out(0, &mut h);
+            match ecn_decap_frame(outer_tos, &mut h[..n]) {
+                EcnDecap::Marked(_) | EcnDecap::Unparsed => EcnDecap::Unparsed,
+                r => r,
+            }
+        } else {
+            r
+        };
+        match r {
+            EcnDecap::Unchanged => true,
+            EcnDecap::Marked(_) => {
+                inc(&self.stats.rx_ecn_marked);
+                true
+            }
+            EcnDecap::Unparsed => {
+                inc(&self.stats.rx_ecn_unwritable);
+                true
+            }
+            EcnDecap::Drop => false,
+        }
     }
 
     /// Receive counters.

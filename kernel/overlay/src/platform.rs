@@ -62,6 +62,17 @@ impl SockaddrIn6 {
     }
 }
 
+/// Per-datagram outer IP header values for [`Platform::socket_send`] (an
+/// extension: illumos' ksocket sends leave both to the stack's defaults,
+/// which is what zero means here).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct TxHdr {
+    /// The outer TOS byte (IPv4) or traffic class (IPv6): DSCP and ECN.
+    pub tos: u8,
+    /// The outer TTL / hop limit; 0 = the socket's default.
+    pub ttl: u8,
+}
+
 /// What a plugin's `socket` op asks for (`ovpo_socket`): illumos numbers
 /// (`AF_INET6` 26, `SOCK_DGRAM` 1, protocol 0); hosts translate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -117,7 +128,9 @@ pub trait Platform: Send + Sync + Sized + 'static {
     fn mac_rx(&self, mac: &Self::Mac, chain: MsgBlkChain);
 
     /// Create a socket, bind it to `params.addr` and install a receive
-    /// callback that hands every datagram's payload to `mux.recv(msg)`
+    /// callback that hands every datagram's payload to `mux.recv(msg)`, or
+    /// `mux.recv_tos(msg, tos)` where the host can read the outer TOS /
+    /// traffic class
     /// (illumos: `ksocket_socket` + `ksocket_bind` + `ksocket_krecv_set`).
     fn socket_open(
         &self,
@@ -135,7 +148,15 @@ pub trait Platform: Send + Sync + Sized + 'static {
     ) -> Result<(), Errno>;
     /// Send one datagram with `MSG_DONTWAIT` semantics: never blocks; on any
     /// error the message is gone (datagram semantics) and the error returned.
-    fn socket_send(&self, s: &Self::Socket, dst: &SockaddrIn6, msg: MsgBlk) -> Result<(), Errno>;
+    /// `hdr` gives the outer TOS and TTL for this datagram (zero: the
+    /// socket's defaults).
+    fn socket_send(
+        &self,
+        s: &Self::Socket,
+        dst: &SockaddrIn6,
+        msg: MsgBlk,
+        hdr: TxHdr,
+    ) -> Result<(), Errno>;
     /// Stop callbacks and close (`ksocket_close`). After it returns the
     /// host must not call `recv` for this socket's mux.
     fn socket_close(&self, s: Self::Socket);

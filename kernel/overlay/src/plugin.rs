@@ -16,7 +16,7 @@
 use crate::errno::Errno;
 use crate::kmutex::KMutex;
 use crate::msgblk::MsgBlk;
-use crate::platform::SocketParams;
+use crate::platform::{SocketParams, TxHdr};
 use crate::prop::PropHandle;
 use alloc::boxed::Box;
 use alloc::sync::Arc;
@@ -50,6 +50,16 @@ pub trait EncapPlugin: Send + Sync + 'static {
 pub trait EncapInstance: Send + Sync {
     /// `ovpo_encap`: prepend the header for `info.id` to `msg`.
     fn encap(&self, msg: &mut MsgBlk, info: &EncapInfo) -> Result<(), Errno>;
+    /// Extension: the outer TOS and TTL for the inner frame `msg` (called
+    /// before `encap`). The default is illumos' behaviour: the stack's.
+    fn tx_hdr(&self, _msg: &MsgBlk) -> TxHdr {
+        TxHdr::default()
+    }
+    /// Extension: whether received datagrams get RFC 6040 decapsulation
+    /// (the mux asks only when the outer ECN field is ECT(1) or CE).
+    fn ecn_decap(&self) -> bool {
+        false
+    }
     /// `ovpo_socket`: the mux socket this instance needs.
     fn socket(&self) -> Result<SocketParams, Errno>;
     /// `ovpo_sockopt` (optional): called once on a new mux socket with a

@@ -69,6 +69,13 @@ counters!(
         rx_drop_not_started,
         /// Nothing left after stripping the header.
         rx_drop_empty,
+        /// RFC 6040: an outer CE on a Not-ECT inner packet (dropped).
+        rx_drop_ecn,
+        /// RFC 6040: an outer CE (or ECT(1)) written into the inner header.
+        rx_ecn_marked,
+        /// RFC 6040: a change was due but the inner IP header was not
+        /// writable in the first block; delivered unchanged.
+        rx_ecn_unwritable,
     }
 );
 

@@ -4,7 +4,7 @@
 
 use crate::errno::Errno;
 use crate::msgblk::{MsgBlk, MsgBlkChain};
-use crate::platform::{MacRegistration, Platform, SockaddrIn6, SocketParams};
+use crate::platform::{MacRegistration, Platform, SockaddrIn6, SocketParams, TxHdr};
 use crate::{DevHandle, MuxHandle};
 use std::sync::Mutex;
 use std::vec::Vec;
@@ -49,6 +49,8 @@ pub struct FakePlatform {
     pub events: Mutex<Vec<Event>>,
     /// Datagrams sent: (destination, payload).
     pub sent: Mutex<Vec<(SockaddrIn6, Vec<u8>)>>,
+    /// The outer header values of each datagram in `sent`, in order.
+    pub sent_hdrs: Mutex<Vec<TxHdr>>,
     /// Frames delivered up: (linkid, frame).
     pub rx: Mutex<Vec<(u32, Vec<u8>)>>,
     /// Devices registered (to reach their callbacks).
@@ -94,6 +96,23 @@ impl FakePlatform {
     /// Take the captured sends.
     pub fn take_sent(&self) -> Vec<(SockaddrIn6, Vec<u8>)> {
         core::mem::take(&mut *self.sent.lock().unwrap())
+    }
+
+    /// Take the outer header values of the captured sends.
+    pub fn take_sent_hdrs(&self) -> Vec<TxHdr> {
+        core::mem::take(&mut *self.sent_hdrs.lock().unwrap())
+    }
+
+    /// Deliver a datagram payload with outer TOS `tos` to the socket bound
+    /// at `addr`; false if none is bound there.
+    pub fn deliver_tos(&self, addr: &SockaddrIn6, payload: &[u8], tos: u8) -> bool {
+        match self.mux_at(addr) {
+            Some(m) => {
+                m.recv_tos(MsgBlk::with_headroom(payload), tos);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Take the frames delivered up.
@@ -235,7 +254,13 @@ impl Platform for FakePlatform {
         Ok(())
     }
 
-    fn socket_send(&self, _s: &FakeSocket, dst: &SockaddrIn6, msg: MsgBlk) -> Result<(), Errno> {
+    fn socket_send(
+        &self,
+        _s: &FakeSocket,
+        dst: &SockaddrIn6,
+        msg: MsgBlk,
+        hdr: TxHdr,
+    ) -> Result<(), Errno> {
         use std::sync::atomic::Ordering;
         if self.discard_sends.load(Ordering::Relaxed) {
             self.nsent.fetch_add(1, Ordering::Relaxed);
@@ -247,6 +272,7 @@ impl Platform for FakePlatform {
         }
         self.nsent.fetch_add(1, Ordering::Relaxed);
         self.sent.lock().unwrap().push((*dst, msg.to_vec()));
+        self.sent_hdrs.lock().unwrap().push(hdr);
         Ok(())
     }
 

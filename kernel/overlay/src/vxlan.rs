@@ -12,10 +12,20 @@
 //! range 1–65535, read back as 8 bytes). The mux socket is AF_INET6/UDP
 //! bound to `[listen_ip]:listen_port`; with the `vxlan_fanout` tunable on
 //! (default), the socket gets `UDP_SRCPORT_HASH = UDP_HASH_VXLAN`.
+//!
+//! Extensions (illumos has none of these; see docs/overlay.md):
+//! `vxlan/ecn` (STRING `normal` | `off`, default `normal`): RFC 6040 on
+//! both sides ([`crate::ecn`]); `off` is illumos' behaviour (outer ECN
+//! Not-ECT, the outer header ignored on receive). `vxlan/dscp` (STRING
+//! `0`–`63` | `inherit`, default `0`): the outer DSCP. `vxlan/ttl` (UINT
+//! 0–255, default 0 = the underlay stack's default hop limit). The three
+//! live in one atomic word so the data path reads them without a lock.
 
+use crate::ecn::{encap_tos, DscpMode};
 use crate::errno::Errno;
 use crate::kmutex::KMutex;
 use crate::msgblk::MsgBlk;
+use crate::platform::TxHdr;
 use crate::platform::{SockaddrIn6, SocketParams};
 use crate::plugin::{
     overlay_plugin_alloc, EncapInfo, EncapInstance, EncapPlugin, OverlayPluginRegister,
@@ -24,14 +34,63 @@ use crate::plugin::{
 use crate::prop::PropHandle;
 use alloc::boxed::Box;
 use alloc::sync::Arc;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use overlay_sys::*;
 
 /// The plugin's name.
 pub const VXLAN_NAME: &str = "vxlan";
 pub const VXLAN_PROP_LISTEN_IP: &str = "vxlan/listen_ip";
 pub const VXLAN_PROP_LISTEN_PORT: &str = "vxlan/listen_port";
-static VXLAN_PROPS: [&str; 2] = [VXLAN_PROP_LISTEN_IP, VXLAN_PROP_LISTEN_PORT];
+pub const VXLAN_PROP_ECN: &str = "vxlan/ecn";
+pub const VXLAN_PROP_DSCP: &str = "vxlan/dscp";
+pub const VXLAN_PROP_TTL: &str = "vxlan/ttl";
+static VXLAN_PROPS: [&str; 5] = [
+    VXLAN_PROP_LISTEN_IP,
+    VXLAN_PROP_LISTEN_PORT,
+    VXLAN_PROP_ECN,
+    VXLAN_PROP_DSCP,
+    VXLAN_PROP_TTL,
+];
+
+/// `vxlan/ecn` values.
+const ECN_NORMAL: &str = "normal";
+const ECN_OFF: &str = "off";
+/// `vxlan/dscp`'s word for "copy the inner DSCP".
+const DSCP_INHERIT: &str = "inherit";
+
+/// The transmit/receive header settings packed in one word: bits 0–7 the
+/// TTL, 8–15 the DSCP (`TXW_INHERIT` = inherit), bit 16 ECN on.
+const TXW_INHERIT: u32 = 0xff;
+const TXW_ECN: u32 = 1 << 16;
+const TXW_DEFAULT: u32 = TXW_ECN;
+
+fn txw_dscp(w: u32) -> DscpMode {
+    match (w >> 8) & 0xff {
+        TXW_INHERIT => DscpMode::Inherit,
+        d => DscpMode::Fixed(d as u8),
+    }
+}
+
+/// A STRING property value without its NUL terminator(s).
+fn prop_str(val: &[u8]) -> Option<&str> {
+    let end = val.iter().position(|&b| b == 0).unwrap_or(val.len());
+    if val[end..].iter().any(|&b| b != 0) {
+        return None;
+    }
+    core::str::from_utf8(&val[..end]).ok()
+}
+
+/// Writes `s` and a NUL into `buf`; the size reported excludes the NUL,
+/// as for `encap`.
+fn put_str(buf: &mut [u8], s: &str) -> Result<usize, Errno> {
+    let b = s.as_bytes();
+    if buf.len() <= b.len() {
+        return Err(Errno::EOVERFLOW);
+    }
+    buf[..b.len()].copy_from_slice(b);
+    buf[b.len()] = 0;
+    Ok(b.len())
+}
 
 /// Tunable `vxlan_fanout`: set `UDP_SRCPORT_HASH` on new mux sockets.
 pub static VXLAN_FANOUT: AtomicBool = AtomicBool::new(true);
@@ -78,6 +137,7 @@ impl EncapPlugin for Vxlan {
                 ip_set: false,
                 ip: in6_addr::UNSPECIFIED,
             }),
+            txw: AtomicU32::new(TXW_DEFAULT),
         }))
     }
 
@@ -105,6 +165,27 @@ impl EncapPlugin for Vxlan {
                 ph.set_default(&IPPORT_VXLAN.to_ne_bytes())?;
                 ph.set_range_uint32(1, u16::MAX as u32);
             }
+            VXLAN_PROP_ECN => {
+                ph.set_name(name);
+                ph.set_prot(OVERLAY_PROP_PERM_RW);
+                ph.set_type(OVERLAY_PROP_T_STRING);
+                ph.set_default(ECN_NORMAL.as_bytes())?;
+                ph.set_range_str(ECN_NORMAL);
+                ph.set_range_str(ECN_OFF);
+            }
+            VXLAN_PROP_DSCP => {
+                ph.set_name(name);
+                ph.set_prot(OVERLAY_PROP_PERM_RW);
+                ph.set_type(OVERLAY_PROP_T_STRING);
+                ph.set_default(b"0")?;
+            }
+            VXLAN_PROP_TTL => {
+                ph.set_name(name);
+                ph.set_prot(OVERLAY_PROP_PERM_RW);
+                ph.set_type(OVERLAY_PROP_T_UINT);
+                ph.set_default(&0u64.to_ne_bytes())?;
+                ph.set_range_uint32(0, 255);
+            }
             _ => return Err(Errno::EINVAL),
         }
         Ok(())
@@ -120,6 +201,17 @@ struct VxlanState {
 /// One device's VXLAN state.
 pub struct VxlanInst {
     st: KMutex<VxlanState>,
+    /// `vxlan/ecn`, `vxlan/dscp`, `vxlan/ttl`; see `TXW_*`.
+    txw: AtomicU32,
+}
+
+impl VxlanInst {
+    /// Replace one field of the settings word.
+    fn txw_update(&self, f: impl Fn(u32) -> u32) {
+        let _ = self
+            .txw
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| Some(f(w)));
+    }
 }
 
 impl EncapInstance for VxlanInst {
@@ -129,6 +221,18 @@ impl EncapInstance for VxlanInst {
             .ok_or(Errno::ENOMEM)?;
         vxlan_hdr(info.id as u32, h);
         Ok(())
+    }
+
+    fn tx_hdr(&self, msg: &MsgBlk) -> TxHdr {
+        let w = self.txw.load(Ordering::Relaxed);
+        TxHdr {
+            tos: encap_tos(msg.first(), txw_dscp(w), w & TXW_ECN != 0),
+            ttl: w as u8,
+        }
+    }
+
+    fn ecn_decap(&self) -> bool {
+        self.txw.load(Ordering::Relaxed) & TXW_ECN != 0
     }
 
     fn socket(&self) -> Result<SocketParams, Errno> {
@@ -171,6 +275,26 @@ impl EncapInstance for VxlanInst {
                 buf[..8].copy_from_slice(&(st.port as u64).to_ne_bytes());
                 Ok(8)
             }
+            VXLAN_PROP_ECN => {
+                let on = self.txw.load(Ordering::Relaxed) & TXW_ECN != 0;
+                put_str(buf, if on { ECN_NORMAL } else { ECN_OFF })
+            }
+            VXLAN_PROP_DSCP => {
+                let mut t = [0u8; 3];
+                let s = match txw_dscp(self.txw.load(Ordering::Relaxed)) {
+                    DscpMode::Inherit => DSCP_INHERIT,
+                    DscpMode::Fixed(d) => fmt_u8(d, &mut t),
+                };
+                put_str(buf, s)
+            }
+            VXLAN_PROP_TTL => {
+                if buf.len() < 8 {
+                    return Err(Errno::EOVERFLOW);
+                }
+                let ttl = u64::from(self.txw.load(Ordering::Relaxed) as u8);
+                buf[..8].copy_from_slice(&ttl.to_ne_bytes());
+                Ok(8)
+            }
             _ => Err(Errno::EINVAL),
         }
     }
@@ -209,9 +333,63 @@ impl EncapInstance for VxlanInst {
                 self.st.lock().port = v as u16;
                 Ok(())
             }
+            VXLAN_PROP_ECN => {
+                let on = match prop_str(val) {
+                    Some(ECN_NORMAL) => true,
+                    Some(ECN_OFF) => false,
+                    _ => return Err(Errno::EINVAL),
+                };
+                self.txw_update(|w| if on { w | TXW_ECN } else { w & !TXW_ECN });
+                Ok(())
+            }
+            VXLAN_PROP_DSCP => {
+                let d = match prop_str(val) {
+                    Some(DSCP_INHERIT) => TXW_INHERIT,
+                    Some(s)
+                        if !s.is_empty()
+                            && s.len() <= 2
+                            && s.bytes().all(|b| b.is_ascii_digit()) =>
+                    {
+                        let d = s.bytes().fold(0u32, |a, b| a * 10 + u32::from(b - b'0'));
+                        if d > 63 {
+                            return Err(Errno::EINVAL);
+                        }
+                        d
+                    }
+                    _ => return Err(Errno::EINVAL),
+                };
+                self.txw_update(|w| (w & !0xff00) | (d << 8));
+                Ok(())
+            }
+            VXLAN_PROP_TTL => {
+                let w8: [u8; 8] = val.try_into().map_err(|_| Errno::EINVAL)?;
+                let v = u64::from_ne_bytes(w8);
+                if v > 255 {
+                    return Err(Errno::EINVAL);
+                }
+                self.txw_update(|w| (w & !0xff) | v as u32);
+                Ok(())
+            }
             _ => Err(Errno::EINVAL),
         }
     }
+}
+
+/// `d` in decimal, in `t`.
+fn fmt_u8(d: u8, t: &mut [u8; 3]) -> &str {
+    let mut n = 0;
+    if d >= 100 {
+        t[n] = b'0' + d / 100;
+        n += 1;
+    }
+    if d >= 10 {
+        t[n] = b'0' + (d / 10) % 10;
+        n += 1;
+    }
+    t[n] = b'0' + d % 10;
+    n += 1;
+    // Only ASCII digits were written.
+    core::str::from_utf8(&t[..n]).unwrap_or("0")
 }
 
 #[cfg(test)]

@@ -395,7 +395,8 @@ fn nprops_is_plugin_plus_four() {
     assert_eq!(e, 0);
     assert_eq!(
         overlay_ioc_nprops_t::from_bytes(&out).unwrap().oipn_nprops,
-        6
+        9,
+        "4 generic + vxlan/listen_ip, listen_port, ecn, dscp, ttl"
     );
 }
 

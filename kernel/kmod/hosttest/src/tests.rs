@@ -383,6 +383,40 @@ fn unitdata(prim: i32, proto_len: usize, db_type: u8, payload: Option<&[u8]>) ->
     p
 }
 
+/// The `IPV6_TCLASS` option of a `T_unitdata_ind` (what illumos UDP adds
+/// with `IPV6_RECVTCLASS` on), among others, and malformed option areas.
+#[test]
+fn unitdata_tclass_reads_the_option() {
+    use crate::tpi::unitdata_tclass;
+    let opt = |level: u32, name: u32, val: u32| -> Vec<u8> {
+        [20u32, level, name, 0, val]
+            .iter()
+            .flat_map(|w| w.to_ne_bytes())
+            .collect()
+    };
+    let block = |opts: &[u8], off: u32, len: u32| -> Vec<u8> {
+        let mut b: Vec<u8> = [20u32, 32, 20, len, off]
+            .iter()
+            .flat_map(|w| w.to_ne_bytes())
+            .collect();
+        b.resize(20 + 32, 0);
+        b.extend_from_slice(opts);
+        b
+    };
+    let mut opts = opt(0, 0x0b, 64); // another option first (a TTL)
+    opts.extend(opt(41, 0x26, 0xb9));
+    let b = block(&opts, 52, opts.len() as u32);
+    assert_eq!(unitdata_tclass(&b), 0xb9);
+    assert_eq!(unitdata_tclass(&block(&[], 0, 0)), 0);
+    // Past the block, a zero-length header, a truncated header: 0.
+    assert_eq!(unitdata_tclass(&block(&opts, 52, 400)), 0);
+    let mut z = opts.clone();
+    z[..4].copy_from_slice(&0u32.to_ne_bytes());
+    assert_eq!(unitdata_tclass(&block(&z, 52, z.len() as u32)), 0);
+    assert_eq!(unitdata_tclass(&b[..10]), 0);
+    assert_eq!(unitdata_tclass(&block(&opts, u32::MAX, 8)), 0);
+}
+
 #[test]
 fn unitdata_payload_strips_the_tpi_header() {
     use crate::tpi::unitdata_payload;
@@ -392,7 +426,8 @@ fn unitdata_payload_strips_the_tpi_header() {
         let mp = unitdata(T_UNITDATA_IND, 20, 1, Some(b"vxlan+frame"));
         assert_eq!(live(), 2);
         // SAFETY: mp is a valid message we own.
-        let d = unsafe { unitdata_payload(mp.cast()) }.expect("payload");
+        let (d, tclass) = unsafe { unitdata_payload(mp.cast()) }.expect("payload");
+        assert_eq!(tclass, 0, "no options: Not-ECT");
         assert_eq!(live(), 1, "the M_PROTO block is freed");
         // SAFETY: d is the payload, now ours.
         let m = unsafe { MsgBlk::from_raw(d.cast()) }.unwrap();

@@ -136,6 +136,41 @@ impl MsgBlk {
         }
     }
 
+    /// The first block's bytes, writable; `None` if its data block is
+    /// shared (`db_ref > 1`) and so must not be written.
+    pub fn first_mut(&mut self) -> Option<&mut [u8]> {
+        let m = self.mp();
+        // SAFETY: b_datap of a live block is its live data block; when it
+        // is unshared, b_rptr..b_wptr is initialised data only this
+        // message reaches, and `&mut self` keeps it alive and exclusive.
+        unsafe {
+            let d = (*m).b_datap;
+            if d.is_null() || (*d).db_ref > 1 {
+                return None;
+            }
+            Some(core::slice::from_raw_parts_mut((*m).b_rptr, blk_len(m)))
+        }
+    }
+
+    /// A private copy of the whole message in one new block with
+    /// `headroom` free bytes in front; `None` if allocation fails.
+    pub fn dup(&self, headroom: usize) -> Option<MsgBlk> {
+        let len = self.len();
+        let size = headroom.checked_add(len)?;
+        // SAFETY: as in copy_from.
+        let p = NonNull::new(unsafe { allocb(size.max(1), BPRI_HI) })?;
+        // SAFETY: the new block has `size` bytes from b_rptr; the copy
+        // writes exactly `len` bytes after the headroom.
+        unsafe {
+            let m = p.as_ptr();
+            (*m).b_rptr = (*m).b_rptr.add(headroom);
+            let dst = core::slice::from_raw_parts_mut((*m).b_rptr, len);
+            let n = self.copy_out(0, dst);
+            (*m).b_wptr = (*m).b_rptr.add(n);
+        }
+        Some(MsgBlk(p))
+    }
+
     /// Copies from byte `off` across fragments into `dst`; returns the
     /// number of bytes copied.
     pub fn copy_out(&self, mut off: usize, dst: &mut [u8]) -> usize {
