@@ -15,11 +15,43 @@
 //!
 //! then pings across the overlay both ways, prints a summary, and tears
 //! everything down — also on failure or Ctrl-C.
+//!
+//! Like `cargo xtask test`, it first installs what it runs: every program
+//! it execs is listed once, with its Debian package, in [`TOOLS`]; the
+//! packages are installed with the same code as `cargo xtask test`
+//! ([`crate::setup::ensure_apt`]), and every exec goes through [`tool`], so
+//! the unit test below can prove the list covers them all.
 
 use crate::util::{cargo, root, run as sh, Result};
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Every program the demo execs besides cargo and the binaries it builds,
+/// with the Debian package providing it: `(program, package)`.
+pub const TOOLS: &[(&str, &str)] = &[
+    ("ip", "iproute2"),
+    ("ping", "iputils-ping"),
+    ("env", "coreutils"),
+];
+
+/// The name of an external program the demo runs; it must be in [`TOOLS`]
+/// (the unit test checks every call).
+fn tool(prog: &'static str) -> &'static str {
+    debug_assert!(
+        TOOLS.iter().any(|(p, _)| *p == prog),
+        "{prog} is not in demo::TOOLS"
+    );
+    prog
+}
+
+/// The Debian packages of [`TOOLS`], each once.
+pub fn packages() -> Vec<&'static str> {
+    let mut v: Vec<&str> = TOOLS.iter().map(|(_, pkg)| *pkg).collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
@@ -58,8 +90,20 @@ const HOSTS: [Host; 2] = [
     },
 ];
 
+/// The directory holding both hosts' state.
+fn demo_dir() -> PathBuf {
+    std::env::temp_dir().join("overlay-demo")
+}
+
 fn state_root(h: &Host) -> PathBuf {
-    std::env::temp_dir().join("overlay-demo").join(h.ns)
+    demo_dir().join(h.ns)
+}
+
+/// `ip ARGS...`.
+fn ip(args: &[&str]) -> Command {
+    let mut c = Command::new(tool("ip"));
+    c.args(args);
+    c
 }
 
 /// A release binary of this build (honouring `CARGO_TARGET_DIR`).
@@ -72,9 +116,8 @@ fn bin(name: &str) -> String {
 
 /// A command run inside `h`'s namespace with its OVERLAY_ROOT.
 fn in_host(h: &Host, prog: &str, args: &[&str]) -> Command {
-    let mut c = Command::new("ip");
-    c.args(["netns", "exec", h.ns, "env"])
-        .arg(format!("OVERLAY_ROOT={}", state_root(h).display()))
+    let mut c = ip(&["netns", "exec", h.ns, tool("env")]);
+    c.arg(format!("OVERLAY_ROOT={}", state_root(h).display()))
         .arg(prog)
         .args(args);
     c
@@ -125,16 +168,25 @@ impl Drop for Teardown {
                     std::thread::sleep(std::time::Duration::from_millis(20));
                 }
             }
-            q(Command::new("ip").args(["netns", "del", h.ns]));
+            q(&mut ip(&["netns", "del", h.ns]));
             let _ = std::fs::remove_dir_all(state_root(h));
         }
-        eprintln!("done: no namespaces, daemons or state left");
+        // The hosts' common parent, if nothing else was put there.
+        let _ = std::fs::remove_dir(demo_dir());
+        if demo_dir().exists() {
+            eprintln!(
+                "done: no namespaces or daemons left; {} is kept (it holds other files)",
+                demo_dir().display()
+            );
+        } else {
+            eprintln!("done: no namespaces, daemons or state left");
+        }
     }
 }
 
 /// The processes in namespace `ns`, those named `comm` if given.
 fn netns_pids(ns: &str, comm: Option<&str>) -> Vec<i32> {
-    let Ok(out) = Command::new("ip").args(["netns", "pids", ns]).output() else {
+    let Ok(out) = ip(&["netns", "pids", ns]).output() else {
         return Vec::new();
     };
     String::from_utf8_lossy(&out.stdout)
@@ -171,28 +223,37 @@ pub fn run(_args: &[String]) -> Result {
         )
     };
 
+    let listed: Vec<String> = TOOLS
+        .iter()
+        .map(|(prog, pkg)| format!("{pkg} ({prog})"))
+        .collect();
+    say(&format!(
+        "installing what the demo runs, if missing: {}",
+        listed.join(", ")
+    ));
+    crate::setup::ensure_apt(&packages())?;
+
     say("building fkoverlayd, varpd and dladm");
     sh(cargo().args(["build", "--release", "--bins"]))?;
 
     let _teardown = Teardown;
     say("creating two hosts joined by an underlay (10.88.88.69 <-> 10.88.88.70)");
     for h in &HOSTS {
-        let _ = Command::new("ip")
-            .args(["netns", "del", h.ns])
+        let _ = ip(&["netns", "del", h.ns])
             .stderr(std::process::Stdio::null())
             .status();
-        sh(Command::new("ip").args(["netns", "add", h.ns]))?;
-        sh(Command::new("ip").args(["-n", h.ns, "link", "set", "lo", "up"]))?;
+        sh(&mut ip(&["netns", "add", h.ns]))?;
+        sh(&mut ip(&["-n", h.ns, "link", "set", "lo", "up"]))?;
         let _ = std::fs::remove_dir_all(state_root(h));
         std::fs::create_dir_all(state_root(h))
             .map_err(|e| format!("{}: {e}", state_root(h).display()))?;
     }
     let [a, b] = &HOSTS;
-    sh(Command::new("ip").args([
+    sh(&mut ip(&[
         "link", "add", a.veth, "netns", a.ns, "type", "veth", "peer", "name", b.veth, "netns", b.ns,
     ]))?;
     for h in &HOSTS {
-        sh(Command::new("ip").args([
+        sh(&mut ip(&[
             "-n",
             h.ns,
             "addr",
@@ -201,7 +262,7 @@ pub fn run(_args: &[String]) -> Result {
             "dev",
             h.veth,
         ]))?;
-        sh(Command::new("ip").args(["-n", h.ns, "link", "set", h.veth, "up"]))?;
+        sh(&mut ip(&["-n", h.ns, "link", "set", h.veth, "up"]))?;
     }
     check_interrupt()?;
 
@@ -246,7 +307,7 @@ pub fn run(_args: &[String]) -> Result {
         ))?;
         sh(&mut in_host(h, &bin("dladm"), &["show-vnic"]))?;
         say(&format!("{}: plumbing foo0 as {}/24", h.name, h.overlay_ip));
-        sh(Command::new("ip").args([
+        sh(&mut ip(&[
             "-n",
             h.ns,
             "addr",
@@ -255,7 +316,7 @@ pub fn run(_args: &[String]) -> Result {
             "dev",
             "foo0",
         ]))?;
-        sh(Command::new("ip").args(["-n", h.ns, "link", "set", "foo0", "up"]))?;
+        sh(&mut ip(&["-n", h.ns, "link", "set", "foo0", "up"]))?;
         check_interrupt()?;
     }
 
@@ -265,21 +326,20 @@ pub fn run(_args: &[String]) -> Result {
             "{}: ping {} across the overlay",
             h.name, h.peer_overlay_ip
         ));
-        let ok = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                h.ns,
-                "ping",
-                "-c",
-                "3",
-                "-W",
-                "2",
-                h.peer_overlay_ip,
-            ])
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
+        let ok = ip(&[
+            "netns",
+            "exec",
+            h.ns,
+            tool("ping"),
+            "-c",
+            "3",
+            "-W",
+            "2",
+            h.peer_overlay_ip,
+        ])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
         results.push((h, ok));
         check_interrupt()?;
     }
@@ -300,5 +360,79 @@ pub fn run(_args: &[String]) -> Result {
         Ok(())
     } else {
         Err("demo: ping across the overlay failed".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The string literals passed to `tool(...)` in this file's code.
+    fn tool_calls(src: &str) -> Vec<String> {
+        src.split("tool(\"")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next())
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Every program the demo execs is in TOOLS and its package is
+    /// installed by the demo: nothing runs a program by a literal name but
+    /// through `tool`, and every `tool("...")` names a listed program.
+    #[test]
+    fn install_list_covers_every_exec() {
+        let src = include_str!("demo.rs");
+        let code = src.split("#[cfg(test)]").next().unwrap();
+        // Command::new only in `ip()`, with tool(); cargo() and bin() are
+        // the toolchain and this build's own binaries.
+        for (i, line) in code.lines().enumerate() {
+            if line.contains("Command::new(") {
+                assert!(
+                    line.contains("Command::new(tool("),
+                    "demo.rs:{}: execs a program not through tool(): {line}",
+                    i + 1
+                );
+            }
+        }
+        let calls = tool_calls(code);
+        for want in ["ip", "ping", "env"] {
+            assert!(calls.iter().any(|c| c == want), "no tool(\"{want}\") found");
+        }
+        let pkgs = packages();
+        for c in &calls {
+            let (_, pkg) = TOOLS
+                .iter()
+                .find(|(p, _)| p == c)
+                .unwrap_or_else(|| panic!("demo execs {c}, which is not in TOOLS"));
+            assert!(pkgs.contains(pkg), "{pkg} ({c}) is not installed");
+        }
+        // The programs `cargo xtask test` installs include the demo's
+        // (coreutils is Essential on Debian).
+        for p in pkgs {
+            assert!(
+                p == "coreutils" || crate::setup::APT_PACKAGES.contains(&p),
+                "{p} is installed by the demo but not by cargo xtask test"
+            );
+        }
+    }
+
+    /// Each listed package provides its program (checked where dpkg knows
+    /// the package, as on every machine `cargo xtask test` has set up).
+    #[test]
+    fn tools_come_from_their_packages() {
+        for (prog, pkg) in TOOLS {
+            let Ok(out) = Command::new("dpkg-query").args(["-L", pkg]).output() else {
+                continue;
+            };
+            if !out.status.success() {
+                continue;
+            }
+            let files = String::from_utf8_lossy(&out.stdout);
+            let suffix = format!("bin/{prog}");
+            assert!(
+                files.lines().any(|f| f.ends_with(&suffix)),
+                "package {pkg} has no {suffix}"
+            );
+        }
     }
 }
