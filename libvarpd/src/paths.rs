@@ -17,11 +17,25 @@ use std::path::{Path, PathBuf};
 /// The environment variable naming the root prefix.
 pub const OVERLAY_ROOT_ENV: &str = "OVERLAY_ROOT";
 
-/// The root prefix: `$OVERLAY_ROOT`, or `/` when unset or empty.
+/// The root prefix: `$OVERLAY_ROOT`, or `/` when unset or empty. A
+/// relative root is taken from the current directory at the call and made
+/// absolute, so a daemon that changes directory keeps the same paths.
 pub fn root() -> PathBuf {
     match std::env::var_os(OVERLAY_ROOT_ENV) {
-        Some(r) if !r.is_empty() => PathBuf::from(r),
+        Some(r) if !r.is_empty() => absolute(PathBuf::from(r)),
         _ => PathBuf::from("/"),
+    }
+}
+
+/// `p` made absolute against the current directory (left as it is if the
+/// current directory cannot be read).
+fn absolute(p: PathBuf) -> PathBuf {
+    if p.is_absolute() {
+        return p;
+    }
+    match std::env::current_dir() {
+        Ok(cwd) => cwd.join(p),
+        Err(_) => p,
     }
 }
 
@@ -64,6 +78,11 @@ pub fn state_dir(root: &Path) -> PathBuf {
     varpd_dir(root)
 }
 
+/// varpd's log once it has daemonised (its standard output and error).
+pub fn varpd_log(root: &Path) -> PathBuf {
+    varpd_dir(root).join("varpd.log")
+}
+
 /// The door varpd serves and dladm calls (`VARPD_DEFAULT_DOOR`).
 pub fn door_path(root: &Path) -> PathBuf {
     varpd_dir(root).join("varpd.door")
@@ -90,5 +109,12 @@ mod tests {
         }
         #[cfg(target_os = "illumos")]
         assert_eq!(door_path(r), Path::new("/tmp/h1/var/run/varpd/varpd.door"));
+    }
+
+    #[test]
+    fn relative_root_is_made_absolute() {
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(absolute(PathBuf::from("h1")), cwd.join("h1"));
+        assert_eq!(absolute(PathBuf::from("/abs")), Path::new("/abs"));
     }
 }

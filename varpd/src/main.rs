@@ -126,10 +126,25 @@ fn fatal(msg: &str) -> ! {
     exit(VARPD_EXIT_FATAL);
 }
 
-/// The daemonise handshake: the write end of the pipe in the child.
-struct Ready(Option<OwnedFd>);
+/// The daemonise handshake: the write end of the pipe in the child, and
+/// the log file that takes over standard output and error once ready.
+struct Ready(Option<OwnedFd>, Option<std::fs::File>);
 
 impl Ready {
+    /// Detaches from the invoker's output (its terminal, pipe or `$(...)`)
+    /// by moving stdout and stderr onto the log file, then reports `status`:
+    /// a daemon that kept them would hold the invoker's pipe open forever
+    /// and fail at its next log line once the reader went away.
+    fn detach_and_report(&mut self, status: i32) {
+        if let Some(log) = self.1.take() {
+            for fd in [1, 2] {
+                // SAFETY: dup2 onto the standard descriptors; log is open.
+                unsafe { libc::dup2(log.as_raw_fd(), fd) };
+            }
+        }
+        self.report(status);
+    }
+
     fn report(&mut self, status: i32) {
         if let Some(fd) = self.0.take() {
             let mut f = std::fs::File::from(fd);
@@ -177,7 +192,7 @@ fn daemonize() -> Ready {
             if let Ok(devnull) = std::fs::File::open("/dev/null") {
                 let _ = nix::unistd::dup2(devnull.as_raw_fd(), 0);
             }
-            Ready(Some(wr))
+            Ready(Some(wr), None)
         }
     }
 }
@@ -243,9 +258,24 @@ fn main() {
     }
 
     let mut ready = if opts.foreground {
-        Ready(None)
+        Ready(None, None)
     } else {
-        daemonize()
+        let mut r = daemonize();
+        // Opened while privileged; it replaces stdout/stderr once we serve.
+        let log = paths::varpd_log(&root);
+        match std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+        {
+            Ok(f) => r.1 = Some(f),
+            Err(e) => r.fatal(&format!(
+                "failed to open log {}: {}",
+                log.display(),
+                Errno::from_io(&e)
+            )),
+        }
+        r
     };
     // SAFETY: umask has no preconditions.
     unsafe { libc::umask(0o022) };
@@ -326,7 +356,7 @@ fn main() {
         )),
     };
     tracing::info!(door = %door.display(), lookup_threads = nthr, "varpd ready");
-    ready.report(0);
+    ready.detach_and_report(0);
 
     let sig = loop {
         match sigs.wait() {

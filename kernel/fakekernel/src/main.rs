@@ -270,7 +270,19 @@ fn stats(root: &Path) -> ExitCode {
     }
 }
 
+/// Closes every descriptor above stderr inherited from the invoker (an
+/// open pipe or file of the caller must not stay open for the daemon's
+/// lifetime); runs first, before this process opens anything.
+fn close_inherited() {
+    // SAFETY: close_range only closes descriptors; nothing in this process
+    // holds any above 2 yet.
+    unsafe {
+        libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
+    }
+}
+
 fn main() -> ExitCode {
+    close_inherited();
     let cli = Cli::parse();
     let mut root = root_of(&cli);
     // Absolute, since the daemon changes directory to /.
