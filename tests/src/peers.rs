@@ -583,6 +583,9 @@ pub enum UdpCsum {
     Good,
     /// A wrong non-zero checksum.
     Bad,
+    /// The folded pseudo-header sum, not complemented: what a sender with
+    /// transmit checksum offload leaves for the NIC (`CHECKSUM_PARTIAL`).
+    Partial,
 }
 
 /// A UDP datagram (header + payload) from `src:sport` to `dst:dport` over
@@ -616,6 +619,7 @@ pub fn ipv4_udp(
         UdpCsum::Zero => 0,
         UdpCsum::Good => good,
         UdpCsum::Bad => good ^ 0x5a5a,
+        UdpCsum::Partial => !inet_csum(pseudo, &[]),
     };
     u[6..8].copy_from_slice(&c.to_be_bytes());
     u

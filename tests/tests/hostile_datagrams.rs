@@ -31,8 +31,8 @@
 use overlay_tests::have_root;
 use overlay_tests::netns::{Netns, PacketSocket};
 use overlay_tests::peers::{
-    delta, ether_frame, ipv4_fragments, ipv4_udp, linux_vxlan, mac_of, ping, snmp, snmp6,
-    tx_csum_off, underlay, v4, vxlan_hdr, Family, OurHost, RawSender, UdpCsum,
+    delta, ether_frame, ipv4_fragments, ipv4_udp, linux_vxlan, mac_of, ping, snmp, snmp6, underlay,
+    v4, vxlan_hdr, Family, OurHost, RawSender, UdpCsum,
 };
 use std::collections::BTreeMap;
 use std::net::UdpSocket;
@@ -123,7 +123,6 @@ fn run(fam: Family, subnet: u8) {
     let ours_ns = Netns::new("io");
     let linux = Netns::new("io");
     let ul = underlay(&ours_ns, &linux, fam, subnet);
-    tx_csum_off(&linux, &ul.if_b);
     let mut ours = OurHost::new(ours_ns);
     let o_ip = format!("10.{subnet}.0.1");
     let l_ip = format!("10.{subnet}.0.2");

@@ -14,7 +14,8 @@
 //! * [`mac`] and [`tap`]: the MAC layer, VNICs as TAP devices;
 //! * [`underlay`]: UDP sockets for the driver's muxes;
 //! * [`offload`] and [`txbatch`]: TSO/GRO/checksums between TAPs and the
-//!   underlay, batched UDP GSO sends;
+//!   underlay, batched UDP GSO sends; [`rxcsum`]: a same-host peer's
+//!   partial inner checksums finished on receive;
 //! * [`stats`]: counters for everything moved or dropped.
 
 pub mod client;
@@ -25,6 +26,7 @@ pub mod host;
 pub mod mac;
 pub mod offload;
 pub mod platform;
+pub mod rxcsum;
 pub mod server;
 pub mod srcport;
 pub mod stats;

@@ -33,6 +33,7 @@
 use crate::offload::{
     complete_csum, segment_tcp, Gro, VnetHdr, F_NEEDS_CSUM, GSO_NONE, VNET_HDR_LEN,
 };
+use crate::rxcsum::{rx_finish_partial, rx_gso_hdr};
 use crate::stats::{Stat, Stats};
 use crate::tap::{wait_readable, StopFd, Tap, TAP_READ_MAX};
 use crate::txbatch;
@@ -523,8 +524,10 @@ impl Mac {
         }
     }
 
-    /// `mac_rx`: a frame the driver delivers up on overlay `linkid`.
-    pub fn rx(&self, linkid: u32, frame: &[u8]) {
+    /// `mac_rx`: a frame the driver delivers up on overlay `linkid`. A
+    /// same-host peer's partial inner checksum is finished first
+    /// ([`crate::rxcsum`]).
+    pub fn rx(&self, linkid: u32, frame: &mut [u8]) {
         self.stats.bump(Stat::MacRxFrames);
         if frame.len() < ETHER_HDR {
             self.stats.bump(Stat::MacRxRunt);
@@ -534,13 +537,27 @@ impl Mac {
             self.stats.bump(Stat::MacRxNoClient);
             return;
         };
-        let dst = &frame[0..6];
-        if is_group(dst) {
+        let group = is_group(&frame[0..6]);
+        let to = clients.iter().find(|c| c.mac == frame[0..6]);
+        if let Some(c) = to.filter(|_| !group) {
+            if let Some(h) = rx_gso_hdr(frame, c.mtu) {
+                // A same-host sender's TSO frame: up whole, in order.
+                self.rx_flush();
+                self.stats.bump(Stat::MacRxGsoPartial);
+                count_write(c.tap.write_hdr(&h.bytes(), frame), &self.stats);
+                return;
+            }
+        }
+        if rx_finish_partial(frame) {
+            self.stats.bump(Stat::MacRxCsumPartial);
+        }
+        let frame = &*frame;
+        if group {
             self.rx_flush();
             for c in clients.iter() {
                 c.deliver(frame, &self.stats);
             }
-        } else if let Some(c) = clients.iter().find(|c| c.mac == dst) {
+        } else if let Some(c) = to {
             self.deliver_coalesced(c, frame);
         } else {
             self.stats.bump(Stat::MacRxNoClient);

@@ -87,7 +87,7 @@ fn ne16(b: &[u8], at: usize) -> u16 {
     u16::from_ne_bytes([b[at], b[at + 1]])
 }
 
-fn be16(b: &[u8], at: usize) -> u16 {
+pub(crate) fn be16(b: &[u8], at: usize) -> u16 {
     u16::from_be_bytes([b[at], b[at + 1]])
 }
 
@@ -95,7 +95,7 @@ fn be32(b: &[u8], at: usize) -> u32 {
     u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
-fn put16(b: &mut [u8], at: usize, v: u16) {
+pub(crate) fn put16(b: &mut [u8], at: usize, v: u16) {
     b[at..at + 2].copy_from_slice(&v.to_be_bytes());
 }
 
@@ -165,16 +165,16 @@ pub fn csum_fold(mut s: u64) -> u16 {
 
 /// Where the IP and TCP headers of a frame are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Layout {
-    v6: bool,
+pub(crate) struct Layout {
+    pub(crate) v6: bool,
     /// UDP rather than TCP.
-    udp: bool,
+    pub(crate) udp: bool,
     /// Offset of the IP header.
-    l3: usize,
+    pub(crate) l3: usize,
     /// Offset of the TCP or UDP header.
-    l4: usize,
+    pub(crate) l4: usize,
     /// Offset of the payload (end of the TCP or UDP header).
-    hl: usize,
+    pub(crate) hl: usize,
 }
 
 /// Finds the headers of an Ethernet + IPv4/IPv6 + TCP frame (IPv4 without
@@ -189,7 +189,7 @@ fn tcp_layout(f: &[u8]) -> Result<Layout, OffloadError> {
 
 /// Finds the headers of an Ethernet + IPv4/IPv6 + TCP or UDP frame (IPv4
 /// without fragmentation, IPv6 with TCP/UDP as the first next header).
-fn l4_layout(f: &[u8]) -> Result<Layout, OffloadError> {
+pub(crate) fn l4_layout(f: &[u8]) -> Result<Layout, OffloadError> {
     if f.len() < 14 {
         return Err(OffloadError::Short);
     }
@@ -261,7 +261,7 @@ fn l4_layout(f: &[u8]) -> Result<Layout, OffloadError> {
 
 /// The TCP or UDP pseudo-header sum for `l4_len` bytes from the TCP/UDP
 /// header on.
-fn pseudo(f: &[u8], lay: &Layout, l4_len: usize) -> u64 {
+pub(crate) fn pseudo(f: &[u8], lay: &Layout, l4_len: usize) -> u64 {
     let addrs = if lay.v6 {
         &f[lay.l3 + 8..lay.l3 + 40]
     } else {
@@ -272,7 +272,7 @@ fn pseudo(f: &[u8], lay: &Layout, l4_len: usize) -> u64 {
 }
 
 /// The IP packet's length according to its header, from the IP header on.
-fn ip_len(f: &[u8], lay: &Layout) -> usize {
+pub(crate) fn ip_len(f: &[u8], lay: &Layout) -> usize {
     if lay.v6 {
         40 + usize::from(be16(f, lay.l3 + 4))
     } else {

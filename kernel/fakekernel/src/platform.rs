@@ -128,8 +128,8 @@ impl Platform for FkPlatform {
     }
 
     fn mac_rx(&self, mac: &FkMacReg, chain: MsgBlkChain) {
-        for m in chain {
-            self.mac.rx(mac.linkid, m.data());
+        for mut m in chain {
+            self.mac.rx(mac.linkid, m.data_mut());
         }
     }
 

@@ -34,6 +34,8 @@ stats! {
     MacRxFrames => "mac_rx_frames": "frames delivered up by the driver (mac_rx)",
     MacRxRunt => "mac_rx_runt_drops": "frames from the driver shorter than an Ethernet header",
     MacRxNoClient => "mac_rx_no_client_drops": "unicast frames from the driver for no local VNIC",
+    MacRxCsumPartial => "mac_rx_csum_partial": "frames from the driver whose inner TCP/UDP checksum was a same-host sender's partial sum, finished before delivery",
+    MacRxGsoPartial => "mac_rx_gso_partial": "frames from the driver longer than the VNIC's MTU with a partial TCP checksum (a same-host sender's TSO), handed to the VNIC as GSO frames",
     VnicWriteDown => "vnic_write_down_drops": "frames for a VNIC whose TAP is down",
     VnicWriteFull => "vnic_write_full_drops": "frames for a VNIC whose TAP queue is full",
     VnicWriteErrors => "vnic_write_errors": "other TAP write failures",

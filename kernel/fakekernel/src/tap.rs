@@ -181,7 +181,12 @@ impl Tap {
     /// behind an all-zero vnet header. Never blocks. Errors are Linux
     /// errnos (`EIO` when the interface is down).
     pub fn write(&self, frame: &[u8]) -> Result<(), i32> {
-        let hdr = [0u8; VNET_HDR_LEN];
+        self.write_hdr(&[0u8; VNET_HDR_LEN], frame)
+    }
+
+    /// Writes one frame behind the vnet header `hdr`. Never blocks; errors
+    /// as for [`Tap::write`].
+    pub fn write_hdr(&self, hdr: &[u8; VNET_HDR_LEN], frame: &[u8]) -> Result<(), i32> {
         let iov = [
             libc::iovec {
                 iov_base: hdr.as_ptr() as *mut libc::c_void,
