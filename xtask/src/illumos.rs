@@ -14,7 +14,14 @@ use crate::util::{cargo, run, Result};
 pub const TARGET: &str = "x86_64-unknown-illumos";
 
 /// The crates userland links on illumos.
-pub const USERLAND: &[&str] = &["overlay-sys", "libvarpd", "varpd", "dladm-overlay"];
+pub const USERLAND: &[&str] = &[
+    "overlay-sys",
+    "libvarpd",
+    "varpd",
+    "dladm-overlay",
+    "svp-proto",
+    "portolan",
+];
 
 pub fn check() -> Result {
     let mut cmd = cargo();
@@ -24,6 +31,16 @@ pub fn check() -> Result {
     }
     // Lints are clippy's job on the host; here only compilation matters.
     cmd.env_remove("RUSTFLAGS");
+    // portolan's bundled SQLite is C: without an illumos cross compiler the
+    // host's gcc compiles it (objects only, nothing is linked).
+    for (k, v) in [
+        ("CC_x86_64_unknown_illumos", "gcc"),
+        ("AR_x86_64_unknown_illumos", "ar"),
+    ] {
+        if std::env::var_os(k).is_none() {
+            cmd.env(k, v);
+        }
+    }
     run(&mut cmd).map_err(|e| {
         format!(
             "illumos compile check ({}) failed: {e}",
