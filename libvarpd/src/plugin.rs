@@ -32,6 +32,7 @@
 //! [`ProviderHandle::proxy_arp`]/[`proxy_ndp`](ProviderHandle::proxy_ndp)/
 //! [`proxy_dhcp`](ProviderHandle::proxy_dhcp),
 //! [`ProviderHandle::inject_varp`], [`ProviderHandle::inject_arp`],
+//! [`ProviderHandle::inject_ndp`],
 //! [`ProviderHandle::fma_degrade`], [`ProviderHandle::fma_restore`].
 //!
 //! Lookups are asynchronous: [`SearchInstance::lookup`] is handed a [`Query`]
@@ -52,7 +53,7 @@
 //! [`crate::kdev::KDev`]); tests use [`crate::testing::FakeTargetDev`].
 
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::{Arc, OnceLock, Weak};
 
 use overlay_sys::{poss_add_range_u32, poss_add_str, poss_init, OVERLAY_PROP_NAMELEN};
@@ -569,6 +570,25 @@ impl ProviderHandle {
         dstmac: [u8; 6],
     ) -> Result<(), Errno> {
         let frame = proxy::gratuitous_arp(vlan, &srcmac, srcip, &dstmac);
+        let mut arg = ksys::targ_pkt(u64::from(self.inner.linkid), 0, frame.len() as u64);
+        self.inner
+            .dev
+            .ioctl_data(ksys::OVERLAY_TARG_INJECT, &mut arg, &frame)
+            .map(|_| ())
+    }
+
+    /// `libvarpd_inject_ndp` (declared but never implemented in illumos):
+    /// inject an unsolicited neighbour advertisement for `srcip` at
+    /// `srcmac` (802.1Q-tagged when `vlan` ≠ 0) up the overlay, addressed
+    /// to `dstmac`.
+    pub fn inject_ndp(
+        &self,
+        vlan: u16,
+        srcmac: [u8; 6],
+        srcip: Ipv6Addr,
+        dstmac: [u8; 6],
+    ) -> Result<(), Errno> {
+        let frame = proxy::unsolicited_na(vlan, &srcmac, srcip, &dstmac);
         let mut arg = ksys::targ_pkt(u64::from(self.inner.linkid), 0, frame.len() as u64);
         self.inner
             .dev

@@ -43,7 +43,7 @@ mod ndp;
 pub use arp::{arp_parse, arp_precheck, arp_reply, ArpRequest};
 pub use checksum::icmpv6_checksum;
 pub use dhcp::{dhcp_parse, dhcp_precheck, dhcp_redirect};
-pub use inject::gratuitous_arp;
+pub use inject::{gratuitous_arp, unsolicited_na};
 pub use ndp::{ndp_advert, ndp_parse, ndp_precheck, NeighborSolicit};
 
 use std::fmt;
