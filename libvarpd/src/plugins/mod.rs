@@ -1,4 +1,5 @@
-//! The built-in search plugins: `direct` (§3) and `files` (§4).
+//! The built-in search plugins: `direct` (§3), `files` (§4) and `svp`
+//! (§5, spec/svp.md §2).
 //!
 //! # Theory of operation
 //!
@@ -8,7 +9,7 @@
 //!
 //! ```ignore
 //! let mut reg = libvarpd::plugin::PluginRegistry::new();
-//! libvarpd::plugins::register_builtin(&mut reg)?; // direct, files
+//! libvarpd::plugins::register_builtin(&mut reg)?; // direct, files, svp
 //! ```
 //!
 //! or one at a time with [`direct::registration`] and
@@ -23,13 +24,15 @@
 
 pub mod direct;
 pub mod files;
+pub mod svp;
 
 use crate::errno::Errno;
 use crate::plugin::PluginRegistry;
 
-/// Register every built-in plugin (`direct`, `files`) in `reg`.
+/// Register every built-in plugin (`direct`, `files`, `svp`) in `reg`.
 pub fn register_builtin(reg: &mut PluginRegistry) -> Result<(), Errno> {
     reg.register(direct::registration())?;
     reg.register(files::registration())?;
+    reg.register(svp::registration())?;
     Ok(())
 }
