@@ -327,11 +327,8 @@ fn serve(i: usize, mut s: TcpStream, st: Arc<(Mutex<State>, Condvar)>, stop: Arc
                     return;
                 }
                 None => {}
-                Some(b) => {
-                    if s.write_all(&b).is_err() {
-                        return;
-                    }
-                }
+                Some(b) if s.write_all(&b).is_err() => return,
+                Some(_) => {}
             }
         }
     }
