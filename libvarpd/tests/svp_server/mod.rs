@@ -87,6 +87,14 @@ impl Server {
         panic!("no common free port for {ips:?}");
     }
 
+    /// Like [`start_v4`](Self::start_v4), with a tiny receive buffer so
+    /// the client's writes come back short.
+    pub fn start_small_rcvbuf() -> Server {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        nix::sys::socket::setsockopt(&l, nix::sys::socket::sockopt::RcvBuf, &2048).unwrap();
+        Self::run(vec![l])
+    }
+
     pub fn start_v4() -> Server {
         Self::start(&["127.0.0.1".parse().unwrap()])
     }

@@ -49,7 +49,6 @@
 //! longer than that resets the connection (so the effective timeout is
 //! between one and two periods, as in illumos).
 
-use std::collections::VecDeque;
 use std::net::{Ipv6Addr, SocketAddrV6};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
@@ -60,7 +59,7 @@ use svp_proto::op::{SVP_R_LOG_ACK, SVP_R_LOG_RM_ACK, SVP_R_VL2_ACK, SVP_R_VL3_AC
 use svp_proto::{svp_frame_crc, SvpHeader, SVP_CURRENT_VERSION};
 
 use super::ctx::SvpCtx;
-use super::query::{Completions, SvpQuery, SvpQueryState, SvpReplyData};
+use super::query::{Completions, SvpQuery, SvpQueryList, SvpQueryState, SvpReplyData};
 use super::timer::SvpTimer;
 
 /// `svp_conn_backoff_tbl`, in ticks.
@@ -187,7 +186,7 @@ pub struct SvpConn {
     /// `sc_qtimer`: the periodic query-timeout check.
     pub qtimer: SvpTimer,
     /// `sc_queries`: queued, being written, or awaiting replies.
-    pub queries: VecDeque<SvpQuery>,
+    pub queries: SvpQueryList,
     /// Connect attempts and resets of this connection.
     pub connects: u64,
     pub resets: u64,
@@ -219,7 +218,7 @@ impl SvpConn {
             backoffs: Vec::new(),
             btimer,
             qtimer,
-            queries: VecDeque::new(),
+            queries: SvpQueryList::default(),
             connects: 0,
             resets: 0,
             last_error: None,
@@ -239,8 +238,7 @@ impl SvpConn {
         match self.state {
             SvpConnState::Connecting => libc::POLLOUT,
             SvpConnState::Active | SvpConnState::Winddown => {
-                let out = self.out.is_some()
-                    || self.queries.iter().any(|q| q.state == SvpQueryState::Init);
+                let out = self.out.is_some() || self.queries.has_unstarted();
                 libc::POLLIN | if out { libc::POLLOUT } else { 0 }
             }
             _ => 0,
@@ -345,16 +343,8 @@ impl SvpConn {
         self.activate()
     }
 
-    fn find(&self, id: u32) -> Option<usize> {
-        self.queries.iter().position(|q| q.id == id)
-    }
-
-    fn find_wire(&self, wid: [u8; 4]) -> Option<usize> {
-        self.queries.iter().position(|q| q.wire_id() == wid)
-    }
-
     /// `svp_conn_pollout`: write queued queries, each whole, in order.
-    pub fn pollout(&mut self) -> SvpConnAct {
+    pub fn pollout(&mut self, ctx: &SvpCtx) -> SvpConnAct {
         let Some(fd) = self.fd() else {
             return SvpConnAct::Error(SvpResetReason::Io);
         };
@@ -362,28 +352,25 @@ impl SvpConn {
             let out = match self.out {
                 Some(o) => o,
                 None => {
-                    let Some(q) = self
-                        .queries
-                        .iter_mut()
-                        .find(|q| q.state == SvpQueryState::Init)
-                    else {
+                    let Some(id) = self.queries.start_next() else {
                         return SvpConnAct::None;
                     };
-                    q.state = SvpQueryState::Writing;
-                    let o = SvpConnOut { id: q.id, off: 0 };
+                    let o = SvpConnOut { id, off: 0 };
                     self.out = Some(o);
                     o
                 }
             };
-            let Some(idx) = self.find(out.id) else {
+            let Some(q) = self.queries.get(out.id) else {
                 // Its query went away (cannot happen while ACTIVE).
                 self.out = None;
                 continue;
             };
-            let q = &mut self.queries[idx];
             let rest = q.frame.get(out.off..).unwrap_or(&[]);
             match socket::send(fd, rest, MsgFlags::MSG_NOSIGNAL) {
                 Ok(n) => {
+                    if n < rest.len() {
+                        ctx.stats.bump(&ctx.stats.short_writes);
+                    }
                     q.acttime = Some(Instant::now());
                     let off = out.off + n;
                     // The running offset, not the last write, decides.
@@ -405,11 +392,12 @@ impl SvpConn {
     }
 
     /// `svp_conn_pollin_validate`: a reply header against the queries.
-    fn validate(&mut self, ctx: &SvpCtx, h: &SvpHeader) -> Result<(), SvpResetReason> {
+    fn validate(&mut self, h: &SvpHeader) -> Result<(), SvpResetReason> {
+        let (addr, port) = (self.addr, self.port);
         let warn = |msg: &str| {
             tracing::warn!(
-                remote_ip = %self.addr,
-                remote_port = self.port,
+                remote_ip = %addr,
+                remote_port = port,
                 version = h.ver,
                 operation = h.op,
                 response_id = u32::from_ne_bytes(h.id),
@@ -428,11 +416,10 @@ impl SvpConn {
             warn("unsupported operation");
             return Err(SvpResetReason::Op);
         }
-        let Some(idx) = self.find_wire(h.id) else {
+        let Some(q) = self.queries.get_wire(h.id) else {
             warn("unknown response id");
             return Err(SvpResetReason::Id);
         };
-        let q = &self.queries[idx];
         if q.state != SvpQueryState::Reading {
             warn("got response for unexpecting query");
             return Err(SvpResetReason::Id);
@@ -457,7 +444,6 @@ impl SvpConn {
             warn("response size too large");
             return Err(SvpResetReason::Size);
         }
-        let _ = ctx;
         Ok(())
     }
 
@@ -504,14 +490,14 @@ impl SvpConn {
                     Ok(h) => h,
                     Err(_) => return SvpConnAct::Error(SvpResetReason::Size),
                 };
-                if let Err(r) = self.validate(ctx, &h) {
+                if let Err(r) = self.validate(&h) {
                     return SvpConnAct::Error(r);
                 }
-                let Some(idx) = self.find_wire(h.id) else {
+                let Some(q) = self.queries.get_wire(h.id) else {
                     return SvpConnAct::Error(SvpResetReason::Id);
                 };
-                self.queries[idx].acttime = Some(Instant::now());
-                self.input.query = Some(self.queries[idx].id);
+                q.acttime = Some(Instant::now());
+                self.input.query = Some(q.id);
                 self.input.off = 0;
                 // Bounded by validate: at most the query's buffer.
                 self.input.buf = vec![0; h.size as usize];
@@ -529,8 +515,8 @@ impl SvpConn {
                     return SvpConnAct::None;
                 }
                 self.input.off += n;
-                if let Some(idx) = self.input.query.and_then(|id| self.find(id)) {
-                    self.queries[idx].acttime = Some(Instant::now());
+                if let Some(q) = self.input.query.and_then(|id| self.queries.get(id)) {
+                    q.acttime = Some(Instant::now());
                 }
                 if self.input.off < total {
                     continue;
@@ -559,7 +545,7 @@ impl SvpConn {
             );
             return Err(SvpResetReason::Crc);
         }
-        let Some(idx) = input.query.and_then(|id| self.find(id)) else {
+        let Some(qid) = input.query else {
             return Err(SvpResetReason::Id);
         };
         let p = &input.buf;
@@ -570,7 +556,7 @@ impl SvpConn {
         } else {
             u32::from_be_bytes([p[0], p[1], p[2], p[3]])
         };
-        let Some(q) = self.queries.remove(idx) else {
+        let Some(q) = self.queries.remove(qid) else {
             return Err(SvpResetReason::Id);
         };
         ctx.stats.bump(&ctx.stats.replies);
@@ -618,5 +604,84 @@ impl SvpConn {
     pub fn close(&mut self) {
         self.sock = None;
         self.state = SvpConnState::Error;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::ctx::SvpConfig;
+    use super::*;
+    use std::io::Read;
+    use std::net::{Ipv4Addr, TcpListener};
+
+    fn wait_writable(fd: RawFd) {
+        let mut p = libc::pollfd {
+            fd,
+            events: libc::POLLOUT,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        unsafe { libc::poll(&mut p, 1, 100) };
+    }
+
+    /// Frames far larger than the socket buffer are written in pieces;
+    /// the running offset must carry each one to its end, in order, with
+    /// nothing lost or repeated (spec/svp.md §2.8's pollout defect).
+    #[test]
+    fn pollout_tracks_the_running_offset() {
+        let ctx = SvpCtx::new(SvpConfig::default()).unwrap();
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let mut c = SvpConn::new(&ctx, 1, Ipv4Addr::LOCALHOST.to_ipv6_mapped(), port, 0);
+        let mut act = c.connect(&ctx);
+        while c.state == SvpConnState::Connecting {
+            wait_writable(c.fd().unwrap());
+            act = c.poll_connect(&ctx, libc::POLLOUT);
+        }
+        assert_eq!(act, SvpConnAct::Restore);
+        let (mut peer, _) = l.accept().unwrap();
+        let mut want = Vec::new();
+        for k in 0..4u32 {
+            let frame: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 + k) as u8).collect();
+            want.extend_from_slice(&frame);
+            c.queue(SvpQuery::new(k + 1, 3, frame, 20, Box::new(|_| {})));
+        }
+        let total = want.len();
+        let reader = std::thread::spawn(move || {
+            // Late, so the buffers fill first.
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            let mut got = vec![0u8; total];
+            peer.read_exact(&mut got).unwrap();
+            got
+        });
+        while c.queries.iter().any(|q| q.state != SvpQueryState::Reading) {
+            assert_eq!(c.pollout(&ctx), SvpConnAct::None);
+            wait_writable(c.fd().unwrap());
+        }
+        assert_eq!(reader.join().unwrap(), want);
+        assert!(
+            ctx.stats
+                .short_writes
+                .load(std::sync::atomic::Ordering::Relaxed)
+                > 0
+        );
+        let mut done = Completions::new();
+        while let Some(q) = c.queries.pop_front() {
+            done.push(q.complete(&ctx, SvpReplyData::fatal()));
+        }
+        done.run();
+    }
+
+    #[test]
+    fn backoff_table() {
+        let ctx = SvpCtx::new(SvpConfig::default()).unwrap();
+        let mut c = SvpConn::new(&ctx, 1, Ipv6Addr::LOCALHOST, 1, 0);
+        let mut acts = Vec::new();
+        for _ in 0..8 {
+            acts.push(c.backoff(&ctx));
+        }
+        assert_eq!(c.backoffs, vec![1, 2, 4, 8, 16, 32, 32, 32]);
+        // Degraded from the 7th consecutive failure.
+        assert_eq!(acts.iter().position(|a| *a == SvpConnAct::Degrade), Some(6));
     }
 }

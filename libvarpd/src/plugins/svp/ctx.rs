@@ -104,6 +104,8 @@ pub struct SvpStats {
     pub queries_failed: AtomicU64,
     /// Replies accepted.
     pub replies: AtomicU64,
+    /// Writes that took only part of a frame (the rest follows on POLLOUT).
+    pub short_writes: AtomicU64,
     /// Connect attempts.
     pub connects: AtomicU64,
     /// Connect attempts that failed (backoff).
@@ -145,6 +147,7 @@ impl SvpStats {
             ("queries_noconn", l(&self.queries_noconn)),
             ("queries_failed", l(&self.queries_failed)),
             ("replies", l(&self.replies)),
+            ("short_writes", l(&self.short_writes)),
             ("connects", l(&self.connects)),
             ("connect_failures", l(&self.connect_failures)),
             ("resets", l(&self.resets)),

@@ -161,3 +161,75 @@ impl Completions {
         }
     }
 }
+
+/// A connection's queries (`sc_queries`) in queue order, found by id in
+/// O(log n): the ones before the write cursor have been started (written
+/// or being written); the ones after it wait to be written.
+#[derive(Debug, Default)]
+pub struct SvpQueryList {
+    by_seq: std::collections::BTreeMap<u64, SvpQuery>,
+    by_wire: std::collections::HashMap<[u8; 4], u64>,
+    next_seq: u64,
+    /// The first sequence number not yet started.
+    cursor: u64,
+}
+
+impl SvpQueryList {
+    /// Append `q` (`list_insert_tail`).
+    pub fn push_back(&mut self, q: SvpQuery) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.by_wire.insert(q.wire_id(), seq);
+        self.by_seq.insert(seq, q);
+    }
+
+    /// Take the head (`list_remove_head`).
+    pub fn pop_front(&mut self) -> Option<SvpQuery> {
+        let (_, q) = self.by_seq.pop_first()?;
+        self.by_wire.remove(&q.wire_id());
+        Some(q)
+    }
+
+    /// Start the next query not yet started; its id.
+    pub fn start_next(&mut self) -> Option<u32> {
+        let (&seq, q) = self.by_seq.range_mut(self.cursor..).next()?;
+        self.cursor = seq + 1;
+        q.state = SvpQueryState::Writing;
+        Some(q.id)
+    }
+
+    /// Whether a query waits to be written.
+    pub fn has_unstarted(&self) -> bool {
+        self.by_seq.range(self.cursor..).next().is_some()
+    }
+
+    /// The query whose `svp_id` bytes are `wid`.
+    pub fn get_wire(&mut self, wid: [u8; 4]) -> Option<&mut SvpQuery> {
+        let seq = *self.by_wire.get(&wid)?;
+        self.by_seq.get_mut(&seq)
+    }
+
+    /// The query with id `id`.
+    pub fn get(&mut self, id: u32) -> Option<&mut SvpQuery> {
+        self.get_wire(svp_wire_id(id))
+    }
+
+    /// Remove the query with id `id`.
+    pub fn remove(&mut self, id: u32) -> Option<SvpQuery> {
+        let seq = self.by_wire.remove(&svp_wire_id(id))?;
+        self.by_seq.remove(&seq)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_seq.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_seq.len()
+    }
+
+    /// Every query, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &SvpQuery> {
+        self.by_seq.values()
+    }
+}

@@ -238,7 +238,7 @@ impl SvpRemote {
             st.shoot.timer.remove();
             st.tree.clear();
             for mut c in std::mem::take(&mut st.conns) {
-                for q in c.queries.drain(..) {
+                while let Some(q) = c.queries.pop_front() {
                     self.ctx.stats.bump(&self.ctx.stats.queries_failed);
                     done.push(q.complete(&self.ctx, SvpReplyData::fatal()));
                 }
@@ -744,7 +744,7 @@ impl SvpRemote {
         self.conn_remove(st, idx);
         let mut c = st.conns.remove(idx);
         c.close();
-        for q in c.queries.drain(..) {
+        while let Some(q) = c.queries.pop_front() {
             if let Err(q) = self.conn_queue(st, q) {
                 self.ctx.stats.bump(&self.ctx.stats.queries_failed);
                 done.push(q.complete(&self.ctx, SvpReplyData::fatal()));
@@ -822,7 +822,7 @@ impl SvpRemote {
                     let mut r = SvpConnAct::None;
                     if let Some(re) = revents {
                         if re & libc::POLLOUT != 0 {
-                            r = c.pollout();
+                            r = c.pollout(ctx);
                         }
                         if r == SvpConnAct::None
                             && re & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0
