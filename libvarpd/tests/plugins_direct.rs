@@ -40,7 +40,7 @@ fn registration_and_dest() {
     let mut reg = PluginRegistry::new();
     register_builtin(&mut reg).unwrap();
     let names: Vec<_> = reg.iter().map(|p| p.name.to_string()).collect();
-    assert_eq!(names, ["direct", "files"]);
+    assert_eq!(names, ["direct", "files", "svp"]);
     assert_eq!(register_builtin(&mut reg), Err(Errno::EEXIST));
 
     for bad in [

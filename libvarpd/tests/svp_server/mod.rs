@@ -290,40 +290,20 @@ fn answer(st: &State, req: &SvpRequest) -> SvpReply {
 }
 
 fn serve(i: usize, mut s: TcpStream, st: Arc<(Mutex<State>, Condvar)>, stop: Arc<AtomicBool>) {
-    let mut rd = SvpFrameReader::new(64 * 1024);
-    loop {
-        match rd.read_from(&mut s) {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
-        }
-        let mut batch = Vec::new();
-        loop {
-            match rd.next_frame() {
-                Ok(Some(f)) => batch.push((f.hdr, f.payload.to_vec())),
-                Ok(None) => break,
-                Err(_) => return,
-            }
-        }
-        let mut reqs = Vec::new();
-        {
-            let mut g = lock(&st.0);
-            for (hdr, payload) in batch {
-                let Ok(req) = decode_request(&hdr, &payload) else {
-                    return;
-                };
-                g.requests.push((i, hdr, req.clone()));
-                reqs.push((hdr, req));
-            }
-        }
-        for (hdr, req) in reqs {
-            let mut g = lock(&st.0);
-            if let SvpRequest::LogRm { ids } = &req {
-                g.removed.extend_from_slice(ids);
-                g.log.retain(|r| !ids.contains(&r.id()));
-            }
+    // Reading and recording never wait for answers (held or not): a
+    // second thread answers, in order.
+    let (tx, rx) = std::sync::mpsc::channel::<(SvpHeader, SvpRequest)>();
+    let Ok(mut w) = s.try_clone() else {
+        return;
+    };
+    let st2 = st.clone();
+    let stop2 = stop.clone();
+    std::thread::spawn(move || {
+        for (hdr, req) in rx {
+            let mut g = lock(&st2.0);
             if matches!(req, SvpRequest::Vl2 { .. } | SvpRequest::Vl3 { .. }) {
-                while g.hold && !stop.load(Ordering::SeqCst) {
-                    g = st.1.wait(g).unwrap_or_else(|p| p.into_inner());
+                while g.hold && !stop2.load(Ordering::SeqCst) {
+                    g = st2.1.wait(g).unwrap_or_else(|p| p.into_inner());
                 }
             }
             let mode = g.mode;
@@ -331,12 +311,39 @@ fn serve(i: usize, mut s: TcpStream, st: Arc<(Mutex<State>, Condvar)>, stop: Arc
             drop(g);
             match hostile(mode, hdr, &req, &reply) {
                 None if mode == Mode::Close => {
-                    let _ = s.shutdown(Shutdown::Both);
+                    let _ = w.shutdown(Shutdown::Both);
                     return;
                 }
                 None => {}
-                Some(b) if s.write_all(&b).is_err() => return,
+                Some(b) if w.write_all(&b).is_err() => return,
                 Some(_) => {}
+            }
+        }
+    });
+    let mut rd = SvpFrameReader::new(64 * 1024);
+    loop {
+        match rd.read_from(&mut s) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        loop {
+            let (hdr, payload) = match rd.next_frame() {
+                Ok(Some(f)) => (f.hdr, f.payload.to_vec()),
+                Ok(None) => break,
+                Err(_) => return,
+            };
+            let Ok(req) = decode_request(&hdr, &payload) else {
+                return;
+            };
+            let mut g = lock(&st.0);
+            g.requests.push((i, hdr, req.clone()));
+            if let SvpRequest::LogRm { ids } = &req {
+                g.removed.extend_from_slice(ids);
+                g.log.retain(|r| !ids.contains(&r.id()));
+            }
+            drop(g);
+            if tx.send((hdr, req)).is_err() {
+                return;
             }
         }
     }
