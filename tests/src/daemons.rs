@@ -40,11 +40,12 @@ fn package_of(name: &str) -> &'static str {
         "fkoverlayd" => "fkoverlayd",
         "varpd" => "varpd",
         "dladm" => "dladm-overlay",
+        "portolan" => "portolan",
         _ => panic!("unknown binary {name}"),
     }
 }
 
-/// The path of binary `name` (`fkoverlayd`, `varpd`, `dladm`), building it
+/// The path of binary `name` (`fkoverlayd`, `varpd`, `dladm`, `portolan`), building it
 /// if it is not there yet.
 pub fn bin(name: &str) -> PathBuf {
     let dir = profile_dir();

@@ -4,10 +4,12 @@
 //!   removed by drop guards;
 //! * [`daemons`]: finding the release binaries, running `fkoverlayd` and
 //!   `varpd` in a namespace, `dladm`, and a raw fkoverlayd socket client;
+//! * [`fabric`]: a portolan and several hosts with VMs on an `svp` overlay;
 //! * [`postgres`]: the database of a portolan test, SQLite or a private
 //!   PostgreSQL cluster, by name.
 
 pub mod daemons;
+pub mod fabric;
 pub mod netns;
 pub mod peers;
 pub mod postgres;
