@@ -161,6 +161,16 @@ pub fn commit_sys(
         }
         let info = match b.ovl_propinfo(linkid, PropSel::Name(&p.name)) {
             Ok(i) => i,
+            Err(e) if e == errno::ENOENT => {
+                let valid = settable_names(b, Some(linkid), None);
+                errs.append(format!(
+                    "unknown property '{}': the overlay's properties are {}; \
+                     search plugin {search}'s start with '{search}/'",
+                    p.name,
+                    valid.join(", ")
+                ));
+                return Err(st(e).into());
+            }
             Err(e) => {
                 errs.append(format!("failed to set property {}", p.name));
                 return Err(st(e).into());
@@ -215,7 +225,14 @@ pub fn commit_sys(
                 .map_err(|e| OpErr::Status(st(e)))
         })();
         if let Err(e) = r {
-            if matches!(e, OpErr::Status(_)) {
+            if matches!(e, OpErr::Status(Status::NotFound)) {
+                let valid = settable_names(b, None, Some(id));
+                errs.append(format!(
+                    "unknown property '{}' for search plugin {search}: its properties are {}",
+                    p.name,
+                    valid.join(", ")
+                ));
+            } else if matches!(e, OpErr::Status(_)) {
                 errs.append(format!("failed to set varpd prop: {}", p.name));
             }
             let _ = b.varpd_instance_destroy(id);
@@ -250,6 +267,31 @@ pub fn commit_sys(
         return Err(st(e).into());
     }
     Ok(())
+}
+
+/// The names of the settable properties of the kernel device `linkid` or
+/// of varpd instance `varpd`, for a message about a name that is neither.
+fn settable_names(b: &mut dyn Backend, linkid: Option<LinkId>, varpd: Option<u64>) -> Vec<String> {
+    let n = match (linkid, varpd) {
+        (Some(l), _) => b.ovl_nprops(l),
+        (None, Some(id)) => b.varpd_nprops(id),
+        (None, None) => Ok(0),
+    }
+    .unwrap_or(0);
+    let mut names = Vec::new();
+    for i in 0..n.min(256) {
+        let info = match (linkid, varpd) {
+            (Some(l), _) => b.ovl_propinfo(l, PropSel::Id(i)),
+            (None, Some(id)) => b.varpd_propinfo(id, PropSel::Id(i)),
+            (None, None) => break,
+        };
+        if let Ok(info) = info {
+            if info.prot & prop::OVERLAY_PROP_PERM_WRITE != 0 {
+                names.push(info.name);
+            }
+        }
+    }
+    names
 }
 
 /// Append `unset required property: <name>` for every required property

@@ -29,9 +29,17 @@ use crate::backend::*;
 use crate::errno::{self, Errno};
 use crate::prop::{PropInfo, Range, PROP_SIZEMAX};
 
+/// What to do when `/dev/dld` cannot be opened: report and exit (dladm's
+/// `die()` when `dladm_open` fails). Gets the node's path and the errno.
+pub type OpenFailed = fn(&Path, Errno) -> !;
+
 /// The system's dld node and varpd door.
 pub struct RealBackend {
-    dld: KDev,
+    /// Opened at the first ioctl, so usage errors and `help` need no
+    /// running fkoverlayd.
+    dld: std::cell::OnceCell<KDev>,
+    root: PathBuf,
+    on_open_failed: OpenFailed,
     door: PathBuf,
     varpd: Option<Client>,
 }
@@ -57,18 +65,40 @@ fn setstr(buf: &mut [u8], s: &str) -> Result<(), Errno> {
 }
 
 impl RealBackend {
-    /// Open `/dev/dld` under `root` (`OVERLAY_ROOT`).
+    /// Open `/dev/dld` under `root` (`OVERLAY_ROOT`) now.
     pub fn open(root: &Path) -> Result<RealBackend, Errno> {
         let dld = KDev::open_dld(root).map_err(|e| errno::from_io(&e))?;
-        Ok(RealBackend {
-            dld,
+        let b = RealBackend::lazy(root, |_, e| panic!("/dev/dld lost: errno {e}"));
+        let _ = b.dld.set(dld);
+        Ok(b)
+    }
+
+    /// A backend that opens `/dev/dld` under `root` at its first ioctl and
+    /// calls `on_open_failed` if that fails.
+    pub fn lazy(root: &Path, on_open_failed: OpenFailed) -> RealBackend {
+        RealBackend {
+            dld: std::cell::OnceCell::new(),
+            root: root.to_path_buf(),
+            on_open_failed,
             door: libvarpd::paths::door_path(root),
             varpd: None,
-        })
+        }
+    }
+
+    fn dld(&self) -> &KDev {
+        if let Some(k) = self.dld.get() {
+            return k;
+        }
+        match KDev::open_dld(&self.root) {
+            Ok(k) => self.dld.get_or_init(|| k),
+            Err(e) => {
+                (self.on_open_failed)(&libvarpd::paths::dld_path(&self.root), errno::from_io(&e))
+            }
+        }
     }
 
     fn ioc<T: Pod>(&self, cmd: u32, arg: &mut T) -> Result<(), Errno> {
-        let r = self.dld.ioctl(cmd, arg.as_bytes_mut()).map_err(en);
+        let r = self.dld().ioctl(cmd, arg.as_bytes_mut()).map_err(en);
         if let Err(e) = r {
             if std::env::var_os("DLADM_DEBUG").is_some() {
                 eprintln!("dladm: debug: ioctl {cmd:#x}: errno {e}");
@@ -79,7 +109,16 @@ impl RealBackend {
 
     fn door(&mut self) -> Result<&Client, Errno> {
         if self.varpd.is_none() {
-            self.varpd = Some(Client::open(&self.door).map_err(en)?);
+            let c = Client::open(&self.door).map_err(en).inspect_err(|&e| {
+                if e == errno::ENOENT || e == errno::ECONNREFUSED {
+                    eprintln!(
+                        "dladm: varpd is not running (nothing serves {}); start it with \
+                         'varpd' (systemd: 'systemctl start varpd')",
+                        self.door.display()
+                    );
+                }
+            })?;
+            self.varpd = Some(c);
         }
         // Set just above when it was None.
         self.varpd.as_ref().ok_or(errno::EBADF)

@@ -174,13 +174,16 @@ fn create_library_failures() {
     fails(
         &mut b,
         &format!("{C} -p vxlan/nosuch=1 -v 7 n0"),
-        "dladm: warning: failed to set property vxlan/nosuch\n\
+        "dladm: warning: unknown property 'vxlan/nosuch': the overlay's properties are \
+         mtu, vnetid, vxlan/listen_ip, vxlan/listen_port; search plugin direct's start \
+         with 'direct/'\n\
          dladm: overlay creation failed: object not found\n",
     );
     fails(
         &mut b,
         &format!("{C} {PROPS} -p direct/nosuch=1 -v 7 n0"),
-        "dladm: warning: failed to set varpd prop: direct/nosuch\n\
+        "dladm: warning: unknown property 'direct/nosuch' for search plugin direct: its \
+         properties are direct/dest_ip, direct/dest_port\n\
          dladm: overlay creation failed: object not found\n",
     );
     fails(
@@ -188,6 +191,22 @@ fn create_library_failures() {
         &format!("{C} {PROPS} -p encap=vxlan -v 7 n0"),
         "dladm: warning: failed to set property encap\n\
          dladm: overlay creation failed: permission denied\n",
+    );
+    // A property of another search plugin, a mistyped one.
+    fails(
+        &mut b,
+        &format!("{C} {PROPS} -p files/config=/x.json -v 7 n0"),
+        "dladm: warning: unknown property 'files/config': the overlay's properties are \
+         mtu, vnetid, vxlan/listen_ip, vxlan/listen_port; search plugin direct's start \
+         with 'direct/'\n\
+         dladm: overlay creation failed: object not found\n",
+    );
+    fails(
+        &mut b,
+        &format!("{C} {PROPS} -p direct/dest_ips=10.0.0.9 -v 7 n0"),
+        "dladm: warning: unknown property 'direct/dest_ips' for search plugin direct: its \
+         properties are direct/dest_ip, direct/dest_port\n\
+         dladm: overlay creation failed: object not found\n",
     );
     // Only the seed overlay remains.
     assert_eq!(b.links.len(), 1);

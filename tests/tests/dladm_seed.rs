@@ -256,7 +256,8 @@ fn dladm_real_failures_leave_nothing() {
         ),
         (
             &["-p", "nosuch=1"],
-            "dladm: warning: failed to set property nosuch",
+            "dladm: warning: unknown property 'nosuch': the overlay's properties are mtu, \
+             vnetid, vxlan/listen_ip, vxlan/listen_port",
         ),
     ];
     for (extra, msg) in cases {
