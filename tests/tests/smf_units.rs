@@ -68,6 +68,43 @@ fn varpd_manifest_is_valid_against_the_dtd() {
 }
 
 #[test]
+fn portolan_manifest_is_valid_against_the_dtd() {
+    need("xmllint");
+    let dtd = [
+        repo().join("../shared/dtd/service_bundle.dtd.1"),
+        PathBuf::from("/usr/share/lib/xml/dtd/service_bundle.dtd.1"),
+    ]
+    .into_iter()
+    .find(|p| p.exists());
+    let mut cmd = Command::new("xmllint");
+    cmd.arg("--noout");
+    if let Some(d) = &dtd {
+        cmd.arg("--dtdvalid").arg(d);
+    }
+    let out = cmd
+        .arg(repo().join("smf/portolan.xml"))
+        .output()
+        .expect("run xmllint");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "xmllint rejected smf/portolan.xml:\n{stderr}"
+    );
+    if let Some(line) = stderr.lines().find(|l| l.contains("error")) {
+        panic!("xmllint: {line}");
+    }
+    let m = std::fs::read_to_string(repo().join("smf/portolan.xml")).unwrap();
+    for want in [
+        r#"<service name="network/portolan" type="service" version="1">"#,
+        r#"exec="/usr/sbin/portolan" timeout_seconds="60""#,
+        r#"name="stop" exec=":kill""#,
+        r#"<manpage title="portolan" section="8""#,
+    ] {
+        assert!(m.contains(want), "smf/portolan.xml lacks {want}");
+    }
+}
+
+#[test]
 fn varpd_manifest_says_what_illumos_does() {
     let m = manifest();
     for want in [
@@ -103,13 +140,19 @@ fn linux_units_verify() {
             "/bin/true".to_string()
         }
     };
-    let units = ["fkoverlayd.service", "varpd.service", "overlay-up.service"];
+    let units = [
+        "fkoverlayd.service",
+        "varpd.service",
+        "overlay-up.service",
+        "portolan.service",
+    ];
     for u in units {
         let text = std::fs::read_to_string(repo().join("smf/linux").join(u)).unwrap();
         let text = text
             .replace("/usr/sbin/fkoverlayd", &exe("fkoverlayd"))
             .replace("/usr/lib/varpd/varpd", &exe("varpd"))
-            .replace("/usr/sbin/dladm", &exe("dladm"));
+            .replace("/usr/sbin/dladm", &exe("dladm"))
+            .replace("/usr/sbin/portolan", &exe("portolan"));
         std::fs::write(tmp.join(u), text).unwrap();
     }
     let out = Command::new("systemd-analyze")

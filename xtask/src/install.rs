@@ -2,11 +2,20 @@
 //! daemons, dladm, the systemd units and the manual pages — under DIR
 //! (default `/`), the way a package would. With the default destination it
 //! also reloads systemd; enabling is left to the operator
-//! (`systemctl enable --now fkoverlayd varpd overlay-up`).
+//! (`systemctl enable --now fkoverlayd varpd overlay-up`, and `portolan`
+//! on the mapping server).
 
 use crate::util::{cargo, root, run as sh, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+/// The systemd units installed.
+const UNITS: [&str; 4] = [
+    "fkoverlayd.service",
+    "varpd.service",
+    "overlay-up.service",
+    "portolan.service",
+];
 
 /// What goes where: (source relative to the repository or the release
 /// directory, destination relative to DESTDIR, mode).
@@ -20,8 +29,9 @@ pub fn plan(release: &Path) -> Vec<(PathBuf, String, u32)> {
         ),
         (release.join("varpd"), "usr/lib/varpd/varpd".into(), 0o755),
         (release.join("dladm"), "usr/sbin/dladm".into(), 0o755),
+        (release.join("portolan"), "usr/sbin/portolan".into(), 0o755),
     ];
-    for unit in ["fkoverlayd.service", "varpd.service", "overlay-up.service"] {
+    for unit in UNITS {
         p.push((
             repo.join("smf/linux").join(unit),
             format!("etc/systemd/system/{unit}"),
@@ -36,6 +46,7 @@ pub fn plan(release: &Path) -> Vec<(PathBuf, String, u32)> {
         "overlay_files.md",
         "fkoverlayd.md",
         "fkoverlayd-protocol.md",
+        "portolan.md",
     ] {
         p.push((
             repo.join("docs").join(doc),
@@ -106,7 +117,7 @@ mod tests {
     fn units_name_the_installed_binaries() {
         let plan = plan(Path::new("/r"));
         let dests: Vec<&str> = plan.iter().map(|(_, d, _)| d.as_str()).collect();
-        for unit in ["fkoverlayd.service", "varpd.service", "overlay-up.service"] {
+        for unit in UNITS {
             let text = std::fs::read_to_string(root().join("smf/linux").join(unit)).unwrap();
             for line in text.lines().filter(|l| l.starts_with("ExecStart=")) {
                 let exe = line["ExecStart=".len()..]
