@@ -106,6 +106,11 @@ pub const OVERLAY_PLUGIN_D_PORT: u32 = 0x4;
 pub const VNIC_MAC_ADDR_TYPE_FIXED: u32 = 0;
 pub const VNIC_MAC_ADDR_TYPE_RANDOM: u32 = 1;
 
+/// `VLAN_ID_MIN`/`VLAN_ID_MAX`: the VLAN ids a VNIC may carry (0 is an
+/// untagged VNIC, 4095 is reserved).
+pub const VLAN_ID_MIN: u16 = 1;
+pub const VLAN_ID_MAX: u16 = 4094;
+
 /// A VNIC to create (`dladm_vnic_create`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VnicCreate {
@@ -120,6 +125,8 @@ pub struct VnicCreate {
     pub mac: [u8; 6],
     /// 0: the lower link's MTU.
     pub mtu: u32,
+    /// The VLAN id (1-4094), or 0 for an untagged VNIC.
+    pub vid: u16,
 }
 
 /// A running VNIC (`dladm_vnic_attr_t` plus what show-link needs).

@@ -35,7 +35,7 @@ type R = Result<(), Exit>;
 pub const USE_SHOW_LINK: &str = "    show-link        [-pP] [-o <field>,..] [<link>]\n";
 pub const USE_CREATE_VNIC: &str =
     "    create-vnic      [-t] -l <link> [-m <value> | auto | random]\n\
-\t\t     [-p <prop>=<value>[,...]] <vnic-link>";
+\t\t     [-v <vid> [-f]] [-p <prop>=<value>[,...]] <vnic-link>";
 pub const USE_DELETE_VNIC: &str = "    delete-vnic      [-t] <vnic-link>";
 pub const USE_SHOW_VNIC: &str = "    show-vnic        [-pP] [-l <link>] [<link>]\n";
 pub const USE_CREATE_OVERLAY: &str =
@@ -216,7 +216,7 @@ pub const LINK_FIELDS: &[Field] = &[
 pub const VNIC_FIELDS: &[Field] = &[
     f("LINK", 13, 0),
     f("OVER", 13, 1),
-    f("SPEED", 9, 2),
+    f("SPEED", 7, 2),
     f("MACADDRESS", 18, 3),
     f("MACADDRTYPE", 20, 4),
     f("VID", 7, 5),
@@ -888,8 +888,10 @@ impl<'a> Cli<'a> {
     // --- VNICs -----------------------------------------------------------------
 
     fn do_create_vnic(&mut self, args: &[String], use_: &'static str) -> R {
-        let p = getopt_long(args, ":tl:m:p:", VNIC_LOPTS);
+        let p = getopt_long(args, ":tfl:m:p:v:", VNIC_LOPTS);
         let mut flags = DLADM_OPT_ACTIVE | DLADM_OPT_PERSIST;
+        let mut vid: u16 = 0;
+        let mut force = false;
         let mut devname: Option<String> = None;
         let mut mac: Option<MacSpec> = None;
         let mut unsupported_type: Option<String> = None;
@@ -921,8 +923,25 @@ impl<'a> Cli<'a> {
                     }
                 }
                 Opt::Opt('p', Some(a)) => self.add_propstr(&mut propstr, a)?,
+                Opt::Opt('v', Some(a)) => {
+                    if vid != 0 {
+                        return Err(self.die_optdup('v'));
+                    }
+                    match str2int(a) {
+                        Some(v) if (VLAN_ID_MIN as i64..=VLAN_ID_MAX as i64).contains(&v) => {
+                            vid = v as u16
+                        }
+                        _ => return Err(self.die(&format!("invalid VLAN identifier '{a}'"))),
+                    }
+                }
+                Opt::Opt('f', None) => force = true,
                 o => return Err(self.die_opterr(o, use_)),
             }
+        }
+        // -f (force a VLAN over a link without VLAN support) needs -v;
+        // an overlay carries tags, so it changes nothing else.
+        if force && vid == 0 {
+            return Err(self.die("-f option can only be used with -v"));
         }
         let Some(devname) = devname else {
             return Err(self.usage());
@@ -960,7 +979,7 @@ impl<'a> Cli<'a> {
             }
         }
         let mac = mac.unwrap_or(MacSpec::Auto);
-        match vnic::create(self.b, name, over, mac, mtu, flags, &mut errs) {
+        match vnic::create(self.b, name, over, mac, mtu, vid, flags, &mut errs) {
             Ok(_) => Ok(()),
             Err(s) => Err(self.die_dlerrlist(s, &errs, &failmsg)),
         }
@@ -1130,6 +1149,7 @@ impl<'a> Cli<'a> {
                 ("macaddr", ConfVal::Str(s)) => a.mac = ether_aton(&s).unwrap_or([0; 6]),
                 ("mac_type", ConfVal::U64(x)) => a.mac_type = x as u32,
                 ("mtu", ConfVal::U64(x)) => a.mtu = x as u32,
+                ("vid", ConfVal::U64(x)) => a.vid = x as u32,
                 _ => {}
             }
         }
@@ -1256,6 +1276,23 @@ impl<'a> Cli<'a> {
         of.print(self.out, &mut cb);
         Ok(())
     }
+}
+
+/// `str2int()`: `strtol(s, &end, 10)` that must consume the whole string
+/// (leading white space and a sign allowed) and fit an `int`.
+pub fn str2int(s: &str) -> Option<i64> {
+    let t = s.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+    let (neg, digits) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let v: i64 = digits.parse().ok()?;
+    let v = if neg { -v } else { v };
+    i32::try_from(v).ok().map(i64::from)
 }
 
 /// A VNIC `-p mtu=<n>` value: one strictly decimal value.

@@ -779,7 +779,7 @@ impl Backend for FakeBackend {
         if !dev.activated {
             return Err(errno::ENXIO);
         }
-        if req.mtu > dev.mtu {
+        if req.mtu > dev.mtu || req.vid > VLAN_ID_MAX {
             return Err(errno::EINVAL);
         }
         let mac = if req.mac_type == VNIC_MAC_ADDR_TYPE_FIXED {
@@ -813,7 +813,7 @@ impl Backend for FakeBackend {
             mac_type: req.mac_type,
             mac,
             mtu,
-            vid: 0,
+            vid: u32::from(req.vid),
             state: 1,
             speed_mbps: 0,
         };
@@ -831,6 +831,10 @@ impl Backend for FakeBackend {
                 if req.mtu != 0 {
                     l.conf
                         .insert("mtu".into(), ConfVal::U64(u64::from(req.mtu)));
+                }
+                if req.vid != 0 {
+                    l.conf
+                        .insert("vid".into(), ConfVal::U64(u64::from(req.vid)));
                 }
             }
         }

@@ -5,8 +5,13 @@
 //!
 //! On Linux a VNIC is a MAC client of fkoverlayd's MAC layer backed by a TAP
 //! device of the same name; fkoverlayd records a persistent VNIC's lower
-//! link, address and MTU as attributes of its link (`linkover`, `macaddr`,
-//! `mac_type`, `mtu`) so that `up-vnic` can re-create it.
+//! link, address, MTU and VLAN id as attributes of its link (`linkover`,
+//! `macaddr`, `mac_type`, `mtu`, `vid`: libdladm's `FLINKOVER`, `FMACADDR`,
+//! `FMADDRTYPE`, `FMTU`, `FVLANID`) so that `up-vnic` can re-create it.
+//!
+//! A VNIC with a VLAN id (`create-vnic -v`) presents untagged frames to its
+//! user; the MAC layer tags what it sends with the id and gives it only the
+//! frames of its VLAN.
 
 use crate::backend::*;
 use crate::errno::Errno;
@@ -25,16 +30,21 @@ pub enum MacSpec {
     Fixed([u8; 6]),
 }
 
-/// `dladm_vnic_create()`.
+/// `dladm_vnic_create()`. `vid` 0 is an untagged VNIC.
+#[allow(clippy::too_many_arguments)]
 pub fn create(
     b: &mut dyn Backend,
     name: &str,
     over: LinkId,
     mac: MacSpec,
     mtu: u32,
+    vid: u16,
     flags: u32,
     errs: &mut ErrList,
 ) -> Result<VnicAttr, Status> {
+    if vid > VLAN_ID_MAX {
+        return Err(Status::BadArg);
+    }
     let lower = b.id2info(over).map_err(st)?;
     if lower.class == DATALINK_CLASS_VNIC || lower.class == DATALINK_CLASS_VLAN {
         return Err(Status::BadArg);
@@ -63,6 +73,7 @@ pub fn create(
         mac_type,
         mac: addr,
         mtu,
+        vid,
     })
     .map_err(|e| {
         // The first VNIC starts the overlay, which opens its underlay
@@ -132,12 +143,19 @@ fn up_one(b: &mut dyn Backend, l: &LinkInfo, over_filter: Option<LinkId>) -> Res
     let mut mac = None;
     let mut mac_type = VNIC_MAC_ADDR_TYPE_RANDOM;
     let mut mtu = 0u32;
+    let mut vid = 0u16;
     for (k, v) in conf {
         match (k.as_str(), v) {
             ("linkover", ConfVal::U64(x)) => over = u32::try_from(x).ok(),
             ("macaddr", ConfVal::Str(s)) => mac = crate::linkname::ether_aton(&s),
             ("mac_type", ConfVal::U64(x)) => mac_type = x as u32,
             ("mtu", ConfVal::U64(x)) => mtu = u32::try_from(x).unwrap_or(0),
+            ("vid", ConfVal::U64(x)) => {
+                vid = match u16::try_from(x) {
+                    Ok(v) if v <= VLAN_ID_MAX => v,
+                    _ => return Err(Status::BadVal),
+                }
+            }
             _ => {}
         }
     }
@@ -160,6 +178,7 @@ fn up_one(b: &mut dyn Backend, l: &LinkInfo, over_filter: Option<LinkId>) -> Res
         mac_type,
         mac,
         mtu,
+        vid,
     })
     .map_err(st)?;
     Ok(true)

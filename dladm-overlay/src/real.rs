@@ -492,6 +492,7 @@ impl Backend for RealBackend {
             fvc_flags: req.flags,
             fvc_mac_type: req.mac_type,
             fvc_mtu: req.mtu,
+            fvc_vid: u32::from(req.vid),
             fvc_mac: req.mac,
             ..Default::default()
         };

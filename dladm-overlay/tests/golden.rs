@@ -212,3 +212,47 @@ fn header_repeats_every_screenful() {
     assert_eq!(headers, vec![0, 24], "{out}");
     assert_eq!(lines.len(), 27 + 2);
 }
+
+#[test]
+fn vlan_vnics() {
+    let mut b = seeded();
+    let t = transcript(
+        &mut b,
+        &[
+            "dladm create-vnic -l demo0 -v 5 foo0",
+            "dladm create-vnic -t -l demo0 -m 2:8:20:1:2:3 -v 4094 bar0",
+            "dladm create-vnic -l demo0 -v 6 -f baz0",
+            "dladm create-vnic -l demo0 qux0",
+            "dladm show-vnic",
+            "dladm show-vnic -p -o link,vid",
+            "dladm show-vnic -o link,over,vid foo0",
+            "dladm show-vnic -P",
+            "dladm create-vnic -l demo0 -v 0 x0",
+            "dladm create-vnic -l demo0 -v 4095 x0",
+            "dladm create-vnic -l demo0 -v -5 x0",
+            "dladm create-vnic -l demo0 -v 5x x0",
+            "dladm create-vnic -l demo0 -v '' x0",
+            "dladm create-vnic -l demo0 -v 99999999999 x0",
+            "dladm create-vnic -l demo0 -v 5 -v 6 x0",
+            "dladm create-vnic -l demo0 -f x0",
+            "dladm create-vnic -l demo0 -v",
+            "dladm create-vnic -l demo0 --vlan-id=7 x0",
+            "dladm show-link -P",
+        ],
+    );
+    golden("vlan-vnics", &t);
+    // The VLAN id is kept with the link and restored by up-vnic.
+    b.reboot();
+    let t = transcript(
+        &mut b,
+        &[
+            "dladm show-vnic",
+            "dladm show-vnic -P",
+            "dladm up-overlay",
+            "dladm show-vnic",
+            "dladm delete-vnic foo0",
+            "dladm show-vnic -p -o link,vid",
+        ],
+    );
+    golden("vlan-vnics-persistence", &t);
+}
