@@ -15,7 +15,7 @@ use crate::dlmgmt::{valid_linkname, Attr, DlMgmt, Link};
 use crate::mac::{Client, Mac};
 use crate::server::{Caller, Reply};
 use crate::tap::Tap;
-use overlay_sys::errno::{EBUSY, EEXIST, EINVAL, ENOENT, ENOTSUP, ENOTTY, EPERM};
+use overlay_sys::errno::{EBUSY, EEXIST, EINVAL, ENOENT, ENOTTY, EPERM};
 use overlay_sys::fk::*;
 use overlay_sys::Pod;
 use std::collections::BTreeMap;
@@ -271,7 +271,7 @@ impl Links {
         i.fvi_over = c.over;
         i.fvi_mac_type = c.mac_type;
         i.fvi_mtu = c.mtu;
-        i.fvi_vid = 0;
+        i.fvi_vid = u32::from(c.vid);
         i.fvi_state = LINK_STATE_UP;
         i.fvi_mac = c.mac;
         fk_set_str(&mut i.fvi_name, c.name());
@@ -284,9 +284,11 @@ impl Links {
     }
 
     fn vnic_create(&self, c: &mut fk_vnic_create_t) -> Result<(), i32> {
-        if c.fvc_vid != 0 {
-            return Err(ENOTSUP);
-        }
+        // 0: untagged; 4095 and above are no VLAN ids.
+        let vid = match u16::try_from(c.fvc_vid) {
+            Ok(v) if v <= crate::vlan::VLAN_ID_MAX => v,
+            _ => return Err(EINVAL),
+        };
         let mut vnics = self.vnics();
         let over_mtu = self.mac.mtu(c.fvc_over).ok_or(ENOENT)?;
         self.overlay_link(c.fvc_over)?;
@@ -378,17 +380,22 @@ impl Links {
             }
         };
         let flags = self.dl().get(linkid).map_or(DLMGMT_ACTIVE, |l| l.flags);
-        let client =
-            match self
-                .mac
-                .add_client(c.fvc_over, linkid, tap, mac, c.fvc_mac_type, mtu, flags)
-            {
-                Ok(cl) => cl,
-                Err(e) => {
-                    undo(self);
-                    return Err(e);
-                }
-            };
+        let client = match self.mac.add_client(
+            c.fvc_over,
+            linkid,
+            tap,
+            mac,
+            c.fvc_mac_type,
+            mtu,
+            flags,
+            vid,
+        ) {
+            Ok(cl) => cl,
+            Err(e) => {
+                undo(self);
+                return Err(e);
+            }
+        };
         {
             let mut dl = self.dl();
             if !was_active {
@@ -417,6 +424,9 @@ impl Links {
                 if c.fvc_mtu != 0 {
                     let _ = dl.set_attr(linkid, "mtu", u(c.fvc_mtu as u64));
                 }
+                if vid != 0 {
+                    let _ = dl.set_attr(linkid, "vid", u(u64::from(vid)));
+                }
             }
         }
         vnics.insert(linkid, client);
@@ -424,7 +434,7 @@ impl Links {
         c.fvc_mac = mac;
         c.fvc_mtu = mtu;
         fk_set_str(&mut c.fvc_name, &name);
-        tracing::info!(vnic = %name, linkid, over = c.fvc_over, mac = %mac_to_string(&mac), mtu, "VNIC created");
+        tracing::info!(vnic = %name, linkid, over = c.fvc_over, mac = %mac_to_string(&mac), mtu, vid, "VNIC created");
         Ok(())
     }
 

@@ -12,6 +12,7 @@
 //! * [`dlmgmt`]: datalink ids, names, classes, flags and the persistent
 //!   configuration file;
 //! * [`mac`] and [`tap`]: the MAC layer, VNICs as TAP devices;
+//! * [`vlan`]: 802.1Q tags for VNICs with a VLAN id;
 //! * [`underlay`]: UDP sockets for the driver's muxes;
 //! * [`offload`] and [`txbatch`]: TSO/GRO/checksums between TAPs and the
 //!   underlay, batched UDP GSO sends; [`rxcsum`]: a same-host peer's
@@ -33,3 +34,4 @@ pub mod stats;
 pub mod tap;
 pub mod txbatch;
 pub mod underlay;
+pub mod vlan;

@@ -10,13 +10,22 @@
 //! `EBUSY`, which is what deleting an overlay with VNICs reports.
 //!
 //! Transmit (a frame read from a VNIC's TAP): frames between VNICs of the
-//! same overlay are switched locally; broadcast and multicast go to every
-//! other local VNIC and to `mc_tx`; unicast to a local VNIC's address goes
-//! to that VNIC only; everything else goes to `mc_tx`. Receive (`mac_rx`
-//! from the driver): classified by destination MAC, broadcast and multicast
-//! to every VNIC, unicast to the VNIC with that address, else a counted
+//! same overlay and VLAN are switched locally; broadcast and multicast go
+//! to every other local VNIC of the VLAN and to `mc_tx`; unicast to a
+//! local VNIC's address on the VLAN goes to that VNIC only; everything else
+//! goes to `mc_tx`. Receive (`mac_rx` from the driver): classified by
+//! (VLAN id, destination MAC), broadcast and multicast to every VNIC of the
+//! VLAN, unicast to the VNIC with that address and VLAN, else a counted
 //! drop. Each TAP has a reader thread; deliveries are non-blocking TAP
 //! writes.
+//!
+//! VLANs ([`crate::vlan`]): a VNIC has a VLAN id (1-4094) or none (0). A
+//! VLAN VNIC's TAP carries untagged frames; what it sends gets an 802.1Q
+//! tag with its id on the way to `mc_tx` (a frame it tags itself is a
+//! counted drop), and a tagged frame from the driver reaches the VNICs of
+//! the tag's id without the tag. Untagged (and priority-tagged) frames go
+//! to the VNICs without a VLAN id only. An untagged VNIC's own tagged frame
+//! goes out as it is and locally to the VNICs of its tag's id.
 //!
 //! Offloads ([`crate::offload`]): a TAP hands its reader TCP segments of up
 //! to 64 KiB (TSO) and frames with unfinished checksums. The reader
@@ -37,6 +46,7 @@ use crate::rxcsum::{rx_finish_partial, rx_gso_hdr};
 use crate::stats::{Stat, Stats};
 use crate::tap::{wait_readable, StopFd, Tap, TAP_READ_MAX};
 use crate::txbatch;
+use crate::vlan::{frame_vid, tag_insert, tag_strip};
 use overlay::{MsgBlk, MsgBlkChain, FRAME_HEADROOM};
 use overlay_sys::errno::{EBUSY, EEXIST, ENOENT};
 use std::cell::RefCell;
@@ -119,6 +129,8 @@ struct RxCoalesce {
 
 thread_local! {
     static RXC: RefCell<RxCoalesce> = RefCell::new(RxCoalesce::default());
+    /// Where a receive thread puts a frame without its VLAN tag.
+    static UNTAGGED: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Writes out the pending merged frame, if any.
@@ -142,6 +154,8 @@ pub struct Client {
     pub mac_type: u32,
     pub mtu: u32,
     pub flags: u32,
+    /// The VLAN id (1-4094), or 0 for an untagged VNIC.
+    pub vid: u16,
     tap: Tap,
     stop: StopFd,
     reader: Mutex<Option<JoinHandle<()>>>,
@@ -298,6 +312,7 @@ impl Mac {
         mac_type: u32,
         mtu: u32,
         flags: u32,
+        vid: u16,
     ) -> Result<Arc<Client>, i32> {
         let stop = StopFd::new().map_err(|_| overlay_sys::errno::ENOMEM)?;
         let client = Arc::new(Client {
@@ -307,6 +322,7 @@ impl Mac {
             mac_type,
             mtu,
             flags,
+            vid,
             tap,
             stop,
             reader: Mutex::new(None),
@@ -452,8 +468,13 @@ impl Mac {
             return;
         };
         let dst = &f[0..6];
-        if !is_group(dst) {
-            if let Some(c) = clients.iter().find(|c| c.mac == dst) {
+        let user_tagged = frame_vid(f).is_some();
+        if src.vid != 0 && user_tagged {
+            self.stats.bump(Stat::TapRxVlanDrops);
+            return;
+        }
+        if !is_group(dst) && !user_tagged {
+            if let Some(c) = clients.iter().find(|c| c.mac == dst && c.vid == src.vid) {
                 // Local: the other TAP takes the TSO frame as it is.
                 if c.linkid != src.linkid {
                     self.stats.bump(Stat::LocalUnicast);
@@ -483,7 +504,15 @@ impl Mac {
             return;
         }
         self.stats.add(Stat::ToOverlay, chain.len() as u64);
-        for m in chain {
+        for mut m in chain {
+            // Segmented (and checksummed) untagged; the tag goes in last.
+            if src.vid != 0 {
+                if !tag_insert(&mut m, src.vid) {
+                    self.stats.bump(Stat::TapRxOffloadDrops);
+                    continue;
+                }
+                self.stats.bump(Stat::VlanTxTagged);
+            }
             pend.push(&ops, m);
         }
     }
@@ -504,20 +533,56 @@ impl Mac {
             self.stats.bump(Stat::OverlayDownDrops);
             return;
         };
+        let user_vid = frame_vid(frame);
+        if src.vid != 0 && user_vid.is_some() {
+            self.stats.bump(Stat::TapRxVlanDrops);
+            return;
+        }
+        // The VLAN the frame is on, and what local VNICs get (untagged).
+        let vid = if src.vid != 0 {
+            src.vid
+        } else {
+            user_vid.unwrap_or(0)
+        };
+        let stripped;
+        let local: &[u8] = if user_vid.is_some() {
+            let mut v = Vec::new();
+            tag_strip(frame, &mut v);
+            stripped = v;
+            &stripped
+        } else {
+            frame
+        };
         let dst = &frame[0..6];
         if is_group(dst) {
-            for c in clients.iter().filter(|c| c.linkid != src.linkid) {
+            for c in clients
+                .iter()
+                .filter(|c| c.linkid != src.linkid && c.vid == vid)
+            {
                 self.stats.bump(Stat::LocalFlood);
-                c.deliver(frame, &self.stats);
+                c.deliver(local, &self.stats);
             }
-        } else if let Some(c) = clients.iter().find(|c| c.mac == dst) {
+        } else if let Some(c) = clients.iter().find(|c| c.mac == dst && c.vid == vid) {
             if c.linkid != src.linkid {
                 self.stats.bump(Stat::LocalUnicast);
-                c.deliver(frame, &self.stats);
+                c.deliver(local, &self.stats);
             }
             return;
         }
         self.stats.bump(Stat::ToOverlay);
+        if src.vid != 0 {
+            let mut m = MsgBlk::with_headroom(frame);
+            if !tag_insert(&mut m, src.vid) {
+                self.stats.bump(Stat::TapRxRunt);
+                return;
+            }
+            self.stats.bump(Stat::VlanTxTagged);
+            match pend {
+                Some(p) => p.push(&ops, m),
+                None => ops.m_tx(m.data()),
+            }
+            return;
+        }
         match pend {
             Some(p) => p.push(&ops, MsgBlk::with_headroom(frame)),
             None => ops.m_tx(frame),
@@ -537,15 +602,37 @@ impl Mac {
             self.stats.bump(Stat::MacRxNoClient);
             return;
         };
+        match frame_vid(frame) {
+            None => {
+                self.rx_classify(&clients, 0, frame);
+            }
+            Some(_) if frame.len() < ETHER_HDR + crate::vlan::VLAN_TAGSZ => {
+                self.stats.bump(Stat::MacRxRunt);
+            }
+            Some(vid) => UNTAGGED.with(|u| {
+                let mut u = u.borrow_mut();
+                tag_strip(frame, &mut u);
+                if self.rx_classify(&clients, vid, &mut u[..]) && vid != 0 {
+                    self.stats.bump(Stat::VlanRxUntagged);
+                }
+            }),
+        }
+    }
+
+    /// Delivers `frame` (untagged) of VLAN `vid` to the VNICs it is for;
+    /// false if it was dropped.
+    fn rx_classify(&self, clients: &[Arc<Client>], vid: u16, frame: &mut [u8]) -> bool {
         let group = is_group(&frame[0..6]);
-        let to = clients.iter().find(|c| c.mac == frame[0..6]);
+        let to = clients
+            .iter()
+            .find(|c| c.mac == frame[0..6] && c.vid == vid);
         if let Some(c) = to.filter(|_| !group) {
             if let Some(h) = rx_gso_hdr(frame, c.mtu) {
                 // A same-host sender's TSO frame: up whole, in order.
                 self.rx_flush();
                 self.stats.bump(Stat::MacRxGsoPartial);
                 count_write(c.tap.write_hdr(&h.bytes(), frame), &self.stats);
-                return;
+                return true;
             }
         }
         if rx_finish_partial(frame) {
@@ -554,13 +641,25 @@ impl Mac {
         let frame = &*frame;
         if group {
             self.rx_flush();
-            for c in clients.iter() {
+            let mut any = false;
+            for c in clients.iter().filter(|c| c.vid == vid) {
                 c.deliver(frame, &self.stats);
+                any = true;
             }
+            if !any {
+                self.stats.bump(Stat::MacRxVlanDrops);
+            }
+            any
         } else if let Some(c) = to {
             self.deliver_coalesced(c, frame);
+            true
         } else {
-            self.stats.bump(Stat::MacRxNoClient);
+            if clients.iter().any(|c| c.vid == vid) {
+                self.stats.bump(Stat::MacRxNoClient);
+            } else {
+                self.stats.bump(Stat::MacRxVlanDrops);
+            }
+            false
         }
     }
 

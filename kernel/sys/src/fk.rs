@@ -267,12 +267,14 @@ pub struct fk_dl_attr_t {
 /// In: `fvc_linkid` an existing link of class VNIC without a running VNIC
 /// (its name is used), or 0 to create the link id from `fvc_name` with
 /// `fvc_flags`; `fvc_over` the overlay's link id; `fvc_mac_type` FIXED (with
-/// `fvc_mac`) or RANDOM; `fvc_mtu` 0 for the overlay's MTU; `fvc_vid` must
-/// be 0. Out: `fvc_linkid`, `fvc_mac`, `fvc_mtu`. Starting the overlay's
+/// `fvc_mac`) or RANDOM; `fvc_mtu` 0 for the overlay's MTU; `fvc_vid` the
+/// VLAN id 1-4094, or 0 for an untagged VNIC (above 4094: `EINVAL`). Out:
+/// `fvc_linkid`, `fvc_mac`, `fvc_mtu`. Starting the overlay's
 /// data path (first VNIC) can fail with the underlay's errno, e.g.
 /// `EADDRNOTAVAIL` or `EADDRINUSE`. When the link is persistent, the
 /// attributes `linkover` (u64), `macaddr` (string `x:x:x:x:x:x`),
-/// `mac_type` (u64) and `mtu` (u64, when given) are stored with it.
+/// `mac_type` (u64), `mtu` (u64, when given) and `vid` (u64, when not 0)
+/// are stored with it.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct fk_vnic_create_t {
