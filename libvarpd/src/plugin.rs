@@ -195,6 +195,16 @@ impl Query {
         &self.lookup
     }
 
+    /// The VLAN of the frame behind the request: `otl_vlan`, the VLAN id
+    /// of its 802.1Q tag, 0 when it is untagged (or priority-tagged). A
+    /// value the kernel could not have sent (negative, above 4095) is 0.
+    pub fn vlan(&self) -> u16 {
+        u16::try_from(self.lookup.vlan)
+            .ok()
+            .filter(|v| *v <= 0x0fff)
+            .unwrap_or(0)
+    }
+
     /// `libvarpd_plugin_query_reply`: RESPOND with the point, or DROP.
     pub fn reply(mut self, action: LookupAction) {
         self.send(action);
@@ -315,6 +325,12 @@ impl ArpQuery {
     pub fn lookup(&self) -> &TargLookup {
         self.q.lookup()
     }
+    /// The VLAN the request came on ([`Query::vlan`]: `otl_vlan`, 0 when
+    /// untagged). The reply is sent back with the request's 802.1Q tag, so
+    /// it reaches the VNICs of that VLAN.
+    pub fn vlan(&self) -> u16 {
+        self.q.vlan()
+    }
     /// `Some(mac)` = `VARPD_LOOKUP_OK` with the MAC for [`addr`](Self::addr):
     /// the ARP reply / neighbour advertisement is injected up the overlay;
     /// `None` = `VARPD_LOOKUP_DROP`. The original query is dropped either way.
@@ -362,6 +378,10 @@ impl DhcpQuery {
     /// The lookup request (`otl`).
     pub fn lookup(&self) -> &TargLookup {
         self.q.lookup()
+    }
+    /// The VLAN the request came on ([`Query::vlan`]).
+    pub fn vlan(&self) -> u16 {
+        self.q.vlan()
     }
     /// `Some(mac)`: rewrite the frame's destination to the DHCP server's MAC
     /// and `OVERLAY_TARG_RESEND` it; `None`: drop. The original query is

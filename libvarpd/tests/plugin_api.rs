@@ -55,6 +55,16 @@ fn reply_tolerates_gone_request() {
 
 struct ArpInst {
     seen: Mutex<Vec<IpAddr>>,
+    vlans: Mutex<Vec<u16>>,
+}
+
+impl ArpInst {
+    fn new() -> ArpInst {
+        ArpInst {
+            seen: Mutex::new(vec![]),
+            vlans: Mutex::new(vec![]),
+        }
+    }
 }
 
 impl SearchInstance for ArpInst {
@@ -79,6 +89,7 @@ impl SearchInstance for ArpInst {
     }
     fn arp(&self, q: ArpQuery) {
         self.seen.lock().unwrap().push(q.addr());
+        self.vlans.lock().unwrap().push(q.vlan());
         q.reply(Some([2, 0, 0, 0, 0, 9]));
     }
 }
@@ -108,9 +119,7 @@ fn proxy_arp_round_trip() {
         "t",
         dev.clone(),
     );
-    let inst: Arc<dyn SearchInstance> = Arc::new(ArpInst {
-        seen: Mutex::new(vec![]),
-    });
+    let inst: Arc<dyn SearchInstance> = Arc::new(ArpInst::new());
     hdl.bind(&inst);
     let mut l = lookup(9);
     l.hdrsize = 14;
@@ -136,6 +145,51 @@ fn proxy_arp_round_trip() {
     assert_eq!(&inj.data[6..12], &[2, 0, 0, 0, 0, 9]);
     assert_eq!(&inj.data[20..22], &[0, 2]);
     let _ = Ipv4Addr::new(10, 0, 0, 2);
+}
+
+/// A tagged ARP request (VLAN 5): the plugin learns the VLAN, and the
+/// injected reply carries the request's tag.
+#[test]
+fn proxy_arp_vlan_tagged_round_trip() {
+    let dev = Arc::new(FakeTargetDev::new());
+    let mut frame = arp_request_frame();
+    frame.splice(12..12, [0x81, 0x00, 0x00, 0x05]);
+    dev.set_pkt(&frame);
+    let hdl = ProviderHandle::new(1, 5, 23, OVERLAY_PLUGIN_D_IP, "t", dev.clone());
+    let arp = Arc::new(ArpInst::new());
+    let inst: Arc<dyn SearchInstance> = arp.clone();
+    hdl.bind(&inst);
+    let mut l = lookup(9);
+    l.hdrsize = 18;
+    l.pktsize = 28;
+    l.sap = 0x0806;
+    l.srcaddr = [2, 0, 0, 0, 0, 1];
+    l.dstaddr = [0xff; 6];
+    l.dsttype = 2;
+    l.vlan = 5;
+    hdl.proxy_arp(Query::new(l, dev.clone(), "t"));
+    assert_eq!(*arp.vlans.lock().unwrap(), vec![5]);
+    assert_eq!(
+        *arp.seen.lock().unwrap(),
+        vec![IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2))]
+    );
+    let inj = &dev.calls_of(ksys::OVERLAY_TARG_INJECT)[0];
+    assert_eq!(inj.data.len(), 46);
+    assert_eq!(&inj.data[0..6], &[2, 0, 0, 0, 0, 1]);
+    assert_eq!(&inj.data[6..12], &[2, 0, 0, 0, 0, 9]);
+    assert_eq!(&inj.data[12..18], &[0x81, 0x00, 0x00, 0x05, 0x08, 0x06]);
+    assert_eq!(&inj.data[24..26], &[0, 2], "op = reply");
+    assert_eq!(&inj.data[26..32], &[2, 0, 0, 0, 0, 9], "sha");
+    assert_eq!(&inj.data[32..36], &[10, 0, 0, 2], "spa");
+
+    // An untagged request reports VLAN 0; an impossible otl_vlan is 0 too.
+    let mut q = lookup(10);
+    q.vlan = -1;
+    assert_eq!(Query::new(q, dev.clone(), "t").vlan(), 0);
+    q.vlan = 4096;
+    assert_eq!(Query::new(q, dev.clone(), "t").vlan(), 0);
+    q.vlan = 4094;
+    assert_eq!(Query::new(q, dev.clone(), "t").vlan(), 4094);
 }
 
 #[test]

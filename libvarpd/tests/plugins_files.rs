@@ -439,6 +439,49 @@ fn proxy_arp_and_ndp() {
     assert_eq!(f.inst.save().unwrap()["files/vaf_narp"], json!(2));
 }
 
+/// The files format has no VLANs: a tagged request (VLAN 5) is answered
+/// from the same table, and the reply keeps the request's tag.
+#[test]
+fn proxy_arp_tagged() {
+    let dir = Dir::new("arpv");
+    let f = started(&dir);
+    let mut n = 0;
+    let requester = [2, 8, 0x20, 0xaa, 0xbb, 1];
+    let mut req = arp_request(requester, [10, 55, 55, 9], [10, 55, 55, 3]);
+    req.splice(12..12, [0x81, 0x00, 0x00, 0x05]);
+    f.dev.set_pkt(&req);
+    let mut l = TargLookup {
+        dlid: u64::from(LINKID),
+        reqid: 9,
+        varpdid: 1,
+        vnetid: 23,
+        hdrsize: 18,
+        pktsize: 28,
+        sap: 0x0806,
+        vlan: 5,
+        ..Default::default()
+    };
+    l.dstaddr = [0xff; 6];
+    l.srcaddr = requester;
+    f.inst.lookup(Query::new(l, f.dev.clone(), "files"));
+    let c = f.take(&mut n);
+    assert_eq!(
+        cmds(&c),
+        [
+            ksys::OVERLAY_TARG_PKT,
+            ksys::OVERLAY_TARG_INJECT,
+            ksys::OVERLAY_TARG_DROP
+        ]
+    );
+    let r = &c[1].data;
+    assert_eq!(r.len(), 46);
+    assert_eq!(&r[0..6], &requester);
+    assert_eq!(&r[6..12], &M1);
+    assert_eq!(&r[12..18], &[0x81, 0x00, 0x00, 0x05, 0x08, 0x06]);
+    assert_eq!(&r[26..32], &M1, "sha");
+    assert_eq!(&r[32..36], &[10, 55, 55, 3], "spa");
+}
+
 #[test]
 fn dhcp_redirect() {
     let dir = Dir::new("dhcp");
