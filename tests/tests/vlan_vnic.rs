@@ -431,7 +431,15 @@ fn vlan_vnic_files_proxy_arp_and_inject() {
     fk_set_str(&mut i.fdl_name, "ov0");
     let (e, i) = dld.ioctl(FK_DL_NAME2ID, &i);
     assert_eq!(e, 0, "ov0's link id");
-    let kdev = KDev::open_overlay(a.root.path(), FREAD | FWRITE | FEXCL).expect("/dev/overlay");
+    // fkoverlayd sees varpd's exclusive handle close a moment later.
+    let end = Instant::now() + Duration::from_secs(10);
+    let kdev = loop {
+        match KDev::open_overlay(a.root.path(), FREAD | FWRITE | FEXCL) {
+            Ok(k) => break k,
+            Err(_) if Instant::now() < end => std::thread::sleep(Duration::from_millis(100)),
+            Err(e) => panic!("open /dev/overlay: {e}"),
+        }
+    };
     let hdl = ProviderHandle::new(1, i.fdl_linkid, 23, 0, "t", Arc::new(kdev));
     let r5 = a.ns.packet_socket("a5v0", ETHERTYPE_ARP);
     let r0 = a.ns.packet_socket("a0u0", ETHERTYPE_ARP);
