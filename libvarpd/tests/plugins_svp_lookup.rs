@@ -359,9 +359,11 @@ fn backoff_schedule_degrade_and_restore() {
     assert_eq!(&c.backoffs[..8], &[1, 2, 4, 8, 16, 32, 32, 32]);
     assert!(c.degraded);
     assert_eq!(c.state, SvpConnState::Backoff);
-    assert_eq!(
-        i.degrades(),
-        vec!["cannot reach any remote peers".to_string()]
+    let d = i.degrades();
+    assert!(!d.is_empty());
+    assert!(
+        d.iter().all(|m| m == "cannot reach any remote peers"),
+        "{d:?}"
     );
     assert_eq!(
         p.remotes()[0].degrade_msg.as_deref(),
@@ -457,6 +459,7 @@ fn dns_failures_degrade_and_recover() {
     res.set(Ok(vec![lo(1)]));
     wait_until("restore", T, || i.restores() == 1);
     wait_active(&p, 1);
+    let ndeg = i.degrades().len();
 
     // Temporary failures: retried each tick, never in a tight loop;
     // degraded from the third.
@@ -467,9 +470,9 @@ fn dns_failures_degrade_and_recover() {
     assert!(n >= 3, "{n} retries");
     assert!(n < 100, "{n} resolver calls in 400 ms: spinning");
     wait_until("degrade after temporary failures", T, || {
-        i.degrades().len() == 2
+        i.degrades().len() > ndeg
     });
-    assert_eq!(i.degrades()[1], i.degrades()[0]);
+    assert_eq!(i.degrades()[ndeg], i.degrades()[0]);
 }
 
 #[test]

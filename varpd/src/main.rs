@@ -286,6 +286,7 @@ fn main() {
     for reg in [
         libvarpd::plugins::direct::registration(),
         libvarpd::plugins::files::registration(),
+        libvarpd::plugins::svp::registration(),
     ] {
         if let Err(e) = vh.plugin_register(reg) {
             ready.fatal(&format!("failed to register plugin: {e}"));

@@ -25,7 +25,8 @@
 //!   shown; every change is applied to every instance on the remote
 //!   (`libvarpd_fma_degrade`), and clearing the last flag restores them
 //!   (`libvarpd_fma_restore`). Beyond illumos: an instance attached to an
-//!   already degraded remote is degraded at once, and `REMOTE_FAIL` clears
+//!   already degraded remote is degraded at once, a standing degrade is
+//!   re-applied every DNS period, and `REMOTE_FAIL` clears
 //!   as soon as any connection becomes ACTIVE (illumos only cleared it when
 //!   a connection that had itself been degraded reconnected);
 //! * the log poller (`shootdown.rs`).
@@ -913,6 +914,13 @@ impl SvpRemote {
         };
         if due.dns {
             st.dns_timer.add(self.ctx.cfg.tick, self.ctx.cfg.dns_rate);
+            // Re-assert a standing degrade, so an overlay whose state was
+            // cleared behind our back (a varpd restart restoring it, say)
+            // shows it again within one DNS period.
+            if st.degrade != 0 {
+                let msg = svp_remote_mkfmamsg(&self.key.host, lowest(st.degrade));
+                self.fma_all(&st, Some(&msg));
+            }
         }
         if st.shoot.quiesce {
             due.shootdown = None;
