@@ -18,7 +18,10 @@
 //! * a `files` overlay (dynamic): a tagged ARP request is answered by
 //!   varpd's proxy with a tagged reply, so VID 5 VNICs ping each other,
 //!   and a gratuitous ARP injected with VLAN 5 (`libvarpd_inject_arp`)
-//!   reaches the VID 5 VNIC only, untagged.
+//!   reaches the VID 5 VNIC only, untagged;
+//! * interop: frames a Linux kernel `vxlan` device carries with a VID 5 tag
+//!   (priority bits ignored) reach the VID 5 VNIC untagged, untagged ones
+//!   the untagged VNIC, a VID without a VNIC is counted.
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
@@ -34,8 +37,8 @@ use overlay_tests::daemons::{Daemon, FkConn};
 use overlay_tests::have_root;
 use overlay_tests::netns::{Netns, PacketSocket, TempRoot};
 use overlay_tests::peers::{
-    delta, ether_frame, iperf3, mac_of, ping, tx_csum_off, underlay, Capture, Family, OurHost,
-    Underlay,
+    delta, ether_frame, iperf3, linux_vxlan, mac_of, ping, tx_csum_off, underlay, Capture, Family,
+    OurHost, Underlay,
 };
 
 const ETHERTYPE_TEST: u16 = 0x88b5;
@@ -471,4 +474,58 @@ fn vlan_vnic_files_proxy_arp_and_inject() {
     let s2 = a.stats();
     assert!(delta(&s1, &s2, "vlan_rx_untagged") >= 1, "{s2:?}");
     assert!(b.stats().contains_key("mac_rx_vlan_drops"));
+}
+
+#[test]
+fn vlan_vnic_interop_linux_vxlan_tagged_frames() {
+    if !have_root("vlan_vnic_interop_linux_vxlan_tagged_frames") {
+        return;
+    }
+    let na = Netns::new("vi");
+    let linux = Netns::new("vi");
+    quiet(&na);
+    quiet(&linux);
+    let ul = underlay(&na, &linux, Family::V4, 63);
+    let a = OurHost::new(na);
+    a.direct_overlay("ov0", 23, &ul.ip_a, &ul.ip_b, 4789);
+    vnic(&a, "a5v0", Some(5), None);
+    vnic(&a, "a0u0", None, Some("10.5.8.1/24"));
+    linux_vxlan(
+        &linux,
+        "vx0",
+        23,
+        &ul.ip_b,
+        &ul.ip_a,
+        4789,
+        1400,
+        "10.5.8.2/24",
+    );
+    assert!(ping(&a.ns, "10.5.8.2", 2), "untagged VNIC -> Linux vx0");
+
+    // Frames a Linux vxlan device carries with an 802.1Q tag of VID 5
+    // reach the VID 5 VNIC without the tag; untagged ones do not.
+    let m5 = mac_of(&a.ns, "a5v0");
+    let mvx = mac_of(&linux, "vx0");
+    let r5 = a.ns.packet_socket("a5v0", ETHERTYPE_TEST);
+    let r0 = a.ns.packet_socket("a0u0", ETHERTYPE_TEST);
+    let tx = linux.packet_socket("vx0", ETHERTYPE_TEST);
+    let tag = |mut f: Vec<u8>, vid: u16| {
+        f.splice(12..12, [0x81, 0x00, (vid >> 8) as u8, vid as u8]);
+        f
+    };
+    let s0 = a.stats();
+    tx.send(&tag(frame(m5, mvx, 21), 5));
+    tx.send(&frame(m5, mvx, 22));
+    tx.send(&tag(frame([0xff; 6], mvx, 23), 5));
+    tx.send(&frame([0xff; 6], mvx, 24));
+    tx.send(&tag(frame([0xff; 6], mvx, 25), 9));
+    // Priority 3, VID 5.
+    tx.send(&tag(frame(m5, mvx, 26), 0x6005));
+    let wait = Duration::from_millis(1500);
+    assert_eq!(markers(&r5, wait), set(&[21, 23, 26]), "the VID 5 VNIC");
+    assert_eq!(markers(&r0, wait), set(&[24]), "the untagged VNIC");
+    let s1 = a.stats();
+    assert!(delta(&s0, &s1, "vlan_rx_untagged") >= 3, "{s1:?}");
+    assert!(delta(&s0, &s1, "mac_rx_no_client_drops") >= 1, "{s1:?}");
+    assert!(delta(&s0, &s1, "mac_rx_vlan_drops") >= 1, "{s1:?}");
 }
