@@ -46,7 +46,7 @@ use crate::rxcsum::{rx_finish_partial, rx_gso_hdr};
 use crate::stats::{Stat, Stats};
 use crate::tap::{wait_readable, StopFd, Tap, TAP_READ_MAX};
 use crate::txbatch;
-use crate::vlan::{frame_vid, tag_insert, tag_strip};
+use crate::vlan::{frame_vid, tag_insert, tag_strip, tag_strip_in_place};
 use overlay::{MsgBlk, MsgBlkChain, FRAME_HEADROOM};
 use overlay_sys::errno::{EBUSY, EEXIST, ENOENT};
 use std::cell::RefCell;
@@ -129,8 +129,6 @@ struct RxCoalesce {
 
 thread_local! {
     static RXC: RefCell<RxCoalesce> = RefCell::new(RxCoalesce::default());
-    /// Where a receive thread puts a frame without its VLAN tag.
-    static UNTAGGED: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Writes out the pending merged frame, if any.
@@ -609,13 +607,13 @@ impl Mac {
             Some(_) if frame.len() < ETHER_HDR + crate::vlan::VLAN_TAGSZ => {
                 self.stats.bump(Stat::MacRxRunt);
             }
-            Some(vid) => UNTAGGED.with(|u| {
-                let mut u = u.borrow_mut();
-                tag_strip(frame, &mut u);
-                if self.rx_classify(&clients, vid, &mut u[..]) && vid != 0 {
+            Some(vid) => {
+                // The driver's buffer is ours: the tag goes in place.
+                let f = tag_strip_in_place(frame);
+                if self.rx_classify(&clients, vid, f) && vid != 0 {
                     self.stats.bump(Stat::VlanRxUntagged);
                 }
-            }),
+            }
         }
     }
 

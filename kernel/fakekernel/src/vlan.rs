@@ -5,7 +5,7 @@
 //! zone on illumos) sends and receives untagged frames; the MAC layer puts
 //! the tag on what the client sends toward the overlay ([`tag_insert`]) and
 //! classifies what the overlay delivers by the tag's VLAN id, removing the
-//! tag before the client sees it ([`tag_strip`]). An untagged VNIC (VID 0)
+//! tag before the client sees it ([`tag_strip_in_place`]). An untagged VNIC (VID 0)
 //! sees only untagged frames, and priority-tagged frames (VID 0 in the tag).
 //!
 //! The tag is TPID 0x8100 then the TCI: priority 0, CFI 0, the 12-bit VLAN
@@ -77,6 +77,17 @@ pub fn tag_strip(frame: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(&frame[TPID_OFF + VLAN_TAGSZ..]);
 }
 
+/// Removes the tag of `frame` (tagged, at least 16 bytes) in place: the
+/// addresses move 4 bytes back over the tag; returns the untagged frame,
+/// which starts 4 bytes into `frame`.
+pub fn tag_strip_in_place(frame: &mut [u8]) -> &mut [u8] {
+    if frame.len() < TPID_OFF + VLAN_TAGSZ {
+        return frame;
+    }
+    frame.copy_within(0..TPID_OFF, VLAN_TAGSZ);
+    &mut frame[VLAN_TAGSZ..]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,6 +115,10 @@ mod tests {
         let mut out = Vec::new();
         tag_strip(&t, &mut out);
         assert_eq!(out, f);
+        let mut t2 = t.clone();
+        assert_eq!(tag_strip_in_place(&mut t2), &f[..]);
+        let mut short = [0x81u8; 15];
+        assert_eq!(tag_strip_in_place(&mut short).len(), 15);
         assert_eq!(frame_vid(&f), None);
     }
 
