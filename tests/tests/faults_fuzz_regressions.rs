@@ -109,3 +109,24 @@ fn faults_fuzz_regressions_persist_restore() {
         ],
     );
 }
+
+#[path = "../fuzz/src/svp.rs"]
+mod svp;
+
+#[test]
+fn faults_fuzz_regressions_svp_server_decode() {
+    // A LOG_RM header claiming u32::MAX ids, a huge svp_size, a lone byte.
+    let huge = [
+        0u8, 1, 0, 0x0b, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0,
+    ];
+    replay(
+        "svp_server_decode",
+        svp::run_server,
+        &[b"", b"\x00", &huge, &[0xffu8; 64]],
+    );
+}
+
+#[test]
+fn faults_fuzz_regressions_svp_client_decode() {
+    replay("svp_client_decode", svp::run_client, &[b"", &[0u8; 40]]);
+}

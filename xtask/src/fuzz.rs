@@ -27,6 +27,8 @@ pub const TARGETS: &[&str] = &[
     "door_dispatch",
     "files_json",
     "persist_restore",
+    "svp_server_decode",
+    "svp_client_decode",
 ];
 
 /// Seconds per target when `cargo xtask test` runs the fuzzers.

@@ -17,6 +17,7 @@
 //! | [`door::run`] | libvarpd's door server `dispatch` on arbitrary envelopes |
 //! | [`files::run`] | the `files` plugin's JSON configuration parser |
 //! | [`persist::run`] | varpd's state files: decode and the whole restore of one file |
+//! | [`svp::run_server`], [`svp::run_client`] | the SVP frame reader and decoders (`svp-proto`), server and client side |
 //!
 //! The `libvarpd` harnesses ([`door`], [`files`], [`persist`]) depend only on `libvarpd`
 //! and `overlay-sys`, so the workspace's `overlay-tests` crate includes
@@ -29,4 +30,5 @@ pub mod driver;
 pub mod files;
 pub mod input;
 pub mod persist;
+pub mod svp;
 pub mod targ;
