@@ -30,6 +30,8 @@ pub use overlay_sys::{
     OVERLAY_TARG_IOCTL, OVERLAY_TARG_LIST, OVERLAY_TARG_LOOKUP, OVERLAY_TARG_PKT,
     OVERLAY_TARG_RESEND, OVERLAY_TARG_RESPOND, OVERLAY_TARG_RESTORE,
 };
+/// Head-end replication (an extension of this driver; illumos' has none).
+pub use overlay_sys::{OVERLAY_TARG_FLOOD_MAX, OVERLAY_TARG_FLOOD_SET};
 
 /// `otp_linkid` value meaning "inject by request id"
 /// (overlay-sys' `OVERLAY_TARG_PKT_USE_REQID`).
@@ -133,6 +135,18 @@ impl TargetPoint {
     pub fn decode(b: &[u8]) -> TargetPoint {
         overlay_target_point_t::from_bytes_padded(b).into()
     }
+}
+
+/// `OVERLAY_TARG_FLOOD_SET`'s argument: the 8-byte header (linkid,
+/// count) and the points.
+pub fn targ_flood(linkid: u32, points: &[TargetPoint]) -> Vec<u8> {
+    let mut b = vec![0u8; 8 + TargetPoint::SIZE * points.len()];
+    put_u32(&mut b, 0, linkid);
+    put_u32(&mut b, 4, points.len() as u32);
+    for (i, p) in points.iter().enumerate() {
+        p.encode(&mut b[8 + TargetPoint::SIZE * i..]);
+    }
+    b
 }
 
 /// `overlay_targ_info_t` (24 bytes).

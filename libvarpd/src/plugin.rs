@@ -616,6 +616,15 @@ impl ProviderHandle {
             .map(|_| ())
     }
 
+    /// Head-end replication (an extension): give the overlay's kernel
+    /// device this flood list (empty: none). Group frames and frames this
+    /// plugin answers with DROP are then replicated to each point
+    /// (`OVERLAY_TARG_FLOOD_SET`; `ENOTTY` from a driver without it).
+    pub fn flood_set(&self, points: &[TargetPoint]) -> Result<(), Errno> {
+        let mut arg = ksys::targ_flood(self.inner.linkid, points);
+        self.inner.dev.ioctl(ksys::OVERLAY_TARG_FLOOD_SET, &mut arg)
+    }
+
     /// `libvarpd_fma_degrade`: mark the overlay degraded with `msg`
     /// (truncated to 255 bytes).
     pub fn fma_degrade(&self, msg: &str) -> Result<(), Errno> {

@@ -611,3 +611,50 @@ fn restored_instance_with_bad_file_degrades_then_heals() {
         ksys::targ_id(LINKID).to_vec()
     );
 }
+
+/// Head-end replication (extension): a `flood` key gives the kernel its
+/// list at start (OVERLAY_TARG_FLOOD_SET with every point), stop clears
+/// it, a file without one issues no such ioctl (illumos' driver lacks
+/// it), and a driver refusing it fails the start.
+#[test]
+fn flood_list_is_given_to_the_kernel() {
+    let dir = Dir::new("flood");
+    let text = r#"{
+        "de:ad:be:ef:00:00": { "ip": "10.88.88.69", "port": 4789 },
+        "flood": [ { "ip": "10.88.88.70", "port": 4789 }, { "ip": "2001:db8::71", "port": 4790 } ]
+    }"#;
+    let f = fixture(VXLAN);
+    set_path(&*f.inst, &dir.file("flood.json", text)).unwrap();
+    f.inst.start().unwrap();
+    let calls = f.dev.calls_of(ksys::OVERLAY_TARG_FLOOD_SET);
+    assert_eq!(calls.len(), 1);
+    let a = &calls[0].arg;
+    assert_eq!(ksys::get_u32(a, 0), LINKID);
+    assert_eq!(ksys::get_u32(a, 4), 2);
+    let p0 = TargetPoint::decode(&a[8..]);
+    let p1 = TargetPoint::decode(&a[8 + TargetPoint::SIZE..]);
+    assert_eq!(
+        p0.ip,
+        "10.88.88.70"
+            .parse::<std::net::Ipv4Addr>()
+            .unwrap()
+            .to_ipv6_mapped()
+    );
+    assert_eq!((p0.port, p1.port), (4789, 4790));
+    assert_eq!(p1.ip, "2001:db8::71".parse::<std::net::Ipv6Addr>().unwrap());
+    assert_eq!(a.len(), 8 + 2 * TargetPoint::SIZE);
+    f.inst.stop();
+    let calls = f.dev.calls_of(ksys::OVERLAY_TARG_FLOOD_SET);
+    assert_eq!(calls.len(), 2);
+    assert_eq!(ksys::get_u32(&calls[1].arg, 4), 0, "stop clears the list");
+
+    let g = started(&dir);
+    assert!(g.dev.calls_of(ksys::OVERLAY_TARG_FLOOD_SET).is_empty());
+    g.inst.stop();
+    assert!(g.dev.calls_of(ksys::OVERLAY_TARG_FLOOD_SET).is_empty());
+
+    let h = fixture(VXLAN);
+    h.dev.fail(ksys::OVERLAY_TARG_FLOOD_SET, Errno::ENOTTY);
+    set_path(&*h.inst, &dir.file("flood2.json", text)).unwrap();
+    assert_eq!(h.inst.start(), Err(Errno::ENOTTY));
+}

@@ -330,3 +330,58 @@ fn generated_configs_round_trip() {
         })
         .unwrap();
 }
+
+/// The `flood` key (head-end replication, an extension): its entries, and
+/// every way to get it wrong.
+#[test]
+fn flood_key() {
+    let ok = r#"{ "flood": [ { "ip": "10.0.0.2", "port": 4789 }, { "ip": "fd00::3", "port": 8472 } ],
+                 "de:ad:be:ef:00:00": { "ip": "10.0.0.9", "port": 4789 } }"#;
+    let c = FilesConfig::parse(ok.as_bytes(), true).unwrap();
+    assert_eq!(
+        c.flood(),
+        &[
+            (Ipv4Addr::new(10, 0, 0, 2).to_ipv6_mapped(), 4789),
+            ("fd00::3".parse::<Ipv6Addr>().unwrap(), 8472)
+        ]
+    );
+    assert_eq!(c.len(), 1);
+    assert!(FilesConfig::parse(b"{}", true).unwrap().flood().is_empty());
+    let many: Vec<String> = (0..65)
+        .map(|i| format!(r#"{{ "ip": "10.0.1.{}", "port": 4789 }}"#, i + 1))
+        .collect();
+    let too_many = format!(r#"{{ "flood": [ {} ] }}"#, many.join(","));
+    for (text, want) in [
+        (r#"{ "flood": {} }"#, "expected a sequence"),
+        (r#"{ "flood": [ 1 ] }"#, "\"flood\" entry 0: not an object"),
+        (r#"{ "flood": [ { "port": 4789 } ] }"#, "missing \"ip\""),
+        (
+            r#"{ "flood": [ { "ip": "10.0.0.2" } ] }"#,
+            "missing \"port\"",
+        ),
+        (
+            r#"{ "flood": [ { "ip": "224.0.0.1", "port": 4789 } ] }"#,
+            "is not a unicast address",
+        ),
+        (
+            r#"{ "flood": [ { "ip": "10.0.0.2", "port": 0 } ] }"#,
+            "is not an integer from 1 to 65535",
+        ),
+        (
+            r#"{ "flood": [ { "ip": "10.0.0.2", "port": 4789, "arp": "1.2.3.4" } ] }"#,
+            "unknown key \"arp\"",
+        ),
+        (
+            r#"{ "flood": [ { "ip": "10.0.0.2", "port": 4789 }, { "ip": "10.0.0.2", "port": 4789 } ] }"#,
+            "\"flood\" entry 1: duplicate destination",
+        ),
+        (r#"{ "flood": [], "flood": [] }"#, "duplicate key \"flood\""),
+        (too_many.as_str(), "65 entries (at most 64)"),
+    ] {
+        let e = FilesConfig::parse(text.as_bytes(), true).unwrap_err();
+        assert!(e.msg.contains(want), "{text}: {e}");
+    }
+    // Without a port in the destination, port may be left out.
+    let c = FilesConfig::parse(br#"{ "flood": [ { "ip": "10.0.0.2" } ] }"#, false).unwrap();
+    assert_eq!(c.flood()[0].1, 0);
+}

@@ -92,6 +92,9 @@ impl Host {
             d.rx_frames += s.rx_frames;
             d.rx_bytes += s.rx_bytes;
             d.rx_injected += s.rx_injected;
+            d.tx_flood_frames += s.tx_flood_frames;
+            d.tx_flood_copies += s.tx_flood_copies;
+            d.tx_flood_drops += s.tx_flood_drops;
         }
         let mut m = overlay::MuxCounters::default();
         for mux in self.ovl.muxes() {
@@ -119,6 +122,9 @@ impl Host {
             ("dev_rx_frames", d.rx_frames),
             ("dev_rx_bytes", d.rx_bytes),
             ("dev_rx_injected", d.rx_injected),
+            ("dev_tx_flood_frames", d.tx_flood_frames),
+            ("dev_tx_flood_copies", d.tx_flood_copies),
+            ("dev_tx_flood_drops", d.tx_flood_drops),
             ("mux_rx_ok", m.rx_ok),
             ("mux_rx_drop_short", m.rx_drop_short),
             ("mux_rx_drop_decap", m.rx_drop_decap),

@@ -40,6 +40,10 @@ use alloc::sync::{Arc, Weak};
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use overlay_sys::*;
 
+/// What beginning a TX yields: the mux connection (valid while the TX is
+/// in flight), the target, the vnetid.
+type TxEnter<P> = (*const MuxConn<P>, Option<Arc<Target<P>>>, u64);
+
 /// A counted reference to a plugin (`overlay_plugin_t` active count);
 /// released when dropped.
 pub(crate) struct PluginHold(pub(crate) Arc<OverlayPlugin>);
@@ -91,6 +95,8 @@ pub struct OverlayDev<P: Platform> {
     pub(crate) iocv: KCondvar,
     pub(crate) io: DevIo,
     pub(crate) stats: DevStats,
+    /// Head-end replication destinations ([`crate::flood`]); `None` = off.
+    pub(crate) flood: KMutex<crate::flood::FloodList>,
 }
 
 impl<P: Platform> OverlayDev<P> {
@@ -265,25 +271,37 @@ impl<P: Platform> OverlayDev<P> {
         }
     }
 
+    /// Begin an in-flight TX if the device is sending: the mux connection
+    /// (valid until [`Self::tx_exit`]) and the vnetid.
+    pub(crate) fn tx_enter(&self) -> Option<(*const MuxConn<P>, u64)> {
+        self.tx_enter_target().map(|(c, _, v)| (c, v))
+    }
+
+    fn tx_enter_target(&self) -> Option<TxEnter<P>> {
+        let st = self.st.lock();
+        let ok = st.flags & OVERLAY_F_MDDROP == 0 && st.flags & OVERLAY_F_IN_MUX != 0;
+        match (ok, st.mux.as_deref()) {
+            (true, Some(conn)) => {
+                let conn: *const MuxConn<P> = conn;
+                // Under the lock, so `m_stop` (which sets MDDROP under
+                // it, then reads the count) sees this increment.
+                self.io.txcount.fetch_add(1, Ordering::SeqCst);
+                Some((conn, st.target.clone(), st.vid))
+            }
+            _ => None,
+        }
+    }
+
+    /// End an in-flight TX begun by [`Self::tx_enter`].
+    pub(crate) fn tx_exit(&self) {
+        self.io_done(OVERLAY_F_IN_TX);
+    }
+
     /// `mc_tx` (`overlay_m_tx`): always consumes the whole chain.
     pub fn m_tx(&self, mut chain: MsgBlkChain) {
-        let (conn, target, vid) = {
-            let st = self.st.lock();
-            let ok = st.flags & OVERLAY_F_MDDROP == 0 && st.flags & OVERLAY_F_IN_MUX != 0;
-            match (ok, st.mux.as_deref()) {
-                (true, Some(conn)) => {
-                    let conn: *const MuxConn<P> = conn;
-                    // Under the lock, so `m_stop` (which sets MDDROP under
-                    // it, then reads the count) sees this increment.
-                    self.io.txcount.fetch_add(1, Ordering::SeqCst);
-                    (conn, st.target.clone(), st.vid)
-                }
-                _ => {
-                    drop(st);
-                    add(&self.stats.tx_drop_not_started, chain.len() as u64);
-                    return;
-                }
-            }
+        let Some((conn, target, vid)) = self.tx_enter_target() else {
+            add(&self.stats.tx_drop_not_started, chain.len() as u64);
+            return;
         };
         // SAFETY: `st.mux` holds an Arc to the connection until `m_stop`
         // takes it, and `m_stop` first waits (under the device lock) for
@@ -301,6 +319,13 @@ impl<P: Platform> OverlayDev<P> {
                 inc(&self.stats.tx_drop_no_target);
                 continue;
             };
+            // Head-end replication: group frames go to the flood list.
+            if t.mode == OVERLAY_TARGET_DYNAMIC && crate::flood::is_group_frame(m.first()) {
+                if let Some(list) = self.flood_list() {
+                    self.tx_flood(conn, &info, m, &list);
+                    continue;
+                }
+            }
             let (sa, mut m) = match t.tx_lookup(self, m) {
                 TxLookup::Send(sa, m) => (sa, m),
                 TxLookup::Drop => {

@@ -134,6 +134,7 @@ impl<P: Platform> Overlay<P> {
             iocv: KCondvar::new(),
             io: DevIo::default(),
             stats: DevStats::default(),
+            flood: KMutex::new(None),
         });
         // 8, 9: mac_register + dls_devnet_create.
         let mac = self.platform.mac_register(&dev, &reg)?;

@@ -44,6 +44,7 @@ pub mod dld;
 pub mod ecn;
 pub mod errno;
 pub mod ether;
+pub mod flood;
 pub mod fm;
 pub mod kcondvar;
 pub mod kmutex;

@@ -51,6 +51,13 @@ counters!(
         rx_bytes,
         /// Frames injected by varpd (INJECT).
         rx_injected,
+        /// Head-end replication: frames replicated to the flood list.
+        tx_flood_frames,
+        /// Head-end replication: datagrams sent (one per destination).
+        tx_flood_copies,
+        /// Head-end replication: copies lost (allocation, encapsulation or
+        /// send failure).
+        tx_flood_drops,
     }
 );
 

@@ -224,6 +224,7 @@ impl<P: Platform> Overlay<P> {
             TargCopyin::Pkt => self.targ_pkt_cmd(&h, cmd, uio),
             TargCopyin::List => self.targ_list(uio),
             TargCopyin::CacheIter => self.targ_cache_iter(uio),
+            TargCopyin::Flood => self.targ_flood_set(uio),
         }
     }
 
@@ -425,10 +426,12 @@ impl<P: Platform> Overlay<P> {
         Ok(())
     }
 
-    /// DROP: discard the first queued frame; ask again if more remain.
+    /// DROP: discard the first queued frame (or, with a flood list,
+    /// replicate it: [`crate::flood`]); ask again if more remain.
     fn t_drop(&self, h: &TargHandle<P>, kbuf: &mut [u8]) -> Result<(), Errno> {
         let r = overlay_targ_resp_t::from_bytes(kbuf).ok_or(Errno::EFAULT)?;
         let e = h.take(r.otr_reqid).ok_or(Errno::EINVAL)?;
+        let mut dropped = None;
         let requeue = {
             let mut es = e.st.lock();
             if es.flags & OVERLAY_ENTRY_F_VALID != 0 {
@@ -437,6 +440,7 @@ impl<P: Platform> Overlay<P> {
             } else {
                 if let Some(m) = es.chain.pop_front() {
                     es.bytes -= m.len();
+                    dropped = Some(m);
                 }
                 if es.chain.is_empty() {
                     es.flags &= !OVERLAY_ENTRY_F_PENDING;
@@ -446,6 +450,11 @@ impl<P: Platform> Overlay<P> {
                 }
             }
         };
+        // An unknown unicast destination: flood it if the device has a
+        // flood list (no lock held: this sends).
+        if let (Some(m), Some(dev)) = (dropped, e.dev.upgrade()) {
+            dev.m_tx_flood(m);
+        }
         let t = e.target.upgrade();
         if requeue {
             if let Some(t) = &t {

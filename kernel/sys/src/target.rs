@@ -101,6 +101,15 @@ pub const OVERLAY_TARG_CACHE_REMOVE: u32 = OVERLAY_TARG_IOCTL | 0x32;
 pub const OVERLAY_TARG_CACHE_FLUSH: u32 = OVERLAY_TARG_IOCTL | 0x33;
 pub const OVERLAY_TARG_CACHE_ITER: u32 = OVERLAY_TARG_IOCTL | 0x34;
 
+/// Extension (not in illumos, whose commands are 0x01–0x34): set or clear
+/// a device's head-end replication (flood) list. Needs `FWRITE`; the
+/// argument is an [`overlay_targ_flood_t`] followed by `otf_count`
+/// `overlay_target_point_t`s (`otp_mac` ignored); nothing is copied out.
+/// 0x80 keeps clear of illumos' numbering (docs/head-end-replication.md).
+pub const OVERLAY_TARG_FLOOD_SET: u32 = OVERLAY_TARG_IOCTL | 0x80;
+/// Most destinations in one flood list.
+pub const OVERLAY_TARG_FLOOD_MAX: u32 = 64;
+
 /// `overlay_target_point_t`: a destination. `otp_port` is in **host**
 /// byte order.
 #[repr(C)]
@@ -205,6 +214,16 @@ pub struct overlay_targ_list_t {
     pub otl_nents: u32,
 }
 
+/// [`OVERLAY_TARG_FLOOD_SET`]'s header (extension); `otf_count` (at most
+/// [`OVERLAY_TARG_FLOOD_MAX`]; 0 clears the list) destinations follow at
+/// offset 8.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct overlay_targ_flood_t {
+    pub otf_linkid: u32,
+    pub otf_count: u32,
+}
+
 /// `overlay_targ_cache_entry_t`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -254,6 +273,7 @@ unsafe impl Pod for overlay_targ_list_t {}
 unsafe impl Pod for overlay_targ_cache_entry_t {}
 unsafe impl Pod for overlay_targ_cache_t {}
 unsafe impl Pod for overlay_targ_cache_iter_t {}
+unsafe impl Pod for overlay_targ_flood_t {}
 
 // amd64 sizes, alignments and offsets (spec/kernel.md §8.4, §17).
 const _: () = {
@@ -318,6 +338,7 @@ const _: () = {
     assert!(offset_of!(overlay_targ_cache_t, otc_entry) == 4);
 
     assert!(size_of::<overlay_targ_cache_iter_t>() == 24);
+    assert!(size_of::<overlay_targ_flood_t>() == 8);
     assert!(align_of::<overlay_targ_cache_iter_t>() == 8);
     assert!(offset_of!(overlay_targ_cache_iter_t, otci_pad) == 4);
     assert!(offset_of!(overlay_targ_cache_iter_t, otci_marker) == 8);
@@ -337,6 +358,8 @@ pub enum TargCopyin {
     List,
     /// CACHE_ITER: the 24-byte header, then `otci_count` entries.
     CacheIter,
+    /// FLOOD_SET (extension): the 8-byte header, then `otf_count` points.
+    Flood,
 }
 
 /// How a `/dev/overlay` command copies its argument out (on success only).
@@ -383,7 +406,7 @@ const fn trow(
 }
 
 /// The `/dev/overlay` command table.
-pub const TARG_IOC_TABLE: [TargIocInfo; 17] = {
+pub const TARG_IOC_TABLE: [TargIocInfo; 18] = {
     use TargCopyin as I;
     use TargCopyout as O;
     [
@@ -506,6 +529,13 @@ pub const TARG_IOC_TABLE: [TargIocInfo; 17] = {
             I::CacheIter,
             O::CacheIter,
         ),
+        trow(
+            OVERLAY_TARG_FLOOD_SET,
+            size_of::<overlay_targ_flood_t>(),
+            true,
+            I::Flood,
+            O::None,
+        ),
     ]
 };
 
@@ -534,6 +564,7 @@ pub fn targ_ioc_name(cmd: u32) -> Option<&'static str> {
         OVERLAY_TARG_CACHE_REMOVE => "OVERLAY_TARG_CACHE_REMOVE",
         OVERLAY_TARG_CACHE_FLUSH => "OVERLAY_TARG_CACHE_FLUSH",
         OVERLAY_TARG_CACHE_ITER => "OVERLAY_TARG_CACHE_ITER",
+        OVERLAY_TARG_FLOOD_SET => "OVERLAY_TARG_FLOOD_SET",
         _ => return None,
     })
 }

@@ -23,8 +23,12 @@
 //! canonicalising `de:ad:be:ef:0:1` and `de:ad:be:ef:00:01` to the same
 //! key), duplicate keys in an entry, and an `arp` or `ndp` address claimed
 //! by two MACs (illumos answered with whichever came first). Group
-//! (multicast/broadcast) MACs cannot be keys or `dhcp-proxy` targets: the
-//! plugin never forwards broadcast or multicast frames.
+//! (multicast/broadcast) MACs cannot be keys or `dhcp-proxy` targets.
+//!
+//! Extension: the top-level key `flood` (never a MAC) holds the overlay's
+//! head-end replication list, an array of `{"ip": …, "port": …}` objects
+//! (at most `OVERLAY_TARG_FLOOD_MAX`, no duplicates); see
+//! docs/head-end-replication.md.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -62,6 +66,8 @@ pub struct FilesEntry {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FilesConfig {
     entries: HashMap<Mac, FilesEntry>,
+    /// `flood`: the head-end replication list (underlay address, port).
+    flood: Vec<(Ipv6Addr, u16)>,
     by_arp: HashMap<Ipv4Addr, Mac>,
     by_ndp: HashMap<Ipv6Addr, Mac>,
 }
@@ -80,6 +86,11 @@ impl FilesConfig {
     /// The MAC whose `ndp` address is `ip`.
     pub fn resolve_ndp(&self, ip: Ipv6Addr) -> Option<Mac> {
         self.by_ndp.get(&ip).copied()
+    }
+
+    /// The `flood` list, in file order (empty: no head-end replication).
+    pub fn flood(&self) -> &[(Ipv6Addr, u16)] {
+        &self.flood
     }
 
     /// Number of MACs.
@@ -250,7 +261,17 @@ impl<'de> Visitor<'de> for ConfigSeed {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<FilesConfig, A::Error> {
         let mut cfg = FilesConfig::default();
+        let mut seen_flood = false;
         while let Some(key) = map.next_key::<String>()? {
+            if key == FLOOD_KEY {
+                if seen_flood {
+                    return Err(de::Error::custom("duplicate key \"flood\""));
+                }
+                seen_flood = true;
+                let v: Vec<serde_json::Value> = map.next_value()?;
+                cfg.flood = parse_flood(&v, self.needs_port).map_err(de::Error::custom)?;
+                continue;
+            }
             let mac = parse_mac(&key).ok_or_else(|| {
                 de::Error::custom(format!(
                     "\"{key}\": not a MAC address (expected e.g. de:ad:be:ef:00:01)"
@@ -290,6 +311,57 @@ impl<'de> Visitor<'de> for ConfigSeed {
         }
         Ok(cfg)
     }
+}
+
+/// The top-level key of the head-end replication list.
+pub const FLOOD_KEY: &str = "flood";
+
+/// Most entries in `flood` (the kernel's `OVERLAY_TARG_FLOOD_MAX`).
+pub const FLOOD_MAX: usize = overlay_sys::OVERLAY_TARG_FLOOD_MAX as usize;
+
+/// `flood`: an array of `{"ip": …, "port": …}`.
+fn parse_flood(v: &[serde_json::Value], needs_port: bool) -> Result<Vec<(Ipv6Addr, u16)>, String> {
+    if v.len() > FLOOD_MAX {
+        return Err(format!(
+            "\"flood\": {} entries (at most {FLOOD_MAX})",
+            v.len()
+        ));
+    }
+    let mut out: Vec<(Ipv6Addr, u16)> = Vec::new();
+    for (i, e) in v.iter().enumerate() {
+        let at = |m: String| format!("\"flood\" entry {i}: {m}");
+        let obj = e
+            .as_object()
+            .ok_or_else(|| at("not an object with \"ip\" and \"port\"".into()))?;
+        if let Some(k) = obj.keys().find(|k| *k != "ip" && *k != "port") {
+            return Err(at(format!("unknown key \"{k}\" (the keys are ip, port)")));
+        }
+        let ip = obj
+            .get("ip")
+            .ok_or_else(|| at("missing \"ip\" (the underlay address)".into()))?;
+        let ip = ip
+            .as_str()
+            .ok_or_else(|| at(format!("\"ip\": {ip} is not a string")))?;
+        let ip = underlay_ip(ip).map_err(at)?;
+        let port = match obj.get("port") {
+            Some(p) => p
+                .as_u64()
+                .and_then(|p| u16::try_from(p).ok())
+                .filter(|p| *p != 0)
+                .ok_or_else(|| at(format!("\"port\": {p} is not an integer from 1 to 65535")))?,
+            None if needs_port => {
+                return Err(at(
+                    "missing \"port\" (the encapsulation needs an underlay port)".into(),
+                ))
+            }
+            None => 0,
+        };
+        if out.contains(&(ip, port)) {
+            return Err(at("duplicate destination".into()));
+        }
+        out.push((ip, port));
+    }
+    Ok(out)
 }
 
 /// One MAC's object.

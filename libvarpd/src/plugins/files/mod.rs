@@ -133,6 +133,20 @@ struct FilesState {
     table: Option<Arc<FilesConfig>>,
     /// Set while degraded by a bad file: when to try it again.
     retry_at: Option<Instant>,
+    /// A flood list was given to the kernel (cleared at stop).
+    flooding: bool,
+}
+
+/// The kernel's form of a configuration's `flood` list.
+fn flood_points(cfg: &FilesConfig) -> Vec<TargetPoint> {
+    cfg.flood()
+        .iter()
+        .map(|&(ip, port)| TargetPoint {
+            mac: [0; 6],
+            ip,
+            port,
+        })
+        .collect()
 }
 
 /// One `files` instance (`varpd_files_t`).
@@ -198,6 +212,12 @@ impl Files {
         }
         match self.load(&path) {
             Ok(cfg) => {
+                // The state lock is held: give the kernel the flood list
+                // directly (apply_flood would take the lock again).
+                if !cfg.flood().is_empty() {
+                    let pts = flood_points(&cfg);
+                    st.flooding = self.hdl.flood_set(&pts).is_ok();
+                }
                 let t = Arc::new(cfg);
                 st.table = Some(Arc::clone(&t));
                 st.retry_at = None;
@@ -217,6 +237,23 @@ impl Files {
         }
     }
 
+    /// Give the kernel the file's `flood` list (head-end replication), if
+    /// it has one; a file without one leaves the kernel as it is.
+    fn apply_flood(&self, cfg: &FilesConfig) -> Result<(), Errno> {
+        if cfg.flood().is_empty() {
+            return Ok(());
+        }
+        let pts = flood_points(cfg);
+        self.hdl.flood_set(&pts).inspect_err(|e| {
+            tracing::error!(
+                linkid = self.hdl.linkid(),
+                "files: setting the flood list failed: {e:?} (the overlay driver needs head-end replication)"
+            );
+        })?;
+        self.state().flooding = true;
+        Ok(())
+    }
+
     /// Counted drop of a unicast miss.
     fn miss(&self, q: Query) {
         self.nmisses.fetch_add(1, Ordering::Relaxed);
@@ -230,6 +267,9 @@ impl SearchInstance for Files {
         let path = st.path.clone().ok_or(Errno::EAGAIN)?;
         match self.load(&path) {
             Ok(cfg) => {
+                drop(st);
+                self.apply_flood(&cfg)?;
+                let mut st = self.state();
                 st.table = Some(Arc::new(cfg));
                 st.retry_at = None;
                 st.started = true;
@@ -253,6 +293,10 @@ impl SearchInstance for Files {
         st.started = false;
         st.table = None;
         st.retry_at = None;
+        if std::mem::take(&mut st.flooding) {
+            drop(st);
+            let _ = self.hdl.flood_set(&[]);
+        }
     }
 
     fn lookup(&self, q: Query) {
