@@ -418,12 +418,22 @@ impl Capture {
     /// [`Capture::start`] keeping only the first `snaplen` bytes of each
     /// packet (0: whole packets), for bulk traffic.
     pub fn start_snap(ns: &Netns, ifname: &str, dir: &Path, snaplen: u32) -> Capture {
+        Capture::start_with(ns, ifname, dir, snaplen, "udp")
+    }
+
+    /// [`Capture::start`] with the capture filter `filter` instead of `udp`
+    /// (e.g. `icmp` on a VNIC).
+    pub fn start_filter(ns: &Netns, ifname: &str, dir: &Path, filter: &str) -> Capture {
+        Capture::start_with(ns, ifname, dir, 0, filter)
+    }
+
+    fn start_with(ns: &Netns, ifname: &str, dir: &Path, snaplen: u32, filter: &str) -> Capture {
         let file = dir.join(format!("{}.pcapng", unique_name("cap")));
         let log = dir.join(format!("{}.log", unique_name("cap")));
         let logf = std::fs::File::create(&log).expect("create capture log");
         let child = ns
             .command("tshark")
-            .args(["-i", ifname, "-f", "udp"])
+            .args(["-i", ifname, "-f", filter])
             .args(if snaplen > 0 {
                 vec!["-s".to_string(), snaplen.to_string()]
             } else {

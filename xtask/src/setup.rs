@@ -4,13 +4,15 @@
 use crate::util::{self, run, Result};
 use std::process::Command;
 
-/// Debian packages the checks use (netns tests, captures, peers, XML, and
+/// Debian packages the checks use (netns tests, captures, peers, outer-ECN
+/// marking with nftables, XML, and
 /// the PostgreSQL server the portolan tests run private clusters of).
 pub const APT_PACKAGES: &[&str] = &[
     "iproute2",
     "iputils-ping",
     "libxml2-utils",
     "tshark",
+    "nftables",
     "iperf3",
     "binutils",
     "postgresql",
