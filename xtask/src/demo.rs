@@ -37,7 +37,7 @@ pub const TOOLS: &[(&str, &str)] = &[
 
 /// The name of an external program the demo runs; it must be in [`TOOLS`]
 /// (the unit test checks every call).
-fn tool(prog: &'static str) -> &'static str {
+pub(crate) fn tool(prog: &'static str) -> &'static str {
     debug_assert!(
         TOOLS.iter().any(|(p, _)| *p == prog),
         "{prog} is not in demo::TOOLS"
@@ -53,9 +53,9 @@ pub fn packages() -> Vec<&'static str> {
     v
 }
 
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+pub(crate) static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
-extern "C" fn on_sigint(_: libc::c_int) {
+pub(crate) extern "C" fn on_sigint(_: libc::c_int) {
     INTERRUPTED.store(true, Ordering::SeqCst);
 }
 
@@ -100,14 +100,14 @@ fn state_root(h: &Host) -> PathBuf {
 }
 
 /// `ip ARGS...`.
-fn ip(args: &[&str]) -> Command {
+pub(crate) fn ip(args: &[&str]) -> Command {
     let mut c = Command::new(tool("ip"));
     c.args(args);
     c
 }
 
 /// A release binary of this build (honouring `CARGO_TARGET_DIR`).
-fn bin(name: &str) -> String {
+pub(crate) fn bin(name: &str) -> String {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join("target"));
@@ -123,11 +123,11 @@ fn in_host(h: &Host, prog: &str, args: &[&str]) -> Command {
     c
 }
 
-fn say(msg: &str) {
+pub(crate) fn say(msg: &str) {
     eprintln!("\n==> {msg}");
 }
 
-fn check_interrupt() -> Result {
+pub(crate) fn check_interrupt() -> Result {
     if INTERRUPTED.load(Ordering::SeqCst) {
         Err("interrupted".into())
     } else {
@@ -185,7 +185,7 @@ impl Drop for Teardown {
 }
 
 /// The processes in namespace `ns`, those named `comm` if given.
-fn netns_pids(ns: &str, comm: Option<&str>) -> Vec<i32> {
+pub(crate) fn netns_pids(ns: &str, comm: Option<&str>) -> Vec<i32> {
     let Ok(out) = ip(&["netns", "pids", ns]).output() else {
         return Vec::new();
     };
@@ -210,7 +210,16 @@ fn start_daemon(h: &Host, name: &str) -> Result {
     })
 }
 
-pub fn run(_args: &[String]) -> Result {
+pub fn run(args: &[String]) -> Result {
+    match args.first().map(String::as_str) {
+        None => {}
+        Some("--fabric") if args.len() == 1 => return crate::demo_fabric::run(),
+        Some(a) => {
+            return Err(format!(
+                "demo: unknown argument '{a}' (usage: cargo xtask demo [--fabric])"
+            ))
+        }
+    }
     if !crate::util::is_root() {
         return Err("cargo xtask demo needs root (network namespaces and TAP devices): run it as root, e.g. sudo -E cargo xtask demo".into());
     }

@@ -3,7 +3,7 @@
 //! | task    | what it does |
 //! |---------|--------------|
 //! | `test`  | installs what the checks need, then runs every check (README's test command, called by `.ci/run`) |
-//! | `demo`  | the two-host demo in network namespaces |
+//! | `demo`  | the two-host demo in network namespaces; `--fabric`: a portolan, three hosts and six VMs on an `svp` overlay, one VM moved |
 //! | `kmod`  | builds and checks the illumos kernel object; prints its path last |
 //! | `bench` | the benchmarks |
 //! | `install` | installs the Linux build (daemons, dladm, systemd units, manual pages) under `--destdir` (default `/`) |
@@ -11,6 +11,7 @@
 
 mod bench;
 mod demo;
+mod demo_fabric;
 mod fuzz;
 mod illumos;
 mod install;
