@@ -34,11 +34,21 @@ use store::{Store, StoreError};
 /// SQLite file path.
 pub fn open_store(spec: &str) -> Result<Arc<dyn Store>, StoreError> {
     if spec.starts_with("postgres://") || spec.starts_with("postgresql://") {
-        return Err(StoreError::Invalid(format!(
-            "this portolan has no PostgreSQL store: '{spec}'"
-        )));
+        return Ok(Arc::new(store::postgres::PostgresStore::open(spec)?));
     }
     Ok(Arc::new(store::sqlite::SqliteStore::open(
         std::path::Path::new(spec),
     )?))
+}
+
+/// The store named by `spec` as logs show it: a PostgreSQL URL without its
+/// user and password (`postgres://host:port/dbname`), or the SQLite path.
+pub fn store_name(spec: &str) -> String {
+    if spec.starts_with("postgres://") || spec.starts_with("postgresql://") {
+        return match store::postgres::describe_url(spec) {
+            Some(d) => format!("postgres://{d}"),
+            None => "postgres://(invalid URL)".to_string(),
+        };
+    }
+    spec.to_string()
 }

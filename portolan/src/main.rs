@@ -178,7 +178,7 @@ fn start(root: &Path, spec: &str, scfg: &ServerConfig) -> Result<Running, String
     let _ = std::fs::write(paths::pid_file(root), format!("{}\n", std::process::id()));
     tracing::info!(
         store = store.kind(),
-        db = %spec,
+        db = %portolan::store_name(spec),
         listen = ?server.local_addrs(),
         "portolan serving"
     );

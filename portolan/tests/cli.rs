@@ -492,8 +492,9 @@ fn errors_name_the_culprit() {
             "portolan: unknown host 'cn7'\n",
         ),
         (
-            &["--db", "postgres://nowhere/db", "list-hosts"],
-            "portolan: this portolan has no PostgreSQL store: 'postgres://nowhere/db'\n",
+            &["--db", "postgres://u@127.0.0.1:1/db", "list-hosts"],
+            "portolan: database error: PostgreSQL 127.0.0.1:1/db: cannot connect: \
+             Connection refused (os error 111)\n",
         ),
     ];
     let before = ok(&root, &["list-events", "-p"]);

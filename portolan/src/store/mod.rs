@@ -5,8 +5,9 @@
 //!
 //! [`Store`] is the whole interface between portolan and its database, with
 //! no database type in it, so that an embedded SQLite store
-//! ([`sqlite::SqliteStore`]) and a PostgreSQL store can sit behind it and
-//! pass the same test suite ([`suite`]). It holds three things (the Moray
+//! ([`sqlite::SqliteStore`]) and a PostgreSQL store
+//! ([`postgres::PostgresStore`]) sit behind it and pass the same test suite
+//! ([`suite`]). It holds three things (the Moray
 //! buckets of Triton, spec §3.2):
 //!
 //! * **hosts**: host id → underlay address and port (4789 by default). A
@@ -30,6 +31,7 @@
 //! (vnet, IP), LOG_REQ by the host's underlay address then (host, order).
 
 pub mod plan;
+pub mod postgres;
 pub mod sqlite;
 pub mod suite;
 pub mod types;

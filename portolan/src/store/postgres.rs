@@ -1,0 +1,794 @@
+//! The PostgreSQL store: any number of portolans on one database.
+//!
+//! # Theory of operation
+//!
+//! Triton kept its portolan buckets in Moray on Manatee (PostgreSQL) and ran
+//! stateless portolans in front of it (spec §4); this is that arrangement
+//! without Moray. `portolan --db postgres://user@host:port/dbname` opens it.
+//!
+//! **Schema** (created and upgraded at open, see [`schema`]): `hosts`,
+//! `nics` and `events` as in the SQLite store, with PostgreSQL's own types
+//! (`inet` for addresses, IPv4 stored as IPv4; `macaddr`; `uuid` for event
+//! ids) so that an operator can read them with `psql`; `events.seq` is a
+//! `bigserial` giving each host's events their order. A one-row table
+//! `portolan_meta` holds the generation number.
+//!
+//! **Writes**: each operator change is one transaction that first bumps the
+//! generation (`UPDATE portolan_meta ...`). That row lock serialises every
+//! change from every portolan and CLI on the database, so the checks made
+//! inside the transaction (host exists, MAC free, the hosts on the vnet)
+//! stay true until it commits, and a host's events get their `seq` in
+//! commit order. The change's log events are written by one `INSERT ...
+//! SELECT FROM unnest(...)`, however many hosts the vnet has.
+//!
+//! **Log**: LOG_REQ reads the asking host's oldest events (one query: host
+//! by underlay address, then its events by `(host, seq)`), LOG_RM deletes
+//! events by id. Nothing is marked as delivered, so when two portolans
+//! serve one host's LOG_REQ and LOG_RM at once no event is lost (an event
+//! goes only when its id comes back in a LOG_RM) and none is delivered
+//! after its LOG_RM committed (every statement sees the committed state).
+//!
+//! **Connections** come from a small pool of clients (the `postgres`
+//! crate), each with its prepared statements. When the database is down a
+//! call fails at once with [`StoreError::Backend`] naming the server — the
+//! SVP server answers FATAL, an operator command prints it — and nothing
+//! waits or retries in the background: the next call connects again. A
+//! pooled connection that turns out to be dead (the server restarted) is
+//! dropped; a lookup that failed on one is retried once on a fresh
+//! connection, a change checks its connection before it begins.
+
+mod schema;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv6Addr};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use postgres::error::SqlState;
+use postgres::types::ToSql;
+use postgres::{Client, Config, GenericClient, NoTls, Row, Statement};
+
+use super::plan;
+use super::types::*;
+use super::Store;
+
+pub use schema::SCHEMA_VERSION;
+
+/// Idle connections kept for reuse.
+const POOL_IDLE_MAX: usize = 32;
+/// How long connecting may take (a dead host does not refuse, it is silent).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// One pooled connection and the statements prepared on it.
+struct Conn {
+    client: Client,
+    stmts: HashMap<&'static str, Statement>,
+}
+
+impl Conn {
+    /// The client (or an open transaction on it) with this connection's
+    /// statement cache.
+    fn db(&mut self) -> Db<'_, Client> {
+        Db {
+            c: &mut self.client,
+            stmts: &mut self.stmts,
+        }
+    }
+}
+
+/// A client or transaction plus the statement cache: statements are
+/// prepared once per connection, on first use, by their SQL text.
+struct Db<'a, C: GenericClient> {
+    c: &'a mut C,
+    stmts: &'a mut HashMap<&'static str, Statement>,
+}
+
+impl<C: GenericClient> Db<'_, C> {
+    fn st(&mut self, sql: &'static str) -> Result<Statement, postgres::Error> {
+        if let Some(s) = self.stmts.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.c.prepare(sql)?;
+        self.stmts.insert(sql, s.clone());
+        Ok(s)
+    }
+
+    fn query(
+        &mut self,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, postgres::Error> {
+        let st = self.st(sql)?;
+        self.c.query(&st, params)
+    }
+
+    fn query_opt(
+        &mut self,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Row>, postgres::Error> {
+        let st = self.st(sql)?;
+        self.c.query_opt(&st, params)
+    }
+
+    fn execute(
+        &mut self,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, postgres::Error> {
+        let st = self.st(sql)?;
+        self.c.execute(&st, params)
+    }
+}
+
+type Tx<'a, 'b> = Db<'a, postgres::Transaction<'b>>;
+
+/// The PostgreSQL store.
+pub struct PostgresStore {
+    config: Config,
+    /// `host:port/dbname`, for messages (never the password).
+    name: String,
+    pool: Mutex<Vec<Conn>>,
+}
+
+/// Whether `e` means the connection is unusable (as opposed to an error of
+/// the statement): I/O errors, a closed connection, or the server saying
+/// it is shutting down or crashed (SQLSTATE classes 08 and 57).
+fn is_connection_error(e: &postgres::Error) -> bool {
+    if e.is_closed() {
+        return true;
+    }
+    match e.code() {
+        None => e.as_db_error().is_none(),
+        Some(c) => {
+            let c = c.code();
+            c.starts_with("08") || c.starts_with("57")
+        }
+    }
+}
+
+/// `host:port/dbname` of `config`.
+fn describe(config: &Config) -> String {
+    use postgres::config::Host;
+    let host = match config.get_hosts().first() {
+        Some(Host::Tcp(h)) => h.clone(),
+        Some(Host::Unix(p)) => p.display().to_string(),
+        None => "localhost".to_string(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let db = config
+        .get_dbname()
+        .or(config.get_user())
+        .unwrap_or("postgres");
+    format!("{host}:{port}/{db}")
+}
+
+/// `host:port/dbname` of a URL (no user, no password), if it parses.
+pub fn describe_url(url: &str) -> Option<String> {
+    url.parse::<Config>().ok().map(|c| describe(&c))
+}
+
+fn mac_text(m: Mac) -> String {
+    m.to_string()
+}
+
+fn mac_of(s: &str) -> Result<Mac, StoreError> {
+    s.parse()
+        .map_err(|()| StoreError::Corrupt(format!("MAC '{s}'")))
+}
+
+fn event_id_text(id: &EventId) -> String {
+    id.to_string()
+}
+
+fn event_id_of(s: &str) -> Result<EventId, StoreError> {
+    let hex: Vec<u8> = s.bytes().filter(|b| *b != b'-').collect();
+    if hex.len() != 32 {
+        return Err(StoreError::Corrupt(format!("event id '{s}'")));
+    }
+    let mut b = [0u8; 16];
+    for (i, pair) in hex.chunks(2).enumerate() {
+        let t = std::str::from_utf8(pair).map_err(|_| StoreError::Corrupt(s.into()))?;
+        b[i] = u8::from_str_radix(t, 16)
+            .map_err(|_| StoreError::Corrupt(format!("event id '{s}'")))?;
+    }
+    Ok(EventId(b))
+}
+
+fn u16_of(v: i32, what: &str) -> Result<u16, StoreError> {
+    u16::try_from(v).map_err(|_| StoreError::Corrupt(format!("{what} {v}")))
+}
+
+fn u32_of(v: i32, what: &str) -> Result<u32, StoreError> {
+    u32::try_from(v).map_err(|_| StoreError::Corrupt(format!("{what} {v}")))
+}
+
+/// vnet ids are at most 24 bits, VLANs 12: both fit an `integer`.
+fn vnet_param(vnet: u32) -> Result<i32, StoreError> {
+    i32::try_from(vnet)
+        .map_err(|_| StoreError::Invalid(format!("invalid vnet '{vnet}': must be in 0-{VNET_MAX}")))
+}
+
+/// A log event from columns `first..first+7` of `r`: `id::text, host,
+/// vnet, type, mac::text, ip, vlan`.
+fn event_of(r: &Row, first: usize) -> Result<LogEvent, StoreError> {
+    let g = |e: postgres::Error| StoreError::Corrupt(format!("event row: {e}"));
+    let id: String = r.try_get(first).map_err(g)?;
+    let host: String = r.try_get(first + 1).map_err(g)?;
+    let vnet: i32 = r.try_get(first + 2).map_err(g)?;
+    let ty: i16 = r.try_get(first + 3).map_err(g)?;
+    let mac: String = r.try_get(first + 4).map_err(g)?;
+    let ip: Option<IpAddr> = r.try_get(first + 5).map_err(g)?;
+    let vlan: Option<i32> = r.try_get(first + 6).map_err(g)?;
+    let mac = mac_of(&mac)?;
+    let record = match ty {
+        1 => LogRecord::Vl2 { mac },
+        2 => LogRecord::Vl3 {
+            ip: ip.ok_or_else(|| StoreError::Corrupt("VL3 event without IP".into()))?,
+            mac,
+            vlan: u16_of(vlan.unwrap_or(0), "VLAN")?,
+        },
+        t => return Err(StoreError::Corrupt(format!("event type {t}"))),
+    };
+    Ok(LogEvent {
+        id: event_id_of(&id)?,
+        host,
+        vnet: u32_of(vnet, "vnet")?,
+        record,
+    })
+}
+
+fn nic_of(r: &Row) -> Result<Nic, StoreError> {
+    let g = |e: postgres::Error| StoreError::Corrupt(format!("nic row: {e}"));
+    Ok(Nic {
+        vnet: u32_of(r.try_get(0).map_err(g)?, "vnet")?,
+        mac: mac_of(r.try_get::<_, &str>(1).map_err(g)?)?,
+        ip: r.try_get(2).map_err(g)?,
+        vlan: u16_of(r.try_get(3).map_err(g)?, "VLAN")?,
+        host: r.try_get(4).map_err(g)?,
+    })
+}
+
+fn underlay_of(ip: IpAddr, port: i32) -> Result<Underlay, StoreError> {
+    Ok(Underlay {
+        ip: to_wire_ip(ip),
+        port: u16_of(port, "port")?,
+    })
+}
+
+const Q_VL2: &str = "SELECT h.ip, h.port FROM nics n JOIN hosts h ON h.id = n.host \
+                     WHERE n.vnet = $1 AND n.mac = $2::text::macaddr";
+const Q_VL3: &str = "SELECT n.mac::text, h.ip, h.port FROM nics n JOIN hosts h ON h.id = n.host \
+                     WHERE n.vnet = $1 AND n.ip = $2";
+const Q_LOG_FETCH: &str = "SELECT h.id, e.id::text, e.host, e.vnet, e.type, e.mac::text, e.ip, \
+     e.vlan FROM hosts h LEFT JOIN LATERAL (SELECT * FROM events WHERE host = h.id \
+     ORDER BY seq LIMIT $2) e ON true WHERE h.ip = $1 ORDER BY e.seq";
+const Q_LOG_RM: &str = "DELETE FROM events WHERE id = ANY($1::text[]::uuid[])";
+const Q_GENERATION: &str = "SELECT generation FROM portolan_meta";
+const Q_BUMP: &str = "UPDATE portolan_meta SET generation = generation + 1";
+const Q_HOST_EXISTS: &str = "SELECT 1 FROM hosts WHERE id = $1";
+const Q_HOST_BY_IP: &str = "SELECT id FROM hosts WHERE ip = $1";
+const Q_GET_NIC: &str = "SELECT vnet, mac::text, ip, vlan, host FROM nics \
+                         WHERE vnet = $1 AND mac = $2::text::macaddr";
+const Q_IP_USED: &str = "SELECT 1 FROM nics WHERE vnet = $1 AND ip = $2";
+const Q_VNET_HOSTS: &str = "SELECT DISTINCT host FROM nics WHERE vnet = $1";
+const Q_INSERT_EVENTS: &str = "INSERT INTO events (id, host, vnet, type, mac, ip, vlan) \
+     SELECT u.id::uuid, u.host, $3, $4, $5::text::macaddr, $6, $7 \
+     FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(id, host, n) ORDER BY u.n";
+
+impl PostgresStore {
+    /// Connect to the database named by `url` (`postgres://…` or
+    /// `postgresql://…`), then create or upgrade its schema. A database
+    /// whose schema is newer than this portolan's is refused.
+    pub fn open(url: &str) -> Result<PostgresStore, StoreError> {
+        let mut config: Config = url
+            .parse()
+            .map_err(|e| StoreError::Invalid(format!("invalid PostgreSQL URL: {e}")))?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("portolan");
+        }
+        let s = PostgresStore {
+            name: describe(&config),
+            config,
+            pool: Mutex::new(Vec::new()),
+        };
+        let mut c = s.connect()?;
+        schema::migrate(&mut c.client).map_err(|e| match e {
+            schema::MigrateError::Newer(have) => StoreError::Backend(format!(
+                "PostgreSQL {}: schema version {have} is newer than this portolan's \
+                 {SCHEMA_VERSION}; upgrade portolan",
+                s.name
+            )),
+            schema::MigrateError::Db(e) => s.err(e),
+        })?;
+        s.put(c);
+        Ok(s)
+    }
+
+    /// `host:port/dbname` of the database.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn err(&self, e: postgres::Error) -> StoreError {
+        if let Some(db) = e.as_db_error() {
+            if *db.code() == SqlState::INSUFFICIENT_PRIVILEGE {
+                return StoreError::PermissionDenied(format!(
+                    "PostgreSQL {}: {}",
+                    self.name,
+                    db.message()
+                ));
+            }
+            return StoreError::Backend(format!("PostgreSQL {}: {}", self.name, db.message()));
+        }
+        StoreError::Backend(format!("PostgreSQL {}: {e}", self.name))
+    }
+
+    fn connect(&self) -> Result<Conn, StoreError> {
+        let client = self.config.connect(NoTls).map_err(|e| {
+            StoreError::Backend(format!("PostgreSQL {}: cannot connect: {}", self.name, {
+                // The cause (e.g. "Connection refused") is the useful part.
+                match std::error::Error::source(&e) {
+                    Some(src) => src.to_string(),
+                    None => e.to_string(),
+                }
+            }))
+        })?;
+        Ok(Conn {
+            client,
+            stmts: HashMap::new(),
+        })
+    }
+
+    /// A pooled connection (and whether it came from the pool), or a new one.
+    fn take(&self) -> Result<(Conn, bool), StoreError> {
+        let pooled = self.pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        match pooled {
+            Some(c) if !c.client.is_closed() => Ok((c, true)),
+            _ => Ok((self.connect()?, false)),
+        }
+    }
+
+    fn put(&self, c: Conn) {
+        if c.client.is_closed() {
+            return;
+        }
+        let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
+        if pool.len() < POOL_IDLE_MAX {
+            pool.push(c);
+        }
+    }
+
+    /// Run the read-only `f` on a pooled connection; if that connection
+    /// turns out to be dead, once more on a fresh one.
+    fn read<T>(
+        &self,
+        f: impl Fn(&mut Db<'_, Client>) -> Result<T, postgres::Error>,
+    ) -> Result<T, StoreError> {
+        let (mut c, pooled) = self.take()?;
+        match f(&mut c.db()) {
+            Ok(v) => {
+                self.put(c);
+                Ok(v)
+            }
+            Err(e) if pooled && is_connection_error(&e) => {
+                drop(c);
+                let mut c = self.connect()?;
+                let r = f(&mut c.db()).map_err(|e| self.err(e));
+                self.put(c);
+                r
+            }
+            Err(e) => {
+                self.put(c);
+                Err(self.err(e))
+            }
+        }
+    }
+
+    /// Run `f` in one transaction that first bumps the generation (which
+    /// serialises all changes, see the module comment); committed only when
+    /// `f` succeeds. A pooled connection is checked before the transaction
+    /// begins, so a change never starts on a dead one.
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&mut Tx<'_, '_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let (mut c, pooled) = self.take()?;
+        if pooled && c.client.is_valid(CONNECT_TIMEOUT).is_err() {
+            c = self.connect()?;
+        }
+        let r = self.write_on(&mut c, f);
+        self.put(c);
+        r
+    }
+
+    fn write_on<T>(
+        &self,
+        c: &mut Conn,
+        f: impl FnOnce(&mut Tx<'_, '_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut tx = c.client.transaction().map_err(|e| self.err(e))?;
+        let v = {
+            let mut db = Db {
+                c: &mut tx,
+                stmts: &mut c.stmts,
+            };
+            db.execute(Q_BUMP, &[]).map_err(|e| self.err(e))?;
+            f(&mut db)?
+        };
+        // An error drops `tx`, which rolls back.
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(v)
+    }
+}
+
+/// Checks and reads used inside change transactions.
+impl PostgresStore {
+    fn host_exists(&self, tx: &mut Tx<'_, '_>, id: &str) -> Result<bool, StoreError> {
+        Ok(tx
+            .query_opt(Q_HOST_EXISTS, &[&id])
+            .map_err(|e| self.err(e))?
+            .is_some())
+    }
+
+    fn get_nic(&self, tx: &mut Tx<'_, '_>, vnet: u32, mac: Mac) -> Result<Option<Nic>, StoreError> {
+        let v = vnet_param(vnet)?;
+        tx.query_opt(Q_GET_NIC, &[&v, &mac_text(mac)])
+            .map_err(|e| self.err(e))?
+            .map(|r| nic_of(&r))
+            .transpose()
+    }
+
+    fn vnet_hosts(&self, tx: &mut Tx<'_, '_>, vnet: u32) -> Result<Vec<String>, StoreError> {
+        let v = vnet_param(vnet)?;
+        tx.query(Q_VNET_HOSTS, &[&v])
+            .map_err(|e| self.err(e))?
+            .iter()
+            .map(|r| {
+                r.try_get(0)
+                    .map_err(|e| StoreError::Corrupt(format!("host id: {e}")))
+            })
+            .collect()
+    }
+
+    /// Write `evs`, which one change made: they share a vnet and a record
+    /// and differ in id and host. One statement for all of them.
+    fn insert_events(&self, tx: &mut Tx<'_, '_>, evs: &[LogEvent]) -> Result<(), StoreError> {
+        let Some(first) = evs.first() else {
+            return Ok(());
+        };
+        if evs
+            .iter()
+            .any(|e| e.vnet != first.vnet || e.record != first.record)
+        {
+            // Not one change's events: one statement per event.
+            for e in evs {
+                self.insert_events(tx, std::slice::from_ref(e))?;
+            }
+            return Ok(());
+        }
+        let ids: Vec<String> = evs.iter().map(|e| event_id_text(&e.id)).collect();
+        let hosts: Vec<&str> = evs.iter().map(|e| e.host.as_str()).collect();
+        let vnet = vnet_param(first.vnet)?;
+        let (ty, mac, ip, vlan): (i16, Mac, Option<IpAddr>, Option<i32>) = match &first.record {
+            LogRecord::Vl2 { mac } => (1, *mac, None, None),
+            LogRecord::Vl3 { ip, mac, vlan } => (2, *mac, Some(*ip), Some(i32::from(*vlan))),
+        };
+        tx.execute(
+            Q_INSERT_EVENTS,
+            &[&ids, &hosts, &vnet, &ty, &mac_text(mac), &ip, &vlan],
+        )
+        .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// A unique-constraint violation as the matching [`StoreError`] (changes
+    /// are serialised, so this only happens if something else writes the
+    /// tables).
+    fn unique_err(
+        &self,
+        e: postgres::Error,
+        nic: Option<&Nic>,
+        host: Option<(&str, IpAddr)>,
+    ) -> StoreError {
+        let Some(db) = e.as_db_error() else {
+            return self.err(e);
+        };
+        if *db.code() != SqlState::UNIQUE_VIOLATION {
+            return self.err(e);
+        }
+        match (db.constraint(), nic, host) {
+            (Some("nics_pkey"), Some(n), _) => StoreError::MacInUse {
+                mac: n.mac,
+                vnet: n.vnet,
+            },
+            (Some("nics_vnet_ip_key"), Some(n), _) => StoreError::IpInUse {
+                ip: n.ip,
+                vnet: n.vnet,
+            },
+            (Some("hosts_pkey"), _, Some((id, _))) => StoreError::HostExists(id.into()),
+            (Some("hosts_ip_key"), _, Some((_, ip))) => StoreError::UnderlayInUse {
+                ip,
+                host: "?".into(),
+            },
+            _ => self.err(e),
+        }
+    }
+}
+
+impl Store for PostgresStore {
+    fn kind(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn vl2_lookup(&self, vnet: u32, mac: Mac) -> Result<Option<Underlay>, StoreError> {
+        let Ok(v) = i32::try_from(vnet) else {
+            return Ok(None);
+        };
+        let m = mac_text(mac);
+        let row = self.read(|db| db.query_opt(Q_VL2, &[&v, &m]))?;
+        row.map(|r| {
+            let g = |e: postgres::Error| StoreError::Corrupt(format!("host row: {e}"));
+            underlay_of(r.try_get(0).map_err(g)?, r.try_get(1).map_err(g)?)
+        })
+        .transpose()
+    }
+
+    fn vl3_lookup(&self, vnet: u32, ip: Ipv6Addr) -> Result<Option<Vl3Entry>, StoreError> {
+        let Ok(v) = i32::try_from(vnet) else {
+            return Ok(None);
+        };
+        let ip = from_wire_ip(ip);
+        let row = self.read(|db| db.query_opt(Q_VL3, &[&v, &ip]))?;
+        row.map(|r| {
+            let g = |e: postgres::Error| StoreError::Corrupt(format!("nic row: {e}"));
+            Ok(Vl3Entry {
+                mac: mac_of(r.try_get::<_, &str>(0).map_err(g)?)?,
+                underlay: underlay_of(r.try_get(1).map_err(g)?, r.try_get(2).map_err(g)?)?,
+            })
+        })
+        .transpose()
+    }
+
+    fn log_fetch(
+        &self,
+        underlay: Ipv6Addr,
+        max_bytes: usize,
+    ) -> Result<Option<Vec<LogEvent>>, StoreError> {
+        let ip = from_wire_ip(underlay);
+        // At most max_bytes / 32 records can fit.
+        let limit = i64::try_from(max_bytes / 32).unwrap_or(i64::MAX);
+        let rows = self.read(|db| db.query(Q_LOG_FETCH, &[&ip, &limit]))?;
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        let mut out = Vec::new();
+        let mut used = 0usize;
+        for r in &rows {
+            // The host without events: one row of NULL event columns.
+            let id: Option<&str> = r
+                .try_get(1)
+                .map_err(|e| StoreError::Corrupt(format!("event row: {e}")))?;
+            if id.is_none() {
+                break;
+            }
+            let ev = event_of(r, 1)?;
+            used += ev.record.wire_len();
+            if used > max_bytes {
+                break;
+            }
+            out.push(ev);
+        }
+        Ok(Some(out))
+    }
+
+    fn log_remove(&self, ids: &[EventId]) -> Result<usize, StoreError> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let ids: Vec<String> = ids.iter().map(event_id_text).collect();
+        let n = self.read(|db| db.execute(Q_LOG_RM, &[&ids]))?;
+        Ok(n as usize)
+    }
+
+    fn generation(&self) -> Result<u64, StoreError> {
+        let row = self.read(|db| db.query_opt(Q_GENERATION, &[]))?;
+        let v: i64 = row
+            .ok_or_else(|| StoreError::Corrupt("portolan_meta is empty".into()))?
+            .try_get(0)
+            .map_err(|e| StoreError::Corrupt(format!("generation: {e}")))?;
+        Ok(v as u64)
+    }
+
+    fn add_host(&self, id: &str, ip: IpAddr, port: u16) -> Result<(), StoreError> {
+        validate_host_id(id)?;
+        let ip = from_wire_ip(to_wire_ip(ip));
+        self.write(|tx| {
+            if self.host_exists(tx, id)? {
+                return Err(StoreError::HostExists(id.into()));
+            }
+            let other = tx
+                .query_opt(Q_HOST_BY_IP, &[&ip])
+                .map_err(|e| self.err(e))?;
+            if let Some(r) = other {
+                return Err(StoreError::UnderlayInUse {
+                    ip,
+                    host: r.try_get(0).unwrap_or_default(),
+                });
+            }
+            tx.execute(
+                "INSERT INTO hosts (id, ip, port) VALUES ($1, $2, $3)",
+                &[&id, &ip, &i32::from(port)],
+            )
+            .map_err(|e| self.unique_err(e, None, Some((id, ip))))?;
+            Ok(())
+        })
+    }
+
+    fn remove_host(&self, id: &str) -> Result<(), StoreError> {
+        self.write(|tx| {
+            if !self.host_exists(tx, id)? {
+                return Err(StoreError::UnknownHost(id.into()));
+            }
+            let count: i64 = tx
+                .query_opt("SELECT count(*) FROM nics WHERE host = $1", &[&id])
+                .map_err(|e| self.err(e))?
+                .map_or(Ok(0), |r| r.try_get(0))
+                .map_err(|e| StoreError::Corrupt(format!("count: {e}")))?;
+            if count > 0 {
+                return Err(StoreError::HostHasNics {
+                    host: id.into(),
+                    count: count as u64,
+                });
+            }
+            tx.execute("DELETE FROM events WHERE host = $1", &[&id])
+                .map_err(|e| self.err(e))?;
+            tx.execute("DELETE FROM hosts WHERE id = $1", &[&id])
+                .map_err(|e| self.err(e))?;
+            Ok(())
+        })
+    }
+
+    fn add_nic(&self, nic: &Nic) -> Result<Vec<LogEvent>, StoreError> {
+        validate_nic(nic)?;
+        let vnet = vnet_param(nic.vnet)?;
+        let ip = from_wire_ip(to_wire_ip(nic.ip));
+        self.write(|tx| {
+            if !self.host_exists(tx, &nic.host)? {
+                return Err(StoreError::UnknownHost(nic.host.clone()));
+            }
+            if self.get_nic(tx, nic.vnet, nic.mac)?.is_some() {
+                return Err(StoreError::MacInUse {
+                    mac: nic.mac,
+                    vnet: nic.vnet,
+                });
+            }
+            let used = tx
+                .query_opt(Q_IP_USED, &[&vnet, &ip])
+                .map_err(|e| self.err(e))?;
+            if used.is_some() {
+                return Err(StoreError::IpInUse {
+                    ip: nic.ip,
+                    vnet: nic.vnet,
+                });
+            }
+            let hosts = self.vnet_hosts(tx, nic.vnet)?;
+            tx.execute(
+                "INSERT INTO nics (vnet, mac, ip, vlan, host) \
+                 VALUES ($1, $2::text::macaddr, $3, $4, $5)",
+                &[
+                    &vnet,
+                    &mac_text(nic.mac),
+                    &ip,
+                    &i32::from(nic.vlan),
+                    &nic.host,
+                ],
+            )
+            .map_err(|e| self.unique_err(e, Some(nic), None))?;
+            let evs = plan::add_nic(nic, &hosts);
+            self.insert_events(tx, &evs)?;
+            Ok(evs)
+        })
+    }
+
+    fn remove_nic(&self, vnet: u32, mac: Mac) -> Result<(Nic, Vec<LogEvent>), StoreError> {
+        self.write(|tx| {
+            let nic = self
+                .get_nic(tx, vnet, mac)?
+                .ok_or(StoreError::UnknownNic { mac, vnet })?;
+            let hosts = self.vnet_hosts(tx, vnet)?;
+            tx.execute(
+                "DELETE FROM nics WHERE vnet = $1 AND mac = $2::text::macaddr",
+                &[&vnet_param(vnet)?, &mac_text(mac)],
+            )
+            .map_err(|e| self.err(e))?;
+            let evs = plan::remove_nic(&nic, &hosts);
+            self.insert_events(tx, &evs)?;
+            Ok((nic, evs))
+        })
+    }
+
+    fn move_nic(
+        &self,
+        vnet: u32,
+        mac: Mac,
+        host: &str,
+    ) -> Result<(Nic, Vec<LogEvent>), StoreError> {
+        self.write(|tx| {
+            let nic = self
+                .get_nic(tx, vnet, mac)?
+                .ok_or(StoreError::UnknownNic { mac, vnet })?;
+            if !self.host_exists(tx, host)? {
+                return Err(StoreError::UnknownHost(host.into()));
+            }
+            if nic.host == host {
+                return Err(StoreError::SameHost {
+                    mac,
+                    vnet,
+                    host: host.into(),
+                });
+            }
+            let hosts = self.vnet_hosts(tx, vnet)?;
+            tx.execute(
+                "UPDATE nics SET host = $3 WHERE vnet = $1 AND mac = $2::text::macaddr",
+                &[&vnet_param(vnet)?, &mac_text(mac), &host],
+            )
+            .map_err(|e| self.err(e))?;
+            let evs = plan::move_nic(&nic, host, &hosts);
+            self.insert_events(tx, &evs)?;
+            let moved = Nic {
+                host: host.into(),
+                ..nic
+            };
+            Ok((moved, evs))
+        })
+    }
+
+    fn list_hosts(&self) -> Result<Vec<Host>, StoreError> {
+        let rows = self.read(|db| {
+            db.query(
+                "SELECT id, ip, port FROM hosts ORDER BY id COLLATE \"C\"",
+                &[],
+            )
+        })?;
+        rows.iter()
+            .map(|r| {
+                let g = |e: postgres::Error| StoreError::Corrupt(format!("host row: {e}"));
+                Ok(Host {
+                    id: r.try_get(0).map_err(g)?,
+                    ip: r.try_get(1).map_err(g)?,
+                    port: u16_of(r.try_get(2).map_err(g)?, "port")?,
+                })
+            })
+            .collect()
+    }
+
+    fn list_nics(&self, vnet: Option<u32>) -> Result<Vec<Nic>, StoreError> {
+        let v = vnet.map(vnet_param).transpose()?;
+        let rows = self.read(|db| {
+            db.query(
+                "SELECT vnet, mac::text, ip, vlan, host FROM nics \
+                 WHERE $1::integer IS NULL OR vnet = $1 ORDER BY vnet, mac",
+                &[&v],
+            )
+        })?;
+        rows.iter().map(nic_of).collect()
+    }
+
+    fn list_events(&self, host: Option<&str>) -> Result<Vec<LogEvent>, StoreError> {
+        let rows = self.read(|db| {
+            db.query(
+                "SELECT e.id::text, e.host, e.vnet, e.type, e.mac::text, e.ip, e.vlan \
+                 FROM events e WHERE $1::text IS NULL OR e.host = $1 ORDER BY e.seq",
+                &[&host],
+            )
+        })?;
+        rows.iter().map(|r| event_of(r, 0)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests;
