@@ -782,7 +782,8 @@ impl Backend for FakeBackend {
         if req.mtu > dev.mtu || req.vid > VLAN_ID_MAX {
             return Err(errno::EINVAL);
         }
-        let mac = if req.mac_type == VNIC_MAC_ADDR_TYPE_FIXED {
+        // As fkoverlayd: a random address handed back is kept.
+        let mac = if req.mac_type == VNIC_MAC_ADDR_TYPE_FIXED || req.mac != [0; 6] {
             req.mac
         } else {
             self.random_mac()

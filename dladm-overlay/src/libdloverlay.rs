@@ -250,6 +250,15 @@ pub fn commit_sys(
 
     // 5. varpd activation (plugin start, association with the device).
     if let Err(e) = b.varpd_instance_activate(id) {
+        // A plugin that refuses to start says why by degrading the device
+        // (the files plugin: `path:line:col: problem`); the door itself
+        // carries only an errno (illumos' envelope), so read it back from
+        // the kernel before the device is rolled back.
+        if let Ok((true, msg)) = b.ovl_status(linkid) {
+            if !msg.is_empty() {
+                errs.append(msg);
+            }
+        }
         errs.append(format!(
             "failed to activate varpd instance: {}",
             strerror(e)
@@ -340,22 +349,27 @@ pub fn delete(b: &mut dyn Backend, linkid: LinkId, flags: u32) -> Result<(), Sta
         return Err(Status::BadArg);
     }
     if info.flags & DLADM_OPT_ACTIVE != 0 {
+        // Reach varpd and find the instance before changing anything, so
+        // a door we may not use stops the delete while nothing is undone.
+        let inst = match b.varpd_open() {
+            Ok(()) => match b.varpd_lookup(linkid) {
+                Ok(id) => Some(id),
+                Err(errno::ENOENT) => None,
+                Err(e) => return Err(st(e)),
+            },
+            // No varpd means no instance to remove.
+            Err(errno::ENOENT) | Err(errno::ECONNREFUSED) => None,
+            Err(e) => return Err(st(e)),
+        };
         match b.ovl_delete(linkid) {
             Ok(()) | Err(errno::ENOENT) => {}
             Err(e) => return Err(st(e)),
         }
-        match b.varpd_open() {
-            Ok(()) => match b.varpd_lookup(linkid) {
-                Ok(id) => match b.varpd_instance_destroy(id) {
-                    Ok(()) | Err(errno::ENOENT) => {}
-                    Err(e) => return Err(st(e)),
-                },
-                Err(errno::ENOENT) => {}
+        if let Some(id) = inst {
+            match b.varpd_instance_destroy(id) {
+                Ok(()) | Err(errno::ENOENT) => {}
                 Err(e) => return Err(st(e)),
-            },
-            // No varpd means no instance to remove.
-            Err(errno::ENOENT) | Err(errno::ECONNREFUSED) => {}
-            Err(e) => return Err(st(e)),
+            }
         }
     }
     let f = flags & info.flags;

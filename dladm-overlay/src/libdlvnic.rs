@@ -165,11 +165,10 @@ fn up_one(b: &mut dyn Backend, l: &LinkInfo, over_filter: Option<LinkId>) -> Res
             return Ok(false);
         }
     }
-    // A persistent VNIC keeps the address it was first given.
-    let (mac_type, mac) = match mac {
-        Some(m) => (VNIC_MAC_ADDR_TYPE_FIXED, m),
-        None => (mac_type, [0u8; 6]),
-    };
+    // A persistent VNIC keeps the address it was first given, and its
+    // type: a random address stays `random` (fkoverlayd reuses the
+    // address it is handed back).
+    let mac = mac.unwrap_or([0u8; 6]);
     b.vnic_create(&VnicCreate {
         linkid: Some(l.linkid),
         name: l.name.clone(),

@@ -33,6 +33,10 @@ use crate::prop::{PropInfo, Range, PROP_SIZEMAX};
 /// `die()` when `dladm_open` fails). Gets the node's path and the errno.
 pub type OpenFailed = fn(&Path, Errno) -> !;
 
+/// How long `delete-overlay` waits for the driver's DELETE
+/// (`DLADM_DELETE_TIMEOUT` overrides it, in seconds).
+const DELETE_TIMEOUT_SECS: u64 = 10;
+
 /// The system's dld node and varpd door.
 pub struct RealBackend {
     /// Opened at the first ioctl, so usage errors and `help` need no
@@ -333,8 +337,34 @@ impl Backend for RealBackend {
     }
 
     fn ovl_delete(&mut self, linkid: LinkId) -> Result<(), Errno> {
+        // The driver's DELETE waits until every lookup queued for varpd on
+        // the device is answered: with varpd down it would hang for good.
+        let secs = std::env::var("DLADM_DELETE_TIMEOUT")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(DELETE_TIMEOUT_SECS);
         let mut d = overlay_ioc_delete_t { oid_linkid: linkid };
-        self.ioc(OVERLAY_IOC_DELETE, &mut d)
+        let r = self
+            .dld()
+            .ioctl_within(
+                OVERLAY_IOC_DELETE,
+                d.as_bytes_mut(),
+                std::time::Duration::from_secs(secs),
+            )
+            .map_err(en);
+        if r == Err(errno::ETIMEDOUT) {
+            let varpd = if Client::open(&self.door).is_ok() {
+                "varpd is running but has not answered them"
+            } else {
+                "varpd is not running: start it with 'varpd'"
+            };
+            eprintln!(
+                "dladm: the overlay device still has lookups queued for varpd after {secs} s; \
+                 {varpd}. The driver deletes the device once they are answered; then run \
+                 delete-overlay again to remove the link"
+            );
+        }
+        r
     }
 
     fn ovl_activate(&mut self, linkid: LinkId) -> Result<(), Errno> {

@@ -121,6 +121,19 @@ impl KDev {
         self.imp.ioctl(cmd, arg, &[], false).map(|_| ())
     }
 
+    /// [`KDev::ioctl`] that gives up after `timeout` with `ETIMEDOUT` (on
+    /// Linux; an ioctl on illumos' device cannot be abandoned, so there it
+    /// waits). The request itself is not withdrawn: the driver finishes it
+    /// when it can, and the handle drops the connection it was sent on.
+    pub fn ioctl_within(
+        &self,
+        cmd: u32,
+        arg: &mut [u8],
+        timeout: std::time::Duration,
+    ) -> Result<(), Errno> {
+        self.imp.ioctl_within(cmd, arg, timeout)
+    }
+
     /// An ioctl that carries a frame: `INJECT`/`RESEND` send `data_in`
     /// (`otp_size` in `arg` must already say how many bytes); `PKT` returns
     /// the copied frame (at most `otp_size` of `arg` bytes), and `arg`'s
@@ -398,6 +411,45 @@ mod imp {
         pub fn connections(&self) -> usize {
             self.pool().total
         }
+
+        /// One request on a connection of its own, waiting at most `t` for
+        /// the answer; a connection that timed out is out of step with the
+        /// server and is dropped.
+        pub fn ioctl_within(
+            &self,
+            cmd: u32,
+            arg: &mut [u8],
+            t: std::time::Duration,
+        ) -> Result<(), Errno> {
+            if matches!(self.kind, Kind::Serial) || arg.len() > FK_MAX_ARG {
+                return self.ioctl(cmd, arg, &[], false).map(|_| ());
+            }
+            let mut s = self.take()?;
+            let _ = s.set_read_timeout(Some(t));
+            match request(&mut s, cmd, arg, &[]) {
+                Ok(r) => {
+                    let _ = s.set_read_timeout(None);
+                    self.put(s);
+                    let n = r.arg.len().min(arg.len());
+                    arg[..n].copy_from_slice(&r.arg[..n]);
+                    if r.errno != 0 {
+                        return Err(Errno(r.errno as i32));
+                    }
+                    Ok(())
+                }
+                Err(e) => {
+                    self.forget();
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) {
+                        Err(Errno::ETIMEDOUT)
+                    } else {
+                        Err(Errno::from_io(&e))
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -445,6 +497,16 @@ mod imp {
         /// One descriptor, usable by any number of threads at once.
         pub fn connections(&self) -> usize {
             1
+        }
+
+        /// An ioctl cannot be abandoned here: it waits.
+        pub fn ioctl_within(
+            &self,
+            cmd: u32,
+            arg: &mut [u8],
+            _t: std::time::Duration,
+        ) -> Result<(), Errno> {
+            self.ioctl(cmd, arg, &[], false).map(|_| ())
         }
 
         pub fn ioctl(

@@ -78,6 +78,12 @@ pub fn state_dir(root: &Path) -> PathBuf {
     varpd_dir(root)
 }
 
+/// The uids fkoverlayd grants `PRIV_SYS_DL_CONFIG` (Linux only; written
+/// by fkoverlayd, read by varpd's door).
+pub fn dl_config_uids_path(root: &Path) -> PathBuf {
+    under(root, "/run/overlay/dl_config_uids")
+}
+
 /// varpd's log once it has daemonised (its standard output and error).
 pub fn varpd_log(root: &Path) -> PathBuf {
     varpd_dir(root).join("varpd.log")

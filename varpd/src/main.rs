@@ -347,8 +347,19 @@ fn main() {
     }
 
     let v = vh.clone();
-    let handler: Arc<libvarpd::door::transport::Handler> =
-        Arc::new(move |req, cred| server::dispatch(&v, req, cred));
+    // On Linux the uids fkoverlayd grants PRIV_SYS_DL_CONFIG (its -u) are
+    // privileged here too, so both daemons decide alike.
+    let dl_config_uids = paths::dl_config_uids_path(&root);
+    let handler: Arc<libvarpd::door::transport::Handler> = Arc::new(move |req, cred| {
+        let mut c = *cred;
+        if !c.privileged
+            && cfg!(not(target_os = "illumos"))
+            && privs::dl_config_uid(&dl_config_uids, c.uid)
+        {
+            c.privileged = true;
+        }
+        server::dispatch(&v, req, &c)
+    });
     let ds = match DoorServer::create(&door, handler) {
         Ok(d) => d,
         Err(e) => ready.fatal(&format!(

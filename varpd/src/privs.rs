@@ -194,3 +194,25 @@ mod imp {
         Ok(())
     }
 }
+
+/// Whether `uid` is listed in fkoverlayd's `dl_config_uids` file at
+/// `path` (Linux): fkoverlayd grants it `PRIV_SYS_DL_CONFIG`, so varpd's
+/// door grants it the mutating commands too. The file counts only if root
+/// owns it and nobody else may write it. Read at each call, so a restarted
+/// fkoverlayd's list applies at once.
+pub fn dl_config_uid(path: &Path, uid: u32) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return false;
+    };
+    if !meta.is_file() || meta.uid() != 0 || meta.mode() & 0o022 != 0 || meta.len() > 65536 {
+        return false;
+    }
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return false;
+    };
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .any(|l| l.parse::<u32>() == Ok(uid))
+}

@@ -348,6 +348,20 @@ impl Links {
                 }
                 m
             }
+            // A random address given back (dladm up-vnic re-creating a
+            // persistent VNIC) is kept, and so is its type.
+            VNIC_MAC_ADDR_TYPE_RANDOM if c.fvc_mac != [0; 6] => {
+                let m = c.fvc_mac;
+                if m[0] & 1 != 0 {
+                    undo(self);
+                    return Err(EINVAL);
+                }
+                if taken(&m) {
+                    undo(self);
+                    return Err(EEXIST);
+                }
+                m
+            }
             VNIC_MAC_ADDR_TYPE_RANDOM => {
                 let mut m = random_mac();
                 for _ in 0..8 {

@@ -101,7 +101,29 @@ fn start(root: &Path, opts: &Opts) -> Result<(Arc<Host>, Server), String> {
     )?;
     let pid = root.join("run/overlay/fkoverlayd.pid");
     let _ = std::fs::write(&pid, format!("{}\n", std::process::id()));
+    publish_dl_config_uids(root, &opts.uids)?;
     Ok((host, server))
+}
+
+/// `R/run/overlay/dl_config_uids`: the non-root uids that hold
+/// PRIV_SYS_DL_CONFIG here (`-u` and `dl_config_uids`), one per line, so
+/// that varpd grants its door's mutating commands to exactly the callers
+/// fkoverlayd grants the driver's: a change allowed by one is never
+/// refused half-way by the other. Root-owned, mode 0644, replaced
+/// atomically.
+fn publish_dl_config_uids(root: &Path, uids: &[u32]) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = root.join("run/overlay");
+    let path = dir.join("dl_config_uids");
+    let tmp = dir.join(".dl_config_uids.tmp");
+    let mut text = String::from("# uids granted PRIV_SYS_DL_CONFIG by fkoverlayd\n");
+    for u in uids {
+        text.push_str(&format!("{u}\n"));
+    }
+    std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o644)))
+        .and_then(|()| std::fs::rename(&tmp, &path))
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 fn wait_for_signal() {
@@ -170,6 +192,7 @@ fn stop(host: &Host, server: &Server, root: &Path) {
     server.unlink();
     host.shutdown();
     let _ = std::fs::remove_file(root.join("run/overlay/fkoverlayd.pid"));
+    let _ = std::fs::remove_file(root.join("run/overlay/dl_config_uids"));
 }
 
 fn run_foreground(root: &Path, opts: &Opts) -> ExitCode {
