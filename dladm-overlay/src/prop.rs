@@ -235,7 +235,10 @@ fn accepted(info: &PropInfo) -> String {
             }
         }
         OVERLAY_PROP_T_IP => "must be an IPv4 or IPv6 address".into(),
-        OVERLAY_PROP_T_STRING => format!("must be at most {} bytes", PROP_SIZEMAX - 1),
+        OVERLAY_PROP_T_STRING => match &info.range {
+            Range::Str(v) if !v.is_empty() => format!("must be one of {}", v.join(",")),
+            _ => format!("must be at most {} bytes", PROP_SIZEMAX - 1),
+        },
         _ => "unsupported property type".into(),
     }
 }
@@ -289,6 +292,12 @@ pub fn parse_value(info: &PropInfo, value: &str) -> Result<Vec<u8>, String> {
         OVERLAY_PROP_T_STRING => {
             if value.len() >= PROP_SIZEMAX || value.as_bytes().contains(&0) {
                 return Err(bad());
+            }
+            // A property that lists its possible values takes only those.
+            if let Range::Str(v) = &info.range {
+                if !v.is_empty() && !v.iter().any(|p| p == value) {
+                    return Err(bad());
+                }
             }
             let mut b = value.as_bytes().to_vec();
             b.push(0);
@@ -393,6 +402,17 @@ mod tests {
         let s = info(OVERLAY_PROP_T_STRING, Range::None);
         assert_eq!(parse_value(&s, "ab").unwrap(), b"ab\0");
         assert!(parse_value(&s, &"x".repeat(256)).is_err());
+        // A string property with possible values (vxlan/ecn) takes only those.
+        let mut e = info(
+            OVERLAY_PROP_T_STRING,
+            Range::Str(vec!["normal".into(), "off".into()]),
+        );
+        e.name = "vxlan/ecn".into();
+        assert_eq!(parse_value(&e, "off").unwrap(), b"off\0");
+        assert_eq!(
+            parse_value(&e, "on").unwrap_err(),
+            "invalid value 'on' for property vxlan/ecn: must be one of normal,off"
+        );
     }
 
     #[test]
