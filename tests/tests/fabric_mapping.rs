@@ -29,9 +29,11 @@ const VLAN: u16 = 5;
 /// neighbour resolution of the VM's stack, generously.
 const FIRST_PING: Duration = Duration::from_secs(15);
 
-/// The shootdown poller asks for the log every 5–10 s; one more second
-/// for the ping's own cadence (one a second) and the lookup that follows.
-const FOLLOW: Duration = Duration::from_secs(12);
+/// The requirement is 10 s: the shootdown poller asks for the log every
+/// 5–10 s. The bound adds its timer's 1 s tick, the ping's own cadence (one
+/// a second) and the lookup that follows, and slack for a loaded machine;
+/// the time taken is printed.
+const FOLLOW: Duration = Duration::from_secs(15);
 
 fn fabric_with_vms(kind: DbKind) -> Fabric {
     let mut f = Fabric::new(FabricConfig::new("fab", 3, kind));
