@@ -18,8 +18,9 @@
 //!
 //! The lookup's cost is the first RTT less the steady RTT (ping's own
 //! figures). Reported: median, 90th percentile, min and max of each, over
-//! `FABRIC_BENCH_ROUNDS` rounds (default 200). A benchmark: it asserts
-//! only that every ping was answered.
+//! `FABRIC_BENCH_ROUNDS` rounds (default 200), on the store named by
+//! `FABRIC_BENCH_DB` (`sqlite`, the default, or `postgres`). A benchmark:
+//! it asserts only that every ping was answered.
 //!
 //! Run (root): `cargo bench -p overlay-tests --bench fabric_lookup`.
 //! Under `cargo test` it does nothing.
@@ -68,7 +69,12 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(200);
-    let mut f = Fabric::new(FabricConfig::new("fbl", 2, DbKind::Sqlite));
+    let db = match std::env::var("FABRIC_BENCH_DB") {
+        Ok(s) => DbKind::parse(&s)
+            .unwrap_or_else(|| panic!("FABRIC_BENCH_DB={s}: must be sqlite or postgres")),
+        Err(_) => DbKind::Sqlite,
+    };
+    let mut f = Fabric::new(FabricConfig::new("fbl", 2, db));
     let a = f.add_vm(0, 0);
     let b = f.add_vm(1, 0);
     let (va, vb) = (&f.vms[a], &f.vms[b]);
@@ -110,7 +116,10 @@ fn main() {
     }
     let diff = |a: &[f64], b: &[f64]| -> Vec<f64> { a.iter().zip(b).map(|(x, y)| x - y).collect() };
 
-    println!("fabric_lookup: {rounds} rounds each, RTT in ms (ping's figures)");
+    println!(
+        "fabric_lookup: {} store, {rounds} rounds each, RTT in ms (ping's figures)",
+        db.name()
+    );
     println!(
         "{:<28} {:>8} {:>8} {:>8} {:>8}",
         "", "median", "p90", "min", "max"
