@@ -16,8 +16,10 @@
 //! * [`svp`]: one request → one reply (`svp_*` handlers) with the
 //!   per-worker [`cache`];
 //! * [`stats`]: the counters and the stats socket;
-//! * [`paths`], [`config`]: files under `OVERLAY_ROOT`.
+//! * [`paths`], [`config`]: files under `OVERLAY_ROOT`;
+//! * [`bench`]: `portolan bench`, the lookup benchmark.
 
+pub mod bench;
 pub mod cache;
 pub mod config;
 pub mod paths;

@@ -86,6 +86,9 @@ pub enum Cmd {
     ListNics(ops::ListNicsArgs),
     /// List pending log events.
     ListEvents(ops::ListEventsArgs),
+    /// Measure lookups per second and latency against an in-process
+    /// portolan with a temporary SQLite store.
+    Bench(ops::BenchArgs),
 }
 
 fn root_of(cli: &Cli) -> PathBuf {

@@ -97,6 +97,105 @@ pub struct ListEventsArgs {
     pub out: OutOpts,
 }
 
+/// `bench` arguments.
+#[derive(Args, Debug, Clone)]
+pub struct BenchArgs {
+    /// Mapping counts to load (comma-separated).
+    #[arg(
+        long = "mappings",
+        default_value = "1000,100000,1000000",
+        value_delimiter = ','
+    )]
+    pub mappings: Vec<u32>,
+    /// Client counts (comma-separated).
+    #[arg(long = "clients", default_value = "1,4,16", value_delimiter = ',')]
+    pub clients: Vec<usize>,
+    /// Requests in flight per client.
+    #[arg(long = "window", default_value_t = 16)]
+    pub window: usize,
+    /// Seconds per measurement.
+    #[arg(long = "seconds", default_value_t = 3.0)]
+    pub seconds: f64,
+    /// Lookups to measure: vl2, vl3 or both.
+    #[arg(long = "op", default_value = "both")]
+    pub op: String,
+    /// Server worker threads (0: one per CPU).
+    #[arg(long = "threads", default_value_t = 0)]
+    pub threads: usize,
+    /// Server cache entries per worker and kind (0 disables the cache).
+    #[arg(long = "cache-entries", default_value_t = 1 << 19)]
+    pub cache_entries: usize,
+    /// JSON lines instead of a table.
+    #[arg(long = "json")]
+    pub json: bool,
+}
+
+fn bench(a: &BenchArgs) -> Result<(), Fail> {
+    use portolan::bench::{BenchOp, BenchOpts, BenchStore};
+    let ops: &[BenchOp] = match a.op.as_str() {
+        "vl2" => &[BenchOp::Vl2],
+        "vl3" => &[BenchOp::Vl3],
+        "both" => &[BenchOp::Vl2, BenchOp::Vl3],
+        o => return Err(Fail(format!("invalid op '{o}': must be vl2, vl3 or both"))),
+    };
+    if !a.seconds.is_finite() || a.seconds <= 0.0 || a.window == 0 {
+        return Err(Fail("--seconds and --window must be positive".into()));
+    }
+    if !a.json {
+        println!(
+            "{:<4} {:>8} {:>7} {:>6} {:>10} {:>8} {:>8} {:>9} {:>6}",
+            "OP",
+            "MAPPINGS",
+            "CLIENTS",
+            "WINDOW",
+            "LOOKUPS/S",
+            "P50(us)",
+            "P99(us)",
+            "P99.9(us)",
+            "HIT%"
+        );
+    }
+    for &m in &a.mappings {
+        let t = std::time::Instant::now();
+        let bs = BenchStore::load(m).map_err(Fail)?;
+        eprintln!(
+            "portolan: loaded {m} mappings in {:.1} s",
+            t.elapsed().as_secs_f64()
+        );
+        for &op in ops {
+            for &c in &a.clients {
+                let o = BenchOpts {
+                    mappings: m,
+                    clients: c.max(1),
+                    window: a.window,
+                    duration: std::time::Duration::from_secs_f64(a.seconds),
+                    op,
+                    threads: a.threads,
+                    cache_entries: a.cache_entries,
+                };
+                let r = portolan::bench::run(&bs, &o).map_err(Fail)?;
+                if a.json {
+                    println!("{}", serde_json::json!(r));
+                } else {
+                    println!(
+                        "{:<4} {:>8} {:>7} {:>6} {:>10.0} {:>8.1} {:>8.1} {:>9.1} {:>6.1}",
+                        format!("{:?}", r.op).to_uppercase(),
+                        r.mappings,
+                        r.clients,
+                        r.window,
+                        r.per_sec,
+                        r.p50_us,
+                        r.p99_us,
+                        r.p999_us,
+                        r.cache_hit_pct
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A failed command: its message (printed after `portolan: `).
 struct Fail(String);
 
@@ -266,6 +365,7 @@ fn stats(root: &Path, out: &OutOpts) -> Result<(), Fail> {
 fn exec(cmd: &Cmd, db: &Option<String>, root: &Path, cfg: &Config) -> Result<(), Fail> {
     match cmd {
         Cmd::Stats(out) => stats(root, out),
+        Cmd::Bench(a) => bench(a),
         Cmd::AddHost { id, addr } => {
             let (ip, port) = parse_underlay(addr)?;
             check_privilege(cfg)?;

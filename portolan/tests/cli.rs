@@ -607,3 +607,37 @@ fn privilege() {
     assert!(e.starts_with("portolan: permission denied: "), "{e}");
     let _ = std::fs::remove_dir_all(root);
 }
+
+#[test]
+fn bench_runs_and_reports() {
+    let root = tmpdir("cli-bench");
+    let out = ok(
+        &root,
+        &[
+            "bench",
+            "--mappings",
+            "200",
+            "--clients",
+            "2",
+            "--seconds",
+            "0.3",
+            "--json",
+        ],
+    );
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    for (l, op) in lines.iter().zip(["Vl2", "Vl3"]) {
+        assert_eq!(l["op"], op);
+        assert_eq!(l["mappings"], 200);
+        assert!(l["replies"].as_u64().unwrap() > 0);
+        assert!(l["p99_us"].as_f64().unwrap() >= l["p50_us"].as_f64().unwrap());
+    }
+    assert_eq!(
+        fails(&root, &["bench", "--op", "arp"]),
+        "portolan: invalid op 'arp': must be vl2, vl3 or both\n"
+    );
+    let _ = std::fs::remove_dir_all(root);
+}
