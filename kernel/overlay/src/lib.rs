@@ -23,7 +23,9 @@
 //!   `socket_open`.
 //!
 //! Module map, one concept per file, named after the illumos source:
-//! `dev` (overlay.c's device and `overlay_m_*`), `dld` and `props`
+//! `dev` (overlay.c's device and `overlay_m_*`), `ecn` (RFC 6040 on
+//! header bytes) and `flood` (head-end replication), both extensions,
+//! `dld` and `props`
 //! (overlay.c's ioctls and properties), `plugin`/`prop`/`vxlan`
 //! (overlay_plugin.c, overlay_prop.c, overlay_vxlan.c), `mux`
 //! (overlay_mux.c), `target` and `targ` (overlay_target.c), `fm`
