@@ -382,8 +382,22 @@ fn dladm_up_overlay_after_reboot() {
         return;
     }
     let (mut a, b) = two_hosts();
-    // mtu is recorded too and comes back (FIX §12 #15).
-    a.create_seed_with("10.88.88.69", "10.88.88.70", &["-p", "mtu=1350"]);
+    // mtu is recorded too and comes back (FIX §12 #15); so are the
+    // vxlan extension properties.
+    a.create_seed_with(
+        "10.88.88.69",
+        "10.88.88.70",
+        &[
+            "-p",
+            "mtu=1350",
+            "-p",
+            "vxlan/ecn=off",
+            "-p",
+            "vxlan/dscp=inherit",
+            "-p",
+            "vxlan/ttl=77",
+        ],
+    );
     b.create_seed("10.88.88.70", "10.88.88.69");
     a.ok(&["create-vnic", "-l", "demo0", "-p", "mtu=1300", "foo0"]);
     b.ok(&["create-vnic", "-l", "demo0", "foo0"]);
@@ -391,6 +405,14 @@ fn dladm_up_overlay_after_reboot() {
     a.ok(&["create-vnic", "-t", "-l", "demo0", "tmp0"]);
     let props = a.props("demo0");
     assert_eq!(props["mtu"], "1350");
+    assert_eq!(
+        (
+            &*props["vxlan/ecn"],
+            &*props["vxlan/dscp"],
+            &*props["vxlan/ttl"]
+        ),
+        ("off", "inherit", "77")
+    );
     let vnics = a.ok(&["show-vnic", "-p", "-o", "link,over,macaddress"]);
 
     a.reboot();
