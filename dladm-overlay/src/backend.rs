@@ -199,4 +199,22 @@ pub trait Backend {
     fn vnic_info(&mut self, linkid: LinkId) -> Result<VnicAttr, Errno>;
     /// Running VNICs (over `over` when given).
     fn vnic_walk(&mut self, over: Option<LinkId>) -> Result<Vec<VnicAttr>, Errno>;
+
+    // --- zones (the `zone` link property) -----------------------------------
+    /// `getzoneidbyname() != -1`: whether zone `name` exists (on Linux, its
+    /// network namespace).
+    fn zone_exists(&mut self, name: &str) -> bool {
+        let _ = name;
+        false
+    }
+    /// Assigns a running VNIC to zone `zone` (`""`: the global zone).
+    fn vnic_set_zone(&mut self, linkid: LinkId, zone: &str) -> Result<(), Errno> {
+        let _ = (linkid, zone);
+        Err(crate::errno::ENOTSUP)
+    }
+    /// The zone of a running VNIC (`""`: the global zone).
+    fn vnic_get_zone(&mut self, linkid: LinkId) -> Result<String, Errno> {
+        let _ = linkid;
+        Err(crate::errno::ENOTSUP)
+    }
 }

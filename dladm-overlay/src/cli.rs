@@ -85,6 +85,21 @@ const CMDS: &[Cmd] = &[
         linux_only: true,
     },
     Cmd {
+        name: "set-linkprop",
+        usage: Some(crate::cli_linkprop::USE_SET_LINKPROP),
+        linux_only: true,
+    },
+    Cmd {
+        name: "reset-linkprop",
+        usage: Some(crate::cli_linkprop::USE_RESET_LINKPROP),
+        linux_only: true,
+    },
+    Cmd {
+        name: "show-linkprop",
+        usage: Some(crate::cli_linkprop::USE_SHOW_LINKPROP),
+        linux_only: true,
+    },
+    Cmd {
         name: "create-overlay",
         usage: Some(USE_CREATE_OVERLAY),
         linux_only: false,
@@ -288,6 +303,9 @@ impl<'a> Cli<'a> {
                     "delete-vnic" => self.do_delete_vnic(&rest, u),
                     "show-vnic" => self.do_show_vnic(&rest, u),
                     "up-vnic" => self.do_up_vnic(&rest, u),
+                    "set-linkprop" => self.do_set_linkprop(&rest, u, false),
+                    "reset-linkprop" => self.do_set_linkprop(&rest, u, true),
+                    "show-linkprop" => self.do_show_linkprop(&rest, u),
                     "create-overlay" => self.do_create_overlay(&rest, u),
                     "delete-overlay" => self.do_delete_overlay(&rest, u),
                     "modify-overlay" => self.do_modify_overlay(&rest, u),
@@ -366,7 +384,7 @@ impl<'a> Cli<'a> {
     }
 
     /// `die_opterr()` for a bad option event.
-    fn die_opterr(&mut self, o: &Opt, use_: &str) -> Exit {
+    pub(crate) fn die_opterr(&mut self, o: &Opt, use_: &str) -> Exit {
         let msg = match o {
             Opt::MissingArg(c) => format!("option '-{c}' requires a value\nusage: {use_}"),
             Opt::Unknown(c) if c.starts_with("--") => {
@@ -380,7 +398,7 @@ impl<'a> Cli<'a> {
 
     /// Open an ofmt handle the way `ofmt_check()` does: fatal errors die,
     /// the others warn.
-    fn ofmt_open(
+    pub(crate) fn ofmt_open(
         &mut self,
         fields: Option<&str>,
         tmpl: &[Field],
@@ -398,7 +416,7 @@ impl<'a> Cli<'a> {
         o.ok_or(Exit(1))
     }
 
-    fn name2id(&mut self, name: &str) -> Result<LinkId, Status> {
+    pub(crate) fn name2id(&mut self, name: &str) -> Result<LinkId, Status> {
         self.b
             .name2info(name)
             .map(|i| i.linkid)
@@ -867,7 +885,7 @@ impl<'a> Cli<'a> {
         if let Ok(done) = &res {
             for &l in done {
                 if link_cmds_here() {
-                    if let Err(s) = vnic::up(self.b, None, Some(l)) {
+                    if let Err(s) = vnic::up_errs(self.b, None, Some(l), &mut errs) {
                         errs.append(format!(
                             "failed to bring up VNICs over datalink id {l}: {s}"
                         ));
@@ -1016,10 +1034,13 @@ impl<'a> Cli<'a> {
             },
             None => None,
         };
-        match (vnic::up(self.b, linkid, None), args.first()) {
+        let mut errs = ErrList::default();
+        match (vnic::up_errs(self.b, linkid, None, &mut errs), args.first()) {
             (Ok(_), _) => Ok(()),
-            (Err(s), Some(n)) => Err(self.die_dlerr(s, &format!("could not bring up vnic '{n}'"))),
-            (Err(s), None) => Err(self.die_dlerr(s, "could not bring vnics up")),
+            (Err(s), Some(n)) => {
+                Err(self.die_dlerrlist(s, &errs, &format!("could not bring up vnic '{n}'")))
+            }
+            (Err(s), None) => Err(self.die_dlerrlist(s, &errs, "could not bring vnics up")),
         }
     }
 

@@ -63,6 +63,10 @@ pub struct FakeBackend {
     pub devs: BTreeMap<LinkId, FDev>,
     pub insts: BTreeMap<u64, FInst>,
     pub vnics: BTreeMap<LinkId, VnicAttr>,
+    /// Zones that exist (`zone_exists`).
+    pub zones_known: std::collections::BTreeSet<String>,
+    /// The zone of each running VNIC not in the global zone.
+    pub vnic_zone: BTreeMap<LinkId, String>,
     next_linkid: LinkId,
     next_inst: u64,
     next_mac: u8,
@@ -94,6 +98,8 @@ impl FakeBackend {
             devs: BTreeMap::new(),
             insts: BTreeMap::new(),
             vnics: BTreeMap::new(),
+            zones_known: std::collections::BTreeSet::new(),
+            vnic_zone: BTreeMap::new(),
             next_linkid: 1,
             next_inst: 1,
             next_mac: 1,
@@ -157,6 +163,7 @@ impl FakeBackend {
         self.devs.clear();
         self.insts.clear();
         self.vnics.clear();
+        self.vnic_zone.clear();
         self.links.retain(|_, l| l.flags & DLADM_OPT_PERSIST != 0);
         for l in self.links.values_mut() {
             l.flags &= !DLADM_OPT_ACTIVE;
@@ -845,6 +852,7 @@ impl Backend for FakeBackend {
 
     fn vnic_delete(&mut self, linkid: LinkId, flags: u32) -> Result<(), Errno> {
         self.priv_check()?;
+        self.vnic_zone.remove(&linkid);
         if self.vnics.remove(&linkid).is_none() {
             return Err(errno::ENOENT);
         }
@@ -863,5 +871,32 @@ impl Backend for FakeBackend {
             .filter(|v| over.is_none_or(|o| o == v.over))
             .cloned()
             .collect())
+    }
+
+    fn zone_exists(&mut self, name: &str) -> bool {
+        self.zones_known.contains(name)
+    }
+
+    fn vnic_set_zone(&mut self, linkid: LinkId, zone: &str) -> Result<(), Errno> {
+        self.priv_check()?;
+        self.check("vnic_set_zone")?;
+        if !self.vnics.contains_key(&linkid) {
+            return Err(errno::ENOENT);
+        }
+        if zone.is_empty() {
+            self.vnic_zone.remove(&linkid);
+        } else if self.zones_known.contains(zone) {
+            self.vnic_zone.insert(linkid, zone.to_string());
+        } else {
+            return Err(errno::EINVAL);
+        }
+        Ok(())
+    }
+
+    fn vnic_get_zone(&mut self, linkid: LinkId) -> Result<String, Errno> {
+        if !self.vnics.contains_key(&linkid) {
+            return Err(errno::ENOENT);
+        }
+        Ok(self.vnic_zone.get(&linkid).cloned().unwrap_or_default())
     }
 }

@@ -12,12 +12,14 @@
 
 pub mod backend;
 pub mod cli;
+pub mod cli_linkprop;
 pub mod errno;
 pub mod fake;
 pub mod getopt;
 pub mod libdloverlay;
 pub mod libdlvnic;
 pub mod linkname;
+pub mod linkprop;
 pub mod ofmt;
 pub mod prop;
 pub mod real;

@@ -112,6 +112,17 @@ pub fn up(
     linkid: Option<LinkId>,
     over: Option<LinkId>,
 ) -> Result<Vec<LinkId>, Status> {
+    up_errs(b, linkid, over, &mut ErrList::default())
+}
+
+/// [`up`], with the reasons for failures that a status alone cannot name
+/// (a VNIC's zone that no longer exists) appended to `errs`.
+pub fn up_errs(
+    b: &mut dyn Backend,
+    linkid: Option<LinkId>,
+    over: Option<LinkId>,
+    errs: &mut ErrList,
+) -> Result<Vec<LinkId>, Status> {
     let links: Vec<LinkInfo> = match linkid {
         Some(l) => vec![b.id2info(l).map_err(st)?],
         None => b
@@ -128,7 +139,7 @@ pub fn up(
             res = Err(Status::BadArg);
             continue;
         }
-        match up_one(b, &l, over) {
+        match up_one(b, &l, over, errs) {
             Ok(true) => done.push(l.linkid),
             Ok(false) => {}
             Err(s) => res = Err(s),
@@ -137,8 +148,14 @@ pub fn up(
     res.map(|_: Vec<LinkId>| done)
 }
 
-fn up_one(b: &mut dyn Backend, l: &LinkInfo, over_filter: Option<LinkId>) -> Result<bool, Status> {
+fn up_one(
+    b: &mut dyn Backend,
+    l: &LinkInfo,
+    over_filter: Option<LinkId>,
+    errs: &mut ErrList,
+) -> Result<bool, Status> {
     let conf = b.get_conf(l.linkid).map_err(st)?;
+    let zone = crate::linkprop::conf_zone(&conf);
     let mut over = None;
     let mut mac = None;
     let mut mac_type = VNIC_MAC_ADDR_TYPE_RANDOM;
@@ -180,6 +197,9 @@ fn up_one(b: &mut dyn Backend, l: &LinkInfo, over_filter: Option<LinkId>) -> Res
         vid,
     })
     .map_err(st)?;
+    if let Some(z) = zone {
+        crate::linkprop::restore_zone(b, l.linkid, &l.name, &z, errs)?;
+    }
     Ok(true)
 }
 

@@ -569,4 +569,33 @@ impl Backend for RealBackend {
             out.push(Self::vnic_of(&v));
         }
     }
+
+    fn zone_exists(&mut self, name: &str) -> bool {
+        // A plain name whose network namespace file exists (what `ip netns
+        // add` creates).
+        !name.is_empty()
+            && name.len() < FK_ZONENAME_MAX
+            && !name.contains('/')
+            && name != "."
+            && name != ".."
+            && std::path::Path::new(FK_NETNS_DIR).join(name).exists()
+    }
+
+    fn vnic_set_zone(&mut self, linkid: LinkId, zone: &str) -> Result<(), Errno> {
+        let mut z = fk_vnic_zone_t {
+            fvz_linkid: linkid,
+            ..Default::default()
+        };
+        setstr(&mut z.fvz_zone, zone)?;
+        self.ioc(FK_VNIC_SETZONE, &mut z)
+    }
+
+    fn vnic_get_zone(&mut self, linkid: LinkId) -> Result<String, Errno> {
+        let mut z = fk_vnic_zone_t {
+            fvz_linkid: linkid,
+            ..Default::default()
+        };
+        self.ioc(FK_VNIC_GETZONE, &mut z)?;
+        Ok(cstr(&z.fvz_zone))
+    }
 }

@@ -15,6 +15,7 @@ use crate::dlmgmt::{valid_linkname, Attr, DlMgmt, Link};
 use crate::mac::{Client, Mac};
 use crate::server::{Caller, Reply};
 use crate::tap::Tap;
+use crate::zone::{zone_move, GLOBAL_ZONENAME};
 use overlay_sys::errno::{EBUSY, EEXIST, EINVAL, ENOENT, ENOTTY, EPERM};
 use overlay_sys::fk::*;
 use overlay_sys::Pod;
@@ -30,6 +31,8 @@ const MIN_MTU: u32 = 576;
 pub struct Links {
     dl: Mutex<DlMgmt>,
     vnics: Mutex<BTreeMap<u32, Arc<Client>>>,
+    /// The zone of each VNIC not in the global zone (under the VNIC lock).
+    zones: Mutex<BTreeMap<u32, String>>,
     mac: Arc<Mac>,
 }
 
@@ -95,6 +98,7 @@ impl Links {
         Links {
             dl: Mutex::new(dl),
             vnics: Mutex::new(BTreeMap::new()),
+            zones: Mutex::new(BTreeMap::new()),
             mac,
         }
     }
@@ -131,6 +135,7 @@ impl Links {
                 | FK_DL_REMOVE_CONF
                 | FK_VNIC_CREATE
                 | FK_VNIC_DELETE
+                | FK_VNIC_SETZONE
         );
         if cmd & 0xffff_f000 != 0x4b46_1000 {
             return None;
@@ -231,6 +236,18 @@ impl Links {
                     }
                     None => reply(ENOENT, &i),
                 }
+            }
+            FK_VNIC_SETZONE | FK_VNIC_GETZONE => {
+                let mut z = fk_vnic_zone_t::from_bytes_padded(arg);
+                if priv_needed && !who.dl_config {
+                    return Some(reply(EPERM, &z));
+                }
+                let r = if cmd == FK_VNIC_SETZONE {
+                    self.vnic_set_zone(&z)
+                } else {
+                    self.vnic_get_zone(&mut z)
+                };
+                res(r, &z)
             }
             _ => Reply::err(ENOTTY),
         };
@@ -464,16 +481,62 @@ impl Links {
         }
         if flags & DLMGMT_ACTIVE != 0 {
             let c = vnics.remove(&linkid).ok_or(ENOENT)?;
+            // Closing the TAP removes the interface in whatever zone.
+            self.zones().remove(&linkid);
             self.mac.remove_client(&c);
             tracing::info!(vnic = %c.name(), linkid, "VNIC deleted");
         }
         self.dl().destroy(linkid, flags)
     }
 
+    fn zones(&self) -> MutexGuard<'_, BTreeMap<u32, String>> {
+        self.zones.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// `FK_VNIC_SETZONE`: moves a running VNIC's TAP to another zone
+    /// ([`crate::zone`]).
+    fn vnic_set_zone(&self, z: &fk_vnic_zone_t) -> Result<(), i32> {
+        let vnics = self.vnics();
+        let c = vnics.get(&z.fvz_linkid).ok_or(ENOENT)?;
+        let to = name_of(&z.fvz_zone).ok_or(EINVAL)?;
+        let to = (!to.is_empty() && to != GLOBAL_ZONENAME).then_some(to);
+        let from = self.zones().get(&z.fvz_linkid).cloned();
+        if from.as_deref() == to {
+            return Ok(());
+        }
+        zone_move(c.name(), from.as_deref(), to).map_err(|e| {
+            tracing::warn!(vnic = %c.name(), zone = to.unwrap_or(GLOBAL_ZONENAME), errno = e, "cannot move VNIC");
+            if e == libc::EINVAL {
+                EINVAL
+            } else {
+                overlay_sys::errno::from_linux(e)
+            }
+        })?;
+        match to {
+            Some(t) => self.zones().insert(z.fvz_linkid, t.to_string()),
+            None => self.zones().remove(&z.fvz_linkid),
+        };
+        tracing::info!(vnic = %c.name(), zone = to.unwrap_or(GLOBAL_ZONENAME), "VNIC moved");
+        Ok(())
+    }
+
+    /// `FK_VNIC_GETZONE`: the zone of a running VNIC (empty: global).
+    fn vnic_get_zone(&self, z: &mut fk_vnic_zone_t) -> Result<(), i32> {
+        let vnics = self.vnics();
+        if !vnics.contains_key(&z.fvz_linkid) {
+            return Err(ENOENT);
+        }
+        let name = self.zones().get(&z.fvz_linkid).cloned().unwrap_or_default();
+        // Names were checked to fit when they were set.
+        fk_set_str(&mut z.fvz_zone, &name);
+        Ok(())
+    }
+
     /// Removes every VNIC (shutdown): TAPs go, overlays stop, persistent
     /// configuration stays.
     pub fn shutdown(&self) {
         let mut vnics = self.vnics();
+        self.zones().clear();
         for (_, c) in std::mem::take(&mut *vnics) {
             self.mac.remove_client(&c);
         }

@@ -17,7 +17,8 @@
 //! * [`offload`] and [`txbatch`]: TSO/GRO/checksums between TAPs and the
 //!   underlay, batched UDP GSO sends; [`rxcsum`]: a same-host peer's
 //!   partial inner checksums finished on receive;
-//! * [`stats`]: counters for everything moved or dropped.
+//! * [`stats`]: counters for everything moved or dropped;
+//! * [`zone`]: VNICs moved into zones (named network namespaces).
 
 pub mod client;
 pub mod dlmgmt;
@@ -35,3 +36,4 @@ pub mod tap;
 pub mod txbatch;
 pub mod underlay;
 pub mod vlan;
+pub mod zone;

@@ -427,6 +427,17 @@ impl Mac {
                             more = false;
                             break;
                         }
+                        Err(libc::EBADFD) => {
+                            // The device is gone while we hold the
+                            // descriptor (the zone's namespace was
+                            // deleted); it stays readable with an error
+                            // forever, so stop reading.
+                            self.stats.bump(Stat::TapRxErrors);
+                            tracing::warn!(vnic = %client.name(), "TAP device gone; no longer reading it");
+                            pend.send();
+                            txbatch::flush();
+                            return;
+                        }
                         Err(_) => {
                             self.stats.bump(Stat::TapRxErrors);
                             more = false;

@@ -187,6 +187,12 @@ pub const FK_VNIC_INFO: u32 = 0x4b46_1012;
 /// Walk running VNICs: [`fk_vnic_info_t`] with a cursor, copied out.
 pub const FK_VNIC_GETNEXT: u32 = 0x4b46_1013;
 
+/// Move a running VNIC's TAP into a zone (a named network namespace) or
+/// back to the global zone: [`fk_vnic_zone_t`]. Privileged.
+pub const FK_VNIC_SETZONE: u32 = 0x4b46_1014;
+/// The zone a running VNIC is in: [`fk_vnic_zone_t`], copied out.
+pub const FK_VNIC_GETZONE: u32 = 0x4b46_1015;
+
 /// Counters: [`fk_stats_t`] followed by [`fk_stat_t`] entries, copied out.
 pub const FK_STATS: u32 = 0x4b46_1020;
 
@@ -322,6 +328,49 @@ pub struct fk_open_t {
     pub fo_pad: u32,
     pub fo_secret: u64,
 }
+
+/// Zone name buffer, NUL included (illumos `ZONENAME_MAX`).
+pub const FK_ZONENAME_MAX: usize = 64;
+/// Where the zones' network namespaces are (as `ip netns add` makes them).
+pub const FK_NETNS_DIR: &str = "/run/netns";
+
+/// A VNIC's zone: [`FK_VNIC_SETZONE`], [`FK_VNIC_GETZONE`].
+///
+/// On Linux a zone is a named network namespace, `FK_NETNS_DIR/<name>`;
+/// the empty name (or `global`) is the global zone, fkoverlayd's own
+/// namespace. SETZONE moves the VNIC's TAP there (the interface leaves
+/// its old namespace down and without addresses, as a link assigned to a
+/// zone is unplumbed; frames keep flowing through the descriptor
+/// fkoverlayd holds). Errors: `ENOENT` no running VNIC with that id,
+/// `EINVAL` a zone whose namespace does not exist or a bad name. GETZONE
+/// returns the name (empty: global). Persisting the zone is the caller's
+/// business (the link attribute `zone`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct fk_vnic_zone_t {
+    pub fvz_linkid: u32,
+    pub fvz_pad: u32,
+    pub fvz_zone: [u8; FK_ZONENAME_MAX],
+}
+
+impl Default for fk_vnic_zone_t {
+    fn default() -> Self {
+        fk_vnic_zone_t {
+            fvz_linkid: 0,
+            fvz_pad: 0,
+            fvz_zone: [0; FK_ZONENAME_MAX],
+        }
+    }
+}
+
+// SAFETY: repr(C), integers and an integer array, no padding (size
+// asserted below): every byte is initialised and every bit pattern valid.
+unsafe impl Pod for fk_vnic_zone_t {}
+
+const _: () = {
+    assert!(core::mem::size_of::<fk_vnic_zone_t>() == 8 + FK_ZONENAME_MAX);
+    assert!(core::mem::offset_of!(fk_vnic_zone_t, fvz_zone) == 8);
+};
 
 /// Counter name buffer, NUL included.
 pub const FK_STAT_NAMELEN: usize = 48;
