@@ -16,6 +16,10 @@
 //! turns it off. Each reply's latency (request written → reply read) goes
 //! into a histogram; the output is one line of lookups/s, p50, p99.
 //!
+//! `--matrix` runs, on one database, every combination of the cache
+//! (portolan's default size, and off), one and two portolans, and VL2 and
+//! VL3 lookups.
+//!
 //! `--fanout HOSTS` measures instead: HOSTS hosts each with a NIC on vnet
 //! 77, then one `move_nic` (the store call `portolan move-nic` makes: the
 //! mapping and one event per host in one transaction), timed over five
@@ -25,6 +29,7 @@
 //! ```text
 //! cargo build --release -p portolan --bins --examples
 //! target/release/examples/svp_bench --store postgres --mappings 100000 --op vl2
+//! target/release/examples/svp_bench --store sqlite --mappings 1000000 --matrix
 //! target/release/examples/svp_bench --store sqlite --fanout 1000
 //! ```
 
@@ -41,7 +46,9 @@ use portolan::store::{to_wire_ip, Mac, Store};
 use svp_proto::status::SVP_S_OK;
 use svp_proto::{decode_reply, SvpFrameReader, SvpReply, SvpRequest};
 
+#[derive(Clone)]
 struct Args {
+    matrix: bool,
     store: String,
     mappings: u64,
     portolans: usize,
@@ -57,25 +64,30 @@ fn usage() -> ! {
     eprintln!(
         "usage: svp_bench [--store sqlite|postgres] [--mappings N] [--portolans K] \
          [--op vl2|vl3] [--conns C] [--depth D] [--seconds S] [--cache-entries E] \
-         [--fanout HOSTS]"
+         [--matrix] [--fanout HOSTS]"
     );
     std::process::exit(2)
 }
 
 fn parse_args() -> Args {
     let mut a = Args {
+        matrix: false,
         store: "postgres".into(),
         mappings: 1000,
         portolans: 1,
         op: "vl2".into(),
-        conns: 8,
-        depth: 16,
+        conns: 4,
+        depth: 4,
         seconds: 5,
         cache_entries: None,
         fanout: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
+        if k == "--matrix" {
+            a.matrix = true;
+            continue;
+        }
         let v = it.next().unwrap_or_else(|| usage());
         let num = |v: &str| v.parse::<u64>().unwrap_or_else(|_| usage());
         match k.as_str() {
@@ -518,8 +530,31 @@ fn main() {
     // A spot check through the store before the load.
     let probe = store.vl2_lookup(23, mac_of(a.mappings - 1)).expect("vl2");
     assert!(probe.is_some(), "bulk load not visible");
-    let ports: Vec<Portolan> = (0..a.portolans)
-        .map(|i| Portolan::start(&db.url(), a.cache_entries, i))
-        .collect();
-    lookups(&a, &ports);
+    // --matrix: every combination of cache (default, off), portolans (1,
+    // 2) and op (vl2, vl3) on this one database.
+    let runs: Vec<(Option<usize>, usize, &str)> = if a.matrix {
+        let mut v = Vec::new();
+        for cache in [None, Some(0)] {
+            for p in [1, 2] {
+                for op in ["vl2", "vl3"] {
+                    v.push((cache, p, op));
+                }
+            }
+        }
+        v
+    } else {
+        vec![(a.cache_entries, a.portolans, a.op.as_str())]
+    };
+    for (cache, portolans, op) in runs {
+        let run = Args {
+            cache_entries: cache,
+            portolans,
+            op: op.to_string(),
+            ..a.clone()
+        };
+        let ports: Vec<Portolan> = (0..portolans)
+            .map(|i| Portolan::start(&db.url(), cache, i))
+            .collect();
+        lookups(&run, &ports);
+    }
 }
