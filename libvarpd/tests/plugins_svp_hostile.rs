@@ -100,3 +100,62 @@ fn a_server_that_never_answers_degrades_nothing_but_drops() {
     }
     assert!(p.stats()["reset_timeout"] >= 1);
 }
+
+#[path = "../../tests/fuzz/src/svp_reply.rs"]
+mod svp_reply;
+
+/// The fuzz harness of the reply path on crafted inputs: valid replies to
+/// each query, out of order, split, truncated, oversized, garbage.
+#[test]
+fn reply_path_harness_inputs() {
+    use svp_proto::{encode_reply, SvpLogRecord, SvpReply};
+    let id = |n: u32| n.to_ne_bytes();
+    let vl2 = encode_reply(
+        id(1),
+        &SvpReply::Vl2Ack {
+            status: 0,
+            port: 4789,
+            addr: v6("10.0.0.1"),
+        },
+    );
+    let vl3 = encode_reply(
+        id(2),
+        &SvpReply::Vl3Ack {
+            status: 0,
+            mac: [2; 6],
+            uport: 4789,
+            uip: v6("10.0.0.1"),
+        },
+    );
+    let log = encode_reply(
+        id(3),
+        &SvpReply::LogAck {
+            status: 0,
+            records: vec![SvpLogRecord::Vl2 {
+                id: [1; 16],
+                mac: [2; 6],
+                vnetid: 7,
+            }],
+        },
+    );
+    let lrm = encode_reply(id(4), &SvpReply::LogRmAck { status: 0 });
+    let mut all = Vec::new();
+    for f in [&lrm, &vl3, &log, &vl2] {
+        all.extend_from_slice(f);
+    }
+    let inputs: Vec<Vec<u8>> = vec![
+        vec![],
+        all.clone(),
+        all[..all.len() - 3].to_vec(),
+        [vl2.clone(), vl2.clone()].concat(),
+        svp_server::frame(1, svp_proto::op::SVP_R_LOG_ACK, id(3), &[0u8; 1028]),
+        svp_server::frame(1, svp_proto::op::SVP_R_VL2_ACK, id(2), &[0u8; 20]),
+        b"garbage garbage garbage garbage".to_vec(),
+        vec![0xff; 4096],
+    ];
+    svp_reply::run(&all);
+    let counts: Vec<usize> = inputs.iter().map(|i| svp_reply::replay(i)).collect();
+    // All four answered; the truncated stream answers the first three;
+    // a repeated id and every malformed frame reset after what came before.
+    assert_eq!(counts, vec![0, 4, 3, 1, 0, 0, 0, 0]);
+}

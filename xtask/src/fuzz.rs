@@ -29,6 +29,7 @@ pub const TARGETS: &[&str] = &[
     "persist_restore",
     "svp_server_decode",
     "svp_client_decode",
+    "svp_reply",
 ];
 
 /// Seconds per target when `cargo xtask test` runs the fuzzers.

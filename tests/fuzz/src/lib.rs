@@ -18,6 +18,7 @@
 //! | [`files::run`] | the `files` plugin's JSON configuration parser |
 //! | [`persist::run`] | varpd's state files: decode and the whole restore of one file |
 //! | [`svp::run_server`], [`svp::run_client`] | the SVP frame reader and decoders (`svp-proto`), server and client side |
+//! | [`svp_reply::run`] | the svp plugin's reply path (`svp_conn_pollin`) on arbitrary server bytes |
 //!
 //! The `libvarpd` harnesses ([`door`], [`files`], [`persist`]) depend only on `libvarpd`
 //! and `overlay-sys`, so the workspace's `overlay-tests` crate includes
@@ -31,4 +32,5 @@ pub mod files;
 pub mod input;
 pub mod persist;
 pub mod svp;
+pub mod svp_reply;
 pub mod targ;

@@ -329,6 +329,14 @@ impl SvpConn {
         SvpConnAct::Restore
     }
 
+    /// Take an already connected, non-blocking stream and become ACTIVE
+    /// (for harnesses that drive a connection over a socket pair).
+    #[doc(hidden)]
+    pub fn adopt(&mut self, fd: OwnedFd) -> SvpConnAct {
+        self.sock = Some(fd);
+        self.activate()
+    }
+
     /// `svp_conn_poll_connect`: the outcome of a non-blocking connect.
     pub fn poll_connect(&mut self, ctx: &SvpCtx, revents: libc::c_short) -> SvpConnAct {
         let err = match &self.sock {
