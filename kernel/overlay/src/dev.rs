@@ -18,11 +18,23 @@
 //! whose decrement reaches zero wakes `m_stop` (under the device lock) only
 //! if `draining` is set, so the common case is one atomic decrement.
 //!
-//! Transmit takes the device lock once per chain (at the start) and never
-//! while a frame is processed: it snapshots the mux connection, the target
-//! and the vnetid, then per frame resolves the destination
-//! ([`crate::target`]), asks the plugin to encapsulate and sends through the
-//! mux socket. Nothing on this path allocates in steady state.
+//! Transmit enters like a receive, without the device lock: it increments
+//! `txcount`, checks `open`, then reads the mux connection, the target and
+//! the vnetid from atomic mirrors of the locked state ([`DevIo`]); per
+//! frame it resolves the destination ([`crate::target`]), asks the plugin
+//! to encapsulate and sends through the mux socket. Nothing on this path
+//! allocates in steady state.
+//!
+//! The target is borrowed, not reference-counted, per call. A re-ASSOCIATE
+//! (or device delete) may replace it while frames are in flight, so the
+//! replacer publishes the new pointer, sets `draining`, then reads
+//! `txcount` (SeqCst throughout): a transmit increments `txcount` before it
+//! loads the pointer, so one that loaded the old pointer is seen by the
+//! replacer, which then keeps the old target on the device's `retired`
+//! list instead of freeing it. The retired targets are freed when
+//! `txcount` is next seen at zero (by the last finisher, under the device
+//! lock) or by `m_stop` once drained — deferred freeing, as an RCU grace
+//! period would do.
 
 use crate::errno::Errno;
 use crate::kcondvar::KCondvar;
@@ -37,12 +49,13 @@ use crate::target::{Target, TxLookup};
 use crate::Overlay;
 use alloc::boxed::Box;
 use alloc::sync::{Arc, Weak};
-use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use overlay_sys::*;
 
-/// What beginning a TX yields: the mux connection (valid while the TX is
-/// in flight), the target, the vnetid.
-type TxEnter<P> = (*const MuxConn<P>, Option<Arc<Target<P>>>, u64);
+/// What beginning a TX yields: the mux connection, the target (both valid
+/// while the TX is in flight; the target may be null), the vnetid.
+type TxEnter<P> = (*const MuxConn<P>, *const Target<P>, u64);
 
 /// A counted reference to a plugin (`overlay_plugin_t` active count);
 /// released when dropped.
@@ -62,21 +75,45 @@ pub(crate) struct DevState<P: Platform> {
     pub mux: Option<Arc<MuxConn<P>>>,
     pub vid: u64,
     pub target: Option<Arc<Target<P>>>,
+    /// Targets replaced while a transmit may still borrow them; freed once
+    /// `txcount` is seen at zero (see the module comment).
+    pub retired: Vec<Arc<Target<P>>>,
     pub fm_msg: [u8; OVERLAY_STATUS_BUFLEN],
     /// Current max SDU (what MAC reports as the MTU).
     pub sdu: u32,
 }
 
 /// The device's in-flight I/O accounting (`odd_txcount`/`odd_rxcount` and
-/// the `IN_TX`/`IN_RX` flags); see the module comment.
-#[derive(Default)]
-pub(crate) struct DevIo {
-    /// In the mux and not stopping: new receives may enter.
+/// the `IN_TX`/`IN_RX` flags) and the transmit path's lock-free view of
+/// the device state; see the module comment.
+pub(crate) struct DevIo<P: Platform> {
+    /// In the mux and not stopping: new I/O may enter.
     open: AtomicBool,
-    /// `m_stop` is waiting for the counts to reach zero.
+    /// Someone waits for a count to reach zero: `m_stop`, or retired
+    /// targets to free.
     draining: AtomicBool,
     txcount: AtomicU32,
     rxcount: AtomicU32,
+    /// Mirror of `DevState::mux` (set before `open`).
+    conn: AtomicPtr<MuxConn<P>>,
+    /// Mirror of `DevState::target` (null without one).
+    target: AtomicPtr<Target<P>>,
+    /// Mirror of `DevState::vid` (set before `open`).
+    vid: AtomicU64,
+}
+
+impl<P: Platform> DevIo<P> {
+    pub(crate) fn new() -> Self {
+        DevIo {
+            open: AtomicBool::new(false),
+            draining: AtomicBool::new(false),
+            txcount: AtomicU32::new(0),
+            rxcount: AtomicU32::new(0),
+            conn: AtomicPtr::new(core::ptr::null_mut()),
+            target: AtomicPtr::new(core::ptr::null_mut()),
+            vid: AtomicU64::new(0),
+        }
+    }
 }
 
 /// One overlay device; see the module comment. Hosts hold it as a
@@ -93,7 +130,7 @@ pub struct OverlayDev<P: Platform> {
     pub(crate) perim: KMutex<()>,
     pub(crate) st: KMutex<DevState<P>>,
     pub(crate) iocv: KCondvar,
-    pub(crate) io: DevIo,
+    pub(crate) io: DevIo<P>,
     pub(crate) stats: DevStats,
     /// Head-end replication destinations ([`crate::flood`]); `None` = off.
     pub(crate) flood: KMutex<crate::flood::FloodList>,
@@ -173,8 +210,13 @@ impl<P: Platform> OverlayDev<P> {
             return Err(e);
         }
         let mut st = self.st.lock();
+        self.io
+            .conn
+            .store(Arc::as_ptr(&conn).cast_mut(), Ordering::Relaxed);
+        self.io.vid.store(st.vid, Ordering::Relaxed);
         st.mux = Some(conn);
         st.flags |= OVERLAY_F_IN_MUX;
+        // Publishes `conn` and `vid` to transmits that see `open`.
         self.io.open.store(true, Ordering::SeqCst);
         Ok(())
     }
@@ -196,9 +238,12 @@ impl<P: Platform> OverlayDev<P> {
             st = self.iocv.wait(st);
         }
         self.io.draining.store(false, Ordering::SeqCst);
+        let retired = core::mem::take(&mut st.retired);
         let conn = st.mux.take();
+        self.io.conn.store(core::ptr::null_mut(), Ordering::Relaxed);
         let vid = st.vid;
         drop(st);
+        drop(retired);
         if let Some(conn) = conn {
             conn.mux.remove_dev(vid, self);
             self.ovl.mux_close(conn);
@@ -266,9 +311,56 @@ impl<P: Platform> OverlayDev<P> {
             &self.io.rxcount
         };
         if c.fetch_sub(1, Ordering::SeqCst) == 1 && self.io.draining.load(Ordering::SeqCst) {
-            let _st = self.st.lock();
+            let mut st = self.st.lock();
             self.iocv.broadcast();
+            let retired = self.reclaim(&mut st);
+            drop(st);
+            drop(retired);
         }
+    }
+
+    /// Under the device lock: the retired targets if no transmit can still
+    /// borrow one (`txcount` zero), for the caller to drop after unlocking.
+    /// Clears `draining` once nothing waits any more.
+    fn reclaim(&self, st: &mut DevState<P>) -> Vec<Arc<Target<P>>> {
+        if !st.retired.is_empty() && self.io.txcount.load(Ordering::SeqCst) != 0 {
+            return Vec::new();
+        }
+        if st.flags & OVERLAY_F_MDDROP == 0 {
+            self.io.draining.store(false, Ordering::SeqCst);
+        }
+        core::mem::take(&mut st.retired)
+    }
+
+    /// Under the device lock: make `new` the device's target and return the
+    /// old one. If a transmit may still borrow the old target it is also
+    /// kept on `retired` until the transmits drain (see the module comment).
+    pub(crate) fn target_replace(
+        &self,
+        st: &mut DevState<P>,
+        new: Option<Arc<Target<P>>>,
+    ) -> Option<Arc<Target<P>>> {
+        let ptr = new
+            .as_ref()
+            .map_or(core::ptr::null_mut(), |t| Arc::as_ptr(t).cast_mut());
+        let old = core::mem::replace(&mut st.target, new);
+        self.io.target.store(ptr, Ordering::SeqCst);
+        if let Some(o) = &old {
+            // Announce, then read the count (the order `m_stop` uses).
+            self.io.draining.store(true, Ordering::SeqCst);
+            if self.io.txcount.load(Ordering::SeqCst) != 0 {
+                st.retired.push(o.clone());
+            } else if st.retired.is_empty() && st.flags & OVERLAY_F_MDDROP == 0 {
+                self.io.draining.store(false, Ordering::SeqCst);
+            }
+        }
+        old
+    }
+
+    /// Set the vnetid (under the device lock).
+    pub(crate) fn set_vid(&self, st: &mut DevState<P>, vid: u64) {
+        st.vid = vid;
+        self.io.vid.store(vid, Ordering::Relaxed);
     }
 
     /// Begin an in-flight TX if the device is sending: the mux connection
@@ -278,18 +370,17 @@ impl<P: Platform> OverlayDev<P> {
     }
 
     fn tx_enter_target(&self) -> Option<TxEnter<P>> {
-        let st = self.st.lock();
-        let ok = st.flags & OVERLAY_F_MDDROP == 0 && st.flags & OVERLAY_F_IN_MUX != 0;
-        match (ok, st.mux.as_deref()) {
-            (true, Some(conn)) => {
-                let conn: *const MuxConn<P> = conn;
-                // Under the lock, so `m_stop` (which sets MDDROP under
-                // it, then reads the count) sees this increment.
-                self.io.txcount.fetch_add(1, Ordering::SeqCst);
-                Some((conn, st.target.clone(), st.vid))
-            }
-            _ => None,
+        // Count first, then check `open` and load the target: `m_stop` and
+        // `target_replace` store first, then read the count (SeqCst on both
+        // sides), so either they see this transmit or it sees them.
+        self.io.txcount.fetch_add(1, Ordering::SeqCst);
+        if !self.io.open.load(Ordering::SeqCst) {
+            self.io_done(OVERLAY_F_IN_TX);
+            return None;
         }
+        let conn = self.io.conn.load(Ordering::Relaxed);
+        let target = self.io.target.load(Ordering::SeqCst);
+        Some((conn, target, self.io.vid.load(Ordering::Relaxed)))
     }
 
     /// End an in-flight TX begun by [`Self::tx_enter`].
@@ -304,18 +395,23 @@ impl<P: Platform> OverlayDev<P> {
             return;
         };
         // SAFETY: `st.mux` holds an Arc to the connection until `m_stop`
-        // takes it, and `m_stop` first waits (under the device lock) for
-        // IN_TX to clear, which happens only in our `io_done` below; so the
-        // connection outlives this borrow, which ends before `io_done`.
-        // Borrowing instead of cloning the Arc saves two atomic operations
-        // per call.
+        // takes it, and `m_stop` first waits for IN_TX to clear, which
+        // happens only in our `io_done` below; `m_start` stored the pointer
+        // before setting `open`, which we saw. So the connection outlives
+        // this borrow, which ends before `io_done`. Borrowing instead of
+        // cloning the Arc saves two atomic operations per call.
         let conn = unsafe { &*conn };
+        // SAFETY: non-null, the pointer came from an Arc that `st.target`
+        // or, once replaced, `st.retired` keeps alive until `txcount` is
+        // seen at zero, which cannot happen before our `io_done` below
+        // (see `target_replace`); the borrow ends before it.
+        let target = unsafe { target.as_ref() };
         let info = EncapInfo {
             id: vid,
             hdr_size: 0,
         };
         while let Some(m) = chain.pop_front() {
-            let Some(t) = target.as_ref() else {
+            let Some(t) = target else {
                 inc(&self.stats.tx_drop_no_target);
                 continue;
             };
@@ -365,7 +461,6 @@ impl<P: Platform> OverlayDev<P> {
             add(&self.stats.tx_bytes, len);
         }
         drop(chain);
-        drop(target);
         self.io_done(OVERLAY_F_IN_TX);
     }
 

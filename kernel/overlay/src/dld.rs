@@ -128,11 +128,12 @@ impl<P: Platform> Overlay<P> {
                 mux: None,
                 vid: c.oic_vnetid,
                 target: None,
+                retired: Vec::new(),
                 fm_msg: [0; OVERLAY_STATUS_BUFLEN],
                 sdu: OVERLAY_MTU_DEF,
             }),
             iocv: KCondvar::new(),
-            io: DevIo::default(),
+            io: DevIo::new(),
             stats: DevStats::default(),
             flood: KMutex::new(None),
         });
@@ -170,7 +171,10 @@ impl<P: Platform> Overlay<P> {
         }
         // §16 #14: a degraded device must not keep the driver degraded.
         self.fm_restore(&hold);
-        let target = hold.st.lock().target.take();
+        let target = {
+            let mut st = hold.st.lock();
+            hold.target_replace(&mut st, None)
+        };
         if let Some(t) = target {
             t.quiesce();
             t.destroy_cache();

@@ -216,7 +216,8 @@ impl<P: Platform> Overlay<P> {
                 if dup {
                     return Err(Errno::EEXIST);
                 }
-                dev.st.lock().vid = vid;
+                let mut st = dev.st.lock();
+                dev.set_vid(&mut st, vid);
                 Ok(())
             }
             Which::Generic(_) => Err(Errno::EPERM),

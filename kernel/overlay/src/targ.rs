@@ -294,8 +294,13 @@ impl<P: Platform> Overlay<P> {
         }
         // §16 #10: a previous target (after DISASSOCIATE) is replaced; it is
         // freed once the last in-flight user lets go of it.
-        st.target = Some(Target::new(a.ota_mode, dest, a.ota_id, a.ota_point));
+        let old = dev.target_replace(
+            &mut st,
+            Some(Target::new(a.ota_mode, dest, a.ota_id, a.ota_point)),
+        );
         st.flags |= OVERLAY_F_VARPD;
+        drop(st);
+        drop(old);
         Ok(())
     }
 
