@@ -19,22 +19,29 @@
 //! 4789 apart; the measurements alternate between them in one run (the order
 //! flips every round) so both see the same background load.
 //!
-//! Each round measures, with `iperf3` from host 1 to host 2 across the
-//! overlay: single-stream TCP throughput (receiver's figure) and 64-byte UDP
-//! datagrams at full speed (`-u -l 64 -b 0`), reported as datagrams per
-//! second *received*. The table gives every round with its ours/kernel
-//! ratio, then the medians (the ratio column there is the median of the
-//! rounds' ratios); for our side also the CPU time fkoverlayd used (both
-//! hosts), in cores, and at the end fkoverlayd's non-zero counters. Then `cargo bench -p overlay --bench datapath` runs
-//! briefly (ns and allocations per packet of the driver itself).
+//! Each round measures, from host 1 to host 2 across the overlay: with
+//! `iperf3`, single-stream TCP throughput (receiver's figure) and 64-byte
+//! UDP datagrams at full speed (`-u -l 64 -b 0`), reported as datagrams per
+//! second *received*; the ping round-trip time (p50 and p99 of `--pings`
+//! pings 2 ms apart); and a TCP request/response rate (one byte each way,
+//! [`crate::bench_lat`]). The table ([`crate::bench_report`]) gives every
+//! round with its ours/kernel ratio, then the medians; for our side also
+//! the CPU time fkoverlayd used (both hosts), in cores, and at the end
+//! fkoverlayd's non-zero counters. Then `cargo bench -p overlay --bench
+//! datapath` runs briefly (ns and allocations per packet of the driver
+//! itself).
 //!
 //! Everything is torn down on success, failure or Ctrl-C (a drop guard kills
 //! whatever runs in the namespaces and deletes them). Namespaces are named
 //! `bn<pid><k|o><1|2>` so parallel runs never collide.
 //!
 //! Options: `--rounds N` (3), `--tcp-secs S` (10), `--udp-secs S` (5),
-//! `--no-criterion`, `--no-system`.
+//! `--pings N` (1000), `--rr-secs S` (5), `--json FILE` (every round),
+//! `--svg FILE` (chart, ours beside the kernel per test), `--quick` (1
+//! round, 3 s tests, no criterion), `--no-criterion`, `--no-system`.
 
+use crate::bench_lat;
+use crate::bench_report::{Record, Report, Test};
 use crate::util::{cargo, is_root, root, run as sh, Result};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
@@ -65,6 +72,10 @@ struct Opts {
     udp_secs: u32,
     criterion: bool,
     system: bool,
+    pings: u32,
+    rr_secs: u32,
+    json: Option<String>,
+    svg: Option<String>,
 }
 
 fn parse(args: &[String]) -> Result<Opts> {
@@ -74,6 +85,10 @@ fn parse(args: &[String]) -> Result<Opts> {
         udp_secs: 5,
         criterion: true,
         system: true,
+        pings: 1000,
+        rr_secs: 5,
+        json: None,
+        svg: None,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -87,12 +102,34 @@ fn parse(args: &[String]) -> Result<Opts> {
             "--rounds" => o.rounds = num("--rounds")?,
             "--tcp-secs" => o.tcp_secs = num("--tcp-secs")?,
             "--udp-secs" => o.udp_secs = num("--udp-secs")?,
+            "--pings" => o.pings = num("--pings")?,
+            "--rr-secs" => o.rr_secs = num("--rr-secs")?,
             "--no-criterion" => o.criterion = false,
             "--no-system" => o.system = false,
+            "--quick" => {
+                o.rounds = 1;
+                o.tcp_secs = 3;
+                o.udp_secs = 3;
+                o.rr_secs = 3;
+                o.criterion = false;
+            }
+            "--json" | "--svg" => {
+                let f = it
+                    .next()
+                    .filter(|f| !f.is_empty())
+                    .ok_or_else(|| format!("{a} needs a file name"))?
+                    .clone();
+                if a == "--json" {
+                    o.json = Some(f);
+                } else {
+                    o.svg = Some(f);
+                }
+            }
             _ => {
                 return Err(format!(
-                    "unknown option {a}; usage: cargo xtask bench [--rounds N] [--tcp-secs S] \
-                     [--udp-secs S] [--no-criterion] [--no-system]"
+                    "unknown option {a}; usage: cargo xtask bench [--quick] [--rounds N] \
+                     [--tcp-secs S] [--udp-secs S] [--pings N] [--rr-secs S] [--json FILE] \
+                     [--svg FILE] [--no-criterion] [--no-system]"
                 ))
             }
         }
@@ -440,51 +477,26 @@ fn fk_cpu(p: &Pair) -> f64 {
     ticks as f64 / hz
 }
 
-/// One measurement: the figure, and fkoverlayd's CPU use in cores.
-struct Sample {
-    value: f64,
-    fk_cores: f64,
-}
-
-fn measure_tcp(p: &Pair, secs: u32) -> Result<Sample> {
-    let c0 = fk_cpu(p);
-    let t0 = std::time::Instant::now();
+/// Single-stream TCP throughput, Gbit/s received.
+fn measure_tcp(p: &Pair, secs: u32) -> Result<f64> {
     let j = iperf(p, &["-t", &secs.to_string()])?;
-    let cores = (fk_cpu(p) - c0) / t0.elapsed().as_secs_f64();
     let bps = json_num(&j, "sum_received", "bits_per_second")
         .ok_or("iperf3 TCP output has no sum_received.bits_per_second")?;
     if let Some(r) = json_num(&j, "sum_sent", "retransmits") {
         eprintln!("    TCP retransmissions: {r}");
     }
-    Ok(Sample {
-        value: bps / 1e9,
-        fk_cores: cores,
-    })
+    Ok(bps / 1e9)
 }
 
-fn measure_udp(p: &Pair, secs: u32) -> Result<Sample> {
-    let c0 = fk_cpu(p);
-    let t0 = std::time::Instant::now();
+/// 64-byte UDP datagrams received per second, in thousands.
+fn measure_udp(p: &Pair, secs: u32) -> Result<f64> {
     let j = iperf(p, &["-u", "-l", "64", "-b", "0", "-t", &secs.to_string()])?;
-    let cores = (fk_cpu(p) - c0) / t0.elapsed().as_secs_f64();
     let bytes = json_num(&j, "sum_received", "bytes")
         .ok_or("iperf3 UDP output has no sum_received.bytes")?;
     let s = json_num(&j, "sum_received", "seconds")
         .filter(|s| *s > 0.0)
         .ok_or("iperf3 UDP output has no sum_received.seconds")?;
-    Ok(Sample {
-        value: bytes / 64.0 / s / 1e3,
-        fk_cores: cores,
-    })
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    match v.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
+    Ok(bytes / 64.0 / s / 1e3)
 }
 
 fn load_avg() -> String {
@@ -527,12 +539,51 @@ fn system(o: &Opts) -> Result {
         servers.push(start_iperf_server(p)?);
     }
 
-    // [side][test] -> samples
-    let mut res: [[Vec<Sample>; 2]; 2] = Default::default();
-    let load0 = load_avg();
+    let tests = vec![
+        Test {
+            key: "tcp_gbps",
+            title: format!("TCP 1 stream, {} s", o.tcp_secs),
+            unit: "Gbit/s",
+            higher_is_better: true,
+        },
+        Test {
+            key: "udp64_kpps",
+            title: format!("UDP 64 B rx, {} s", o.udp_secs),
+            unit: "kpps",
+            higher_is_better: true,
+        },
+        Test {
+            key: "ping_p50_ms",
+            title: format!("ping p50 of {}", o.pings),
+            unit: "ms",
+            higher_is_better: false,
+        },
+        Test {
+            key: "ping_p99_ms",
+            title: format!("ping p99 of {}", o.pings),
+            unit: "ms",
+            higher_is_better: false,
+        },
+        Test {
+            key: "tcp_rr_tps",
+            title: format!("TCP 1-byte req/resp, {} s", o.rr_secs),
+            unit: "trans/s",
+            higher_is_better: true,
+        },
+    ];
+    let mut rep = Report {
+        tests,
+        records: Vec::new(),
+        rounds: o.rounds,
+        load_before: load_avg(),
+        load_after: String::new(),
+        started: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+    };
     for r in 0..o.rounds {
         let order: [usize; 2] = if r % 2 == 0 { [0, 1] } else { [1, 0] };
-        for (t, what) in ["TCP", "UDP 64 B"].iter().enumerate() {
+        for what in ["TCP", "UDP 64 B", "ping", "TCP request/response"] {
             for &i in &order {
                 let p = &pairs[i];
                 say(&format!(
@@ -541,27 +592,52 @@ fn system(o: &Opts) -> Result {
                     o.rounds,
                     p.side.label()
                 ));
-                let s = if t == 0 {
-                    measure_tcp(p, o.tcp_secs)?
-                } else {
-                    measure_udp(p, o.udp_secs)?
-                };
-                eprintln!(
-                    "    {:.3} {}{}",
-                    s.value,
-                    if t == 0 { "Gbit/s" } else { "kpps received" },
-                    if p.side == Side::Ours {
-                        format!(", fkoverlayd {:.2} cores", s.fk_cores)
-                    } else {
-                        String::new()
+                let c0 = fk_cpu(p);
+                let t0 = std::time::Instant::now();
+                let figures: Vec<(usize, f64)> = match what {
+                    "TCP" => vec![(0, measure_tcp(p, o.tcp_secs)?)],
+                    "UDP 64 B" => vec![(1, measure_udp(p, o.udp_secs)?)],
+                    "ping" => {
+                        let t = bench_lat::ping(&p.h[0].ns, p.h[1].overlay_ip, o.pings, 2)?;
+                        eprintln!(
+                            "    {} of {} replies, min {:.3} ms",
+                            t.ms.len(),
+                            t.sent,
+                            t.min()
+                        );
+                        vec![(2, t.pct(50.0)), (3, t.pct(99.0))]
                     }
-                );
-                res[i][t].push(s);
+                    _ => vec![(
+                        4,
+                        bench_lat::rr(&p.h[1].ns, &p.h[0].ns, p.h[1].overlay_ip, o.rr_secs)?,
+                    )],
+                };
+                let cores = (fk_cpu(p) - c0) / t0.elapsed().as_secs_f64();
+                for (t, value) in figures {
+                    let test = &rep.tests[t];
+                    eprintln!(
+                        "    {}: {value:.3} {}{}",
+                        test.key,
+                        test.unit,
+                        if p.side == Side::Ours {
+                            format!(", fkoverlayd {cores:.2} cores")
+                        } else {
+                            String::new()
+                        }
+                    );
+                    rep.records.push(Record {
+                        round: r + 1,
+                        side: i,
+                        test: t,
+                        value,
+                        fk_cores: (p.side == Side::Ours).then_some(cores),
+                    });
+                }
                 check_interrupt()?;
             }
         }
     }
-    let load1 = load_avg();
+    rep.load_after = load_avg();
     for mut s in servers {
         let _ = s.kill();
         let _ = s.wait();
@@ -596,56 +672,14 @@ fn system(o: &Opts) -> Result {
         }
     }
 
-    println!(
-        "\nsystem throughput ({} rounds, alternating; load average before {load0}, after {load1})",
-        o.rounds
-    );
-    println!(
-        "{:<36} {:>12} {:>12} {:>8} {:>10}",
-        "test", "kernel vxlan", "fkoverlayd", "ours/k", "fk cores"
-    );
-    for (t, name) in [
-        format!("TCP 1 stream, {} s (Gbit/s)", o.tcp_secs),
-        format!("UDP 64 B rx, {} s (kpps)", o.udp_secs),
-    ]
-    .iter()
-    .enumerate()
-    {
-        for (r, (k, f)) in res[0][t].iter().zip(&res[1][t]).enumerate() {
-            let k = k.value;
-            println!(
-                "{:<36} {:>12.3} {:>12.3} {:>8.3} {:>10.2}",
-                format!("{name} #{}", r + 1),
-                k,
-                f.value,
-                f.value / k,
-                f.fk_cores
-            );
-        }
-        let mut k: Vec<f64> = res[0][t].iter().map(|s| s.value).collect();
-        let mut f: Vec<f64> = res[1][t].iter().map(|s| s.value).collect();
-        let mut c: Vec<f64> = res[1][t].iter().map(|s| s.fk_cores).collect();
-        // The ratio of each round (same load on both sides), then their
-        // median: steadier than a ratio of medians.
-        let mut r: Vec<f64> = res[0][t]
-            .iter()
-            .zip(&res[1][t])
-            .map(|(k, f)| f.value / k.value)
-            .collect();
-        let (k, f, c, r) = (
-            median(&mut k),
-            median(&mut f),
-            median(&mut c),
-            median(&mut r),
-        );
-        println!(
-            "{:<36} {:>12.3} {:>12.3} {:>8.3} {:>10.2}",
-            format!("{name} median"),
-            k,
-            f,
-            r,
-            c
-        );
+    rep.print();
+    if let Some(f) = &o.json {
+        rep.write_json(f)?;
+        eprintln!("every round written to {f}");
+    }
+    if let Some(f) = &o.svg {
+        rep.write_svg(f)?;
+        eprintln!("chart written to {f}");
     }
     Ok(())
 }
@@ -696,12 +730,5 @@ mod tests {
         assert_eq!(json_num(j, "sum_received", "bits_per_second"), Some(1.5e9));
         assert_eq!(json_num(j, "sum_received", "packets"), None);
         assert_eq!(json_num(j, "sum_sent", "bytes"), None);
-    }
-
-    #[test]
-    fn median_of_even_and_odd() {
-        assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
-        assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), 2.5);
-        assert!(median(&mut []).is_nan());
     }
 }

@@ -10,6 +10,8 @@
 //! | `fuzz`  | runs each cargo-fuzz target of `tests/fuzz` for a bounded time (`--seconds N`, default 60) |
 
 mod bench;
+mod bench_lat;
+mod bench_report;
 mod demo;
 mod demo_fabric;
 mod fuzz;
@@ -39,6 +41,9 @@ fn main() -> ExitCode {
         "kmod" => kmod::run(rest),
         "fuzz" => fuzz::run_cli(rest),
         "bench" => bench::run(rest),
+        // Hidden: the request/response endpoints the bench runs in its
+        // namespaces.
+        "bench-rr" => bench_lat::rr_main(rest),
         "install" => install::run(rest),
         _ => return usage(),
     };
