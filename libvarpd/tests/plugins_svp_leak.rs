@@ -38,13 +38,24 @@ fn two_hundred_reconnects_leak_nothing() {
             .is_some_and(|c| c.state == SvpConnState::Active)
     };
     wait_until("connected", Duration::from_secs(20), active);
+    // The kernel completes the handshake before the server accepts: wait
+    // for the server to hold the connection it is asked to drop.
+    srv.wait("accepted", Duration::from_secs(20), |s| s.accepted[0] == 1);
     let (fd0, th0) = (fds(), svp_threads());
     assert_eq!(th0, 2, "one event loop and one resolver thread");
     for n in 1..=200usize {
         srv.drop_connections();
-        wait_until("reconnect", Duration::from_secs(20), || {
-            srv.state().accepted[0] > n && active()
-        });
+        let t0 = std::time::Instant::now();
+        while !(srv.state().accepted[0] > n && active()) {
+            assert!(
+                t0.elapsed() < Duration::from_secs(60),
+                "reconnect {n}: accepted {:?}, {:?}, {:?}",
+                srv.state().accepted,
+                p.remotes(),
+                p.stats()
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
     assert!(p.stats()["reset_eof"] + p.stats()["reset_io"] >= 200);
     // Let the server's per-connection threads wind down.
