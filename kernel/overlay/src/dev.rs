@@ -148,12 +148,18 @@ impl<P: Platform> OverlayDev<P> {
     }
 
     /// The `OVERLAY_F_*` flags (`IN_TX`/`IN_RX` while I/O is in flight).
+    ///
+    /// An entry counts itself before it checks `open`; while the device is
+    /// stopped such a count belongs to a transmit or receive that is about
+    /// to back out, so it is only reported while the device is open or
+    /// `m_stop` is draining real I/O.
     pub fn flags(&self) -> u32 {
         let mut f = self.st.lock().flags;
-        if self.io.txcount.load(Ordering::SeqCst) != 0 {
+        let live = self.io.open.load(Ordering::SeqCst) || self.io.draining.load(Ordering::SeqCst);
+        if live && self.io.txcount.load(Ordering::SeqCst) != 0 {
             f |= OVERLAY_F_IN_TX;
         }
-        if self.io.rxcount.load(Ordering::SeqCst) != 0 {
+        if live && self.io.rxcount.load(Ordering::SeqCst) != 0 {
             f |= OVERLAY_F_IN_RX;
         }
         f
