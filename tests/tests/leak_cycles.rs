@@ -54,6 +54,27 @@ fn usage(pid: i32) -> Usage {
     }
 }
 
+/// [`usage`] once the daemon is quiet: a dladm that just exited may leave a
+/// connection (its fd and handler thread) closing for a moment, so sample
+/// until fds and threads hold still for three samples 50 ms apart (at most
+/// 5 s; a real leak does not go away).
+fn settled_usage(pid: i32) -> Usage {
+    let deadline = Instant::now() + std::time::Duration::from_secs(5);
+    let mut last = usage(pid);
+    let mut same = 0;
+    while same < 3 && Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let u = usage(pid);
+        if (u.fds, u.threads) == (last.fds, last.threads) {
+            same += 1;
+        } else {
+            same = 0;
+        }
+        last = u;
+    }
+    last
+}
+
 fn taps(ns: &Netns) -> usize {
     let o = ns.exec_ok("ip", &["-o", "link", "show", "type", "tun"]);
     String::from_utf8_lossy(&o.stdout).lines().count()
@@ -131,8 +152,8 @@ fn leak_create_delete_cycles() {
     for i in 0..WARMUP {
         cycle(&ns, root.path(), &cfg, i);
     }
-    let fk0 = usage(fk_pid);
-    let vp0 = usage(vp_pid);
+    let fk0 = settled_usage(fk_pid);
+    let vp0 = settled_usage(vp_pid);
     let start = Instant::now();
     let mut half = (fk0, vp0);
     for i in WARMUP..WARMUP + cycles {
@@ -143,8 +164,8 @@ fn leak_create_delete_cycles() {
         }
     }
     let secs = start.elapsed().as_secs_f64();
-    let fk1 = usage(fk_pid);
-    let vp1 = usage(vp_pid);
+    let fk1 = settled_usage(fk_pid);
+    let vp1 = settled_usage(vp_pid);
     let state_files = std::fs::read_dir(root.path().join("run/varpd"))
         .map(|d| {
             d.filter_map(|e| e.ok())
