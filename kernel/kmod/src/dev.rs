@@ -9,16 +9,14 @@
 //! else undoes attach in reverse.
 
 use crate::cell::Global;
+use crate::platform::OVERLAY_DIP;
 use crate::sys::ddi::*;
 use crate::sys::ddifm::{ddi_fm_fini, ddi_fm_init, DDI_FM_EREPORT_CAPABLE};
 use crate::sys::types::*;
 use crate::{dld, glue, target};
 use core::ptr;
-use core::sync::atomic::{AtomicPtr, Ordering};
+use core::sync::atomic::Ordering;
 use overlay_sys::errno::EBUSY;
-
-/// The attached dip (`overlay_dip`), NULL when detached.
-pub static OVERLAY_DIP: AtomicPtr<dev_info_t> = AtomicPtr::new(ptr::null_mut());
 
 /// The name of the minor node (`/devices/pseudo/overlay@0:overlay`).
 const MINOR_NAME: &core::ffi::CStr = c"overlay";

@@ -13,12 +13,11 @@ use crate::sys::cred::crgetzoneid;
 use crate::sys::ddi::OTYP_BLK;
 use crate::sys::policy::secpolicy_dl_config;
 use crate::sys::types::*;
-use crate::target::KUserIo;
 use alloc::sync::Arc;
 use core::ptr;
 use core::sync::atomic::{AtomicPtr, Ordering};
 use overlay::sys::errno::ENXIO;
-use overlay::{Cred, Errno, Overlay};
+use overlay::{Cred, Errno, Overlay, UserIo};
 
 static OVERLAY: AtomicPtr<Overlay<KPlatform>> = AtomicPtr::new(ptr::null_mut());
 
@@ -106,17 +105,11 @@ pub fn targ_close(minor: minor_t) -> c_int {
     0
 }
 
-/// ioctl(9E) on a clone minor.
-pub(crate) fn targ_ioctl(
-    minor: minor_t,
-    cmd: u32,
-    arg: intptr_t,
-    mode: c_int,
-    cr: *mut cred_t,
-) -> c_int {
+/// ioctl(9E) on a clone minor; `uio` reaches the caller's memory (the
+/// entry point builds it from the ioctl's argument and mode).
+pub(crate) fn targ_ioctl(minor: minor_t, cmd: u32, uio: &mut dyn UserIo, cr: *mut cred_t) -> c_int {
     let Some(o) = ovl() else {
         return ENXIO;
     };
-    let mut uio = KUserIo { arg, mode };
-    to_c(o.targ_ioctl(minor, cmd, &mut uio, &cred(cr)))
+    to_c(o.targ_ioctl(minor, cmd, uio, &cred(cr)))
 }

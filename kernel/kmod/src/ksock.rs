@@ -24,8 +24,11 @@
 //! `IPV6_TCLASS` / `IPV6_HOPLIMIT` ancillary data (illumos `cmsghdr`s,
 //! 12-byte header, 4-byte alignment on amd64); UDP applies them to the
 //! v4-mapped (IPv4) case too (`udp_output_ancillary`).
+//!
+//! Generic over the driver's `Platform` (the mux a socket feeds belongs to
+//! one), so the host that names the platform ([`crate::platform`]) picks
+//! it and this module never reaches back up to it.
 
-use crate::platform::KPlatform;
 use crate::sys::cred::kcred;
 use crate::sys::ksocket::*;
 use crate::sys::stream::*;
@@ -34,7 +37,7 @@ use crate::tpi::unitdata_payload;
 use crate::tpi::{IPPROTO_IPV6, IPV6_TCLASS};
 use core::ptr;
 use core::sync::atomic::{AtomicU64, Ordering};
-use overlay::{Errno, MsgBlk, MuxHandle, OverlayMux, SockaddrIn6, SocketParams, TxHdr};
+use overlay::{Errno, MsgBlk, MuxHandle, OverlayMux, Platform, SockaddrIn6, SocketParams, TxHdr};
 
 /// illumos `IPV6_RECVTCLASS` and `IPV6_HOPLIMIT` (netinet/in.h).
 const IPV6_RECVTCLASS: c_int = 0x19;
@@ -43,17 +46,18 @@ const IPV6_HOPLIMIT: u32 = 0x0c;
 /// Received messages that were not a `T_unitdata_ind` with data.
 pub static RX_DROP_NOT_UNITDATA: AtomicU64 = AtomicU64::new(0);
 
-/// One open underlay socket.
-pub struct KSocket {
+/// One open underlay socket, feeding a mux of platform `P`.
+pub struct KSocket<P: Platform> {
     ks: ksocket_t,
     /// Keeps the receive callback's argument alive.
-    _mux: MuxHandle<KPlatform>,
+    _mux: MuxHandle<P>,
 }
 
-// SAFETY: ksocket_t operations are MT-safe; the handle is not mutated.
-unsafe impl Send for KSocket {}
-// SAFETY: as above.
-unsafe impl Sync for KSocket {}
+// SAFETY: ksocket_t operations are MT-safe; the handle is not mutated; the
+// mux reference is itself Send.
+unsafe impl<P: Platform> Send for KSocket<P> where MuxHandle<P>: Send {}
+// SAFETY: as above, with a Sync mux reference.
+unsafe impl<P: Platform> Sync for KSocket<P> where MuxHandle<P>: Sync {}
 
 fn sin6(a: &SockaddrIn6) -> sockaddr_in6 {
     sockaddr_in6 {
@@ -72,7 +76,7 @@ fn kcr() -> *mut cred_t {
 }
 
 /// `ksocket_socket` + `ksocket_bind` + `ksocket_krecv_set`.
-pub fn open(p: &SocketParams, mux: &MuxHandle<KPlatform>) -> Result<KSocket, Errno> {
+pub fn open<P: Platform>(p: &SocketParams, mux: &MuxHandle<P>) -> Result<KSocket<P>, Errno> {
     let mut ks: ksocket_t = ptr::null_mut();
     // SAFETY: ks is a valid out-pointer; the numbers are illumos'.
     let e = unsafe { ksocket_socket(&mut ks, p.domain, p.stype, p.protocol, KSOCKET_SLEEP, kcr()) };
@@ -111,8 +115,9 @@ pub fn open(p: &SocketParams, mux: &MuxHandle<KPlatform>) -> Result<KSocket, Err
     let mux = mux.clone();
     let arg = alloc::sync::Arc::as_ptr(&mux) as *mut c_void;
     // SAFETY: the callback's argument is the mux, kept alive by the
-    // KSocket until after ksocket_close.
-    let e = unsafe { ksocket_krecv_set(ks, Some(overlay_mux_recv), arg) };
+    // KSocket until after ksocket_close, and the callback is the one
+    // instantiated for its platform P.
+    let e = unsafe { ksocket_krecv_set(ks, Some(overlay_mux_recv::<P>), arg) };
     if e != 0 {
         // SAFETY: as above.
         unsafe { ksocket_close(ks, kcr()) };
@@ -122,7 +127,7 @@ pub fn open(p: &SocketParams, mux: &MuxHandle<KPlatform>) -> Result<KSocket, Err
 }
 
 /// `ksocket_setsockopt` (the plugin's `sockopt`, e.g. `UDP_SRCPORT_HASH`).
-pub fn setopt(s: &KSocket, level: i32, name: i32, val: &[u8]) -> Result<(), Errno> {
+pub fn setopt<P: Platform>(s: &KSocket<P>, level: i32, name: i32, val: &[u8]) -> Result<(), Errno> {
     let len = c_int::try_from(val.len()).map_err(|_| Errno::EINVAL)?;
     // SAFETY: val is readable for len bytes for the duration of the call.
     let e = unsafe { ksocket_setsockopt(s.ks, level, name, val.as_ptr().cast(), len, kcr()) };
@@ -134,7 +139,12 @@ pub fn setopt(s: &KSocket, level: i32, name: i32, val: &[u8]) -> Result<(), Errn
 }
 
 /// `ksocket_sendmblk(MSG_DONTWAIT)` to `dst` (overlay_mux_tx).
-pub fn send(s: &KSocket, dst: &SockaddrIn6, msg: MsgBlk, hdr: TxHdr) -> Result<(), Errno> {
+pub fn send<P: Platform>(
+    s: &KSocket<P>,
+    dst: &SockaddrIn6,
+    msg: MsgBlk,
+    hdr: TxHdr,
+) -> Result<(), Errno> {
     let mut sa = sin6(dst);
     // Up to two illumos cmsghdrs (len, level, type) with an int each.
     let mut ctrl = [0u32; 8];
@@ -174,7 +184,7 @@ pub fn send(s: &KSocket, dst: &SockaddrIn6, msg: MsgBlk, hdr: TxHdr) -> Result<(
 }
 
 /// `ksocket_close`; then the mux reference is released.
-pub fn close(s: KSocket) {
+pub fn close<P: Platform>(s: KSocket<P>) {
     // SAFETY: the socket is open; ksocket_close waits for running
     // callbacks, after which none can start.
     unsafe { ksocket_close(s.ks, kcr()) };
@@ -182,15 +192,17 @@ pub fn close(s: KSocket) {
 }
 
 /// The ksocket direct-receive callback (overlay_mux_recv).
-unsafe extern "C" fn overlay_mux_recv(
+unsafe extern "C" fn overlay_mux_recv<P: Platform>(
     _ks: ksocket_t,
     chain: *mut mblk_t,
     _msgsize: size_t,
     _oob: c_int,
     arg: *mut c_void,
 ) -> boolean_t {
-    // SAFETY: arg is the mux installed in open(), alive until close().
-    let mux = unsafe { &*(arg as *const OverlayMux<KPlatform>) };
+    // SAFETY: arg is the mux installed in open() (an OverlayMux<P>: open
+    // installs this callback instantiated for the mux's platform), alive
+    // until close().
+    let mux = unsafe { &*(arg as *const OverlayMux<P>) };
     let mut mp = chain;
     while !mp.is_null() {
         // SAFETY: mp is a message of the chain ksocket handed us; we own it.

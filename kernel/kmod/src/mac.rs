@@ -14,18 +14,22 @@
 //! `mc_ioctl` NAKs with ENOTSUP, `mc_getcapab` true only for
 //! `MAC_CAPAB_OVERLAY`, `mc_setprop`/`mc_propinfo` handle `MAC_PROP_MTU`,
 //! `mc_getprop` ENOTSUP (MAC answers the MTU itself).
+//!
+//! This module is generic over the driver's `Platform`, so it never names
+//! the host that uses it: the callbacks are instantiated for the platform
+//! `P` whose devices they serve, and that host owns the one callback table
+//! ([`MacCallbacks`]) and the attached dip, and passes both to
+//! [`register`] ([`crate::platform`] for `KPlatform`).
 
 use crate::cell::Global;
-use crate::dev::OVERLAY_DIP;
-use crate::platform::KPlatform;
 use crate::sys::dls::{dls_devnet_create, dls_devnet_destroy};
 use crate::sys::mac::*;
 use crate::sys::stream::mblk_t;
 use crate::sys::types::*;
+use core::marker::PhantomData;
 use core::ptr;
-use core::sync::atomic::Ordering;
 use overlay::sys::errno::{EINVAL, ENOTSUP};
-use overlay::{DevHandle, Errno, MacRegistration, MsgBlkChain, OverlayDev};
+use overlay::{DevHandle, Errno, MacRegistration, MsgBlkChain, OverlayDev, Platform};
 
 /// One registered MAC and its DLS link.
 pub struct KMac {
@@ -48,8 +52,14 @@ fn errno(e: c_int) -> Result<(), Errno> {
     }
 }
 
-/// `mac_alloc` + `mac_register` + `dls_devnet_create` (overlay_i_create).
-pub fn register(dev: &DevHandle<KPlatform>, reg: &MacRegistration) -> Result<KMac, Errno> {
+/// `mac_alloc` + `mac_register` + `dls_devnet_create` (overlay_i_create),
+/// under the attached `dip`, with the callback table of `dev`'s platform.
+pub fn register<P: Platform>(
+    dev: &DevHandle<P>,
+    reg: &MacRegistration,
+    dip: *mut dev_info_t,
+    callbacks: &'static MacCallbacks<P>,
+) -> Result<KMac, Errno> {
     // SAFETY: mac_alloc has no preconditions; NULL means the version is
     // unsupported, which overlay.c reports as EINVAL.
     let m = unsafe { mac_alloc(MAC_VERSION) };
@@ -62,15 +72,17 @@ pub fn register(dev: &DevHandle<KPlatform>, reg: &MacRegistration) -> Result<KMa
     // SAFETY: m is a live mac_register_t from mac_alloc; every pointer
     // stored in it is valid for the mac_register call (callbacks and the
     // type name are static; the driver-private device outlives the
-    // registration, see the module comment); mac_free releases it.
+    // registration, see the module comment; the callbacks are the ones
+    // instantiated for P, so they read m_driver as the OverlayDev<P> it
+    // is); mac_free releases it.
     let err = unsafe {
         (*m).m_type_ident = MAC_PLUGIN_IDENT_ETHER.as_ptr();
         (*m).m_driver = alloc::sync::Arc::as_ptr(dev) as *mut c_void;
-        (*m).m_dip = OVERLAY_DIP.load(Ordering::Acquire);
+        (*m).m_dip = dip;
         (*m).m_instance = uint_t::MAX;
         (*m).m_src_addr = src.as_mut_ptr();
         (*m).m_dst_addr = ptr::null_mut();
-        (*m).m_callbacks = OVERLAY_M_CALLBACKS.get();
+        (*m).m_callbacks = callbacks.0.get();
         (*m).m_min_sdu = reg.min_sdu;
         (*m).m_max_sdu = reg.max_sdu;
         (*m).m_multicast_sdu = reg.multicast_sdu;
@@ -146,12 +158,14 @@ pub fn rx(m: &KMac, chain: MsgBlkChain) {
 /// The device behind MAC's driver-private pointer.
 ///
 /// # Safety
-/// `arg` must be the `m_driver` of a live registration: MAC only calls the
+/// `arg` must be the `m_driver` of a live registration of a device of
+/// platform `P` (the callbacks of [`MacCallbacks<P>`] are only ever
+/// registered with such a device, see [`register`]): MAC only calls the
 /// callbacks between `mac_register` and `mac_unregister`, and the driver
 /// keeps the device alive for that whole time.
-unsafe fn dev<'a>(arg: *mut c_void) -> &'a OverlayDev<KPlatform> {
+unsafe fn dev<'a, P: Platform>(arg: *mut c_void) -> &'a OverlayDev<P> {
     // SAFETY: caller contract.
-    unsafe { &*(arg as *const OverlayDev<KPlatform>) }
+    unsafe { &*(arg as *const OverlayDev<P>) }
 }
 
 fn to_c(r: Result<(), Errno>) -> c_int {
@@ -161,9 +175,13 @@ fn to_c(r: Result<(), Errno>) -> c_int {
     }
 }
 
-unsafe extern "C" fn overlay_m_stat(arg: *mut c_void, stat: uint_t, val: *mut u64) -> c_int {
+unsafe extern "C" fn overlay_m_stat<P: Platform>(
+    arg: *mut c_void,
+    stat: uint_t,
+    val: *mut u64,
+) -> c_int {
     // SAFETY: MAC callback contract (see dev()).
-    match unsafe { dev(arg) }.m_getstat(stat) {
+    match unsafe { dev::<P>(arg) }.m_getstat(stat) {
         Ok(v) => {
             // SAFETY: MAC passes a valid out-pointer.
             unsafe { *val = v };
@@ -173,22 +191,22 @@ unsafe extern "C" fn overlay_m_stat(arg: *mut c_void, stat: uint_t, val: *mut u6
     }
 }
 
-unsafe extern "C" fn overlay_m_start(arg: *mut c_void) -> c_int {
+unsafe extern "C" fn overlay_m_start<P: Platform>(arg: *mut c_void) -> c_int {
     // SAFETY: MAC callback contract.
-    to_c(unsafe { dev(arg) }.m_start())
+    to_c(unsafe { dev::<P>(arg) }.m_start())
 }
 
-unsafe extern "C" fn overlay_m_stop(arg: *mut c_void) {
+unsafe extern "C" fn overlay_m_stop<P: Platform>(arg: *mut c_void) {
     // SAFETY: MAC callback contract.
-    unsafe { dev(arg) }.m_stop()
+    unsafe { dev::<P>(arg) }.m_stop()
 }
 
-unsafe extern "C" fn overlay_m_promisc(arg: *mut c_void, on: boolean_t) -> c_int {
+unsafe extern "C" fn overlay_m_promisc<P: Platform>(arg: *mut c_void, on: boolean_t) -> c_int {
     // SAFETY: MAC callback contract.
-    to_c(unsafe { dev(arg) }.m_setpromisc(on != B_FALSE))
+    to_c(unsafe { dev::<P>(arg) }.m_setpromisc(on != B_FALSE))
 }
 
-unsafe extern "C" fn overlay_m_multicast(
+unsafe extern "C" fn overlay_m_multicast<P: Platform>(
     arg: *mut c_void,
     add: boolean_t,
     addr: *const u8,
@@ -199,26 +217,26 @@ unsafe extern "C" fn overlay_m_multicast(
     // SAFETY: MAC passes a 6-byte Ethernet address.
     let a = unsafe { &*(addr as *const [u8; 6]) };
     // SAFETY: MAC callback contract.
-    to_c(unsafe { dev(arg) }.m_multicst(add != B_FALSE, a))
+    to_c(unsafe { dev::<P>(arg) }.m_multicst(add != B_FALSE, a))
 }
 
-unsafe extern "C" fn overlay_m_unicast(arg: *mut c_void, addr: *const u8) -> c_int {
+unsafe extern "C" fn overlay_m_unicast<P: Platform>(arg: *mut c_void, addr: *const u8) -> c_int {
     if addr.is_null() {
         return EINVAL;
     }
     // SAFETY: MAC passes a 6-byte Ethernet address.
     let a = unsafe { &*(addr as *const [u8; 6]) };
     // SAFETY: MAC callback contract.
-    to_c(unsafe { dev(arg) }.m_unicst(a))
+    to_c(unsafe { dev::<P>(arg) }.m_unicst(a))
 }
 
-unsafe extern "C" fn overlay_m_tx(arg: *mut c_void, mp: *mut mblk_t) -> *mut mblk_t {
+unsafe extern "C" fn overlay_m_tx<P: Platform>(arg: *mut c_void, mp: *mut mblk_t) -> *mut mblk_t {
     // SAFETY: MAC hands us ownership of the b_next chain.
     let chain = unsafe { MsgBlkChain::from_raw(mp.cast()) };
     // SAFETY: MAC callback contract. The driver consumes the whole chain
     // (frames it cannot send are dropped and counted), so nothing is
     // handed back for flow control.
-    unsafe { dev(arg) }.m_tx(chain);
+    unsafe { dev::<P>(arg) }.m_tx(chain);
     ptr::null_mut()
 }
 
@@ -227,20 +245,20 @@ unsafe extern "C" fn overlay_m_ioctl(_arg: *mut c_void, q: *mut queue_t, mp: *mu
     unsafe { miocnak(q, mp, 0, ENOTSUP) }
 }
 
-unsafe extern "C" fn overlay_m_getcapab(
+unsafe extern "C" fn overlay_m_getcapab<P: Platform>(
     arg: *mut c_void,
     cap: mac_capab_t,
     _data: *mut c_void,
 ) -> boolean_t {
     // SAFETY: MAC callback contract.
-    if cap == MAC_CAPAB_OVERLAY && unsafe { dev(arg) }.m_getcapab_overlay() {
+    if cap == MAC_CAPAB_OVERLAY && unsafe { dev::<P>(arg) }.m_getcapab_overlay() {
         B_TRUE
     } else {
         B_FALSE
     }
 }
 
-unsafe extern "C" fn overlay_m_setprop(
+unsafe extern "C" fn overlay_m_setprop<P: Platform>(
     arg: *mut c_void,
     _name: *const c_char,
     num: mac_prop_id_t,
@@ -256,7 +274,7 @@ unsafe extern "C" fn overlay_m_setprop(
     // SAFETY: MAC passes at least valsize >= 4 readable bytes.
     let mtu = unsafe { (val as *const u32).read_unaligned() };
     // SAFETY: MAC callback contract.
-    to_c(unsafe { dev(arg) }.m_setprop_mtu(mtu))
+    to_c(unsafe { dev::<P>(arg) }.m_setprop_mtu(mtu))
 }
 
 unsafe extern "C" fn overlay_m_getprop(
@@ -269,7 +287,7 @@ unsafe extern "C" fn overlay_m_getprop(
     ENOTSUP
 }
 
-unsafe extern "C" fn overlay_m_propinfo(
+unsafe extern "C" fn overlay_m_propinfo<P: Platform>(
     arg: *mut c_void,
     _name: *const c_char,
     num: mac_prop_id_t,
@@ -279,7 +297,7 @@ unsafe extern "C" fn overlay_m_propinfo(
         return;
     }
     // SAFETY: MAC callback contract.
-    let (def, min, max) = unsafe { dev(arg) }.m_propinfo_mtu();
+    let (def, min, max) = unsafe { dev::<P>(arg) }.m_propinfo_mtu();
     // SAFETY: prh is the live handle MAC passed.
     unsafe {
         mac_prop_info_set_default_uint32(prh, def);
@@ -287,22 +305,32 @@ unsafe extern "C" fn overlay_m_propinfo(
     }
 }
 
-/// overlay.c's `overlay_m_callbacks`.
-static OVERLAY_M_CALLBACKS: Global<mac_callbacks_t> = Global::new(mac_callbacks_t {
-    mc_callbacks: MC_IOCTL | MC_GETCAPAB | MC_SETPROP | MC_GETPROP | MC_PROPINFO,
-    mc_getstat: Some(overlay_m_stat),
-    mc_start: Some(overlay_m_start),
-    mc_stop: Some(overlay_m_stop),
-    mc_setpromisc: Some(overlay_m_promisc),
-    mc_multicst: Some(overlay_m_multicast),
-    mc_unicst: Some(overlay_m_unicast),
-    mc_tx: Some(overlay_m_tx),
-    mc_reserved: ptr::null_mut(),
-    mc_ioctl: Some(overlay_m_ioctl),
-    mc_getcapab: Some(overlay_m_getcapab),
-    mc_open: None,
-    mc_close: None,
-    mc_setprop: Some(overlay_m_setprop),
-    mc_getprop: Some(overlay_m_getprop),
-    mc_propinfo: Some(overlay_m_propinfo),
-});
+/// overlay.c's `overlay_m_callbacks`, with the callbacks instantiated for
+/// platform `P`. The host of `P` keeps the one instance in a `static` (MAC
+/// needs it at a fixed, writable address) made by [`callbacks`].
+pub struct MacCallbacks<P>(Global<mac_callbacks_t>, PhantomData<P>);
+
+/// The callback table for devices of platform `P`.
+pub const fn callbacks<P: Platform>() -> MacCallbacks<P> {
+    MacCallbacks(
+        Global::new(mac_callbacks_t {
+            mc_callbacks: MC_IOCTL | MC_GETCAPAB | MC_SETPROP | MC_GETPROP | MC_PROPINFO,
+            mc_getstat: Some(overlay_m_stat::<P>),
+            mc_start: Some(overlay_m_start::<P>),
+            mc_stop: Some(overlay_m_stop::<P>),
+            mc_setpromisc: Some(overlay_m_promisc::<P>),
+            mc_multicst: Some(overlay_m_multicast::<P>),
+            mc_unicst: Some(overlay_m_unicast::<P>),
+            mc_tx: Some(overlay_m_tx::<P>),
+            mc_reserved: ptr::null_mut(),
+            mc_ioctl: Some(overlay_m_ioctl),
+            mc_getcapab: Some(overlay_m_getcapab::<P>),
+            mc_open: None,
+            mc_close: None,
+            mc_setprop: Some(overlay_m_setprop::<P>),
+            mc_getprop: Some(overlay_m_getprop),
+            mc_propinfo: Some(overlay_m_propinfo::<P>),
+        }),
+        PhantomData,
+    )
+}

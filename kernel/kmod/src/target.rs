@@ -56,8 +56,9 @@ pub unsafe extern "C" fn overlay_target_ioctl(
 ) -> c_int {
     // SAFETY: pure function of dev.
     let min = unsafe { getminor(dev) };
+    let mut uio = KUserIo { arg, mode };
     // Commands are plain integers; the driver rejects unknown ones.
-    glue::targ_ioctl(min, cmd as u32, arg, mode, credp)
+    glue::targ_ioctl(min, cmd as u32, &mut uio, credp)
 }
 
 /// The caller's memory for one `/dev/overlay` ioctl: the argument pointer
