@@ -30,7 +30,7 @@
 //! and EOVERFLOW under 16 (illumos inverted that test, §12 #10). The
 //! defaults are advertised as illumos does, as a 4-byte `int`. `start`
 //! fails with EAGAIN unless all four are set; it then joins the remote for
-//! (host, port, underlay IP) (`remote.rs`), EEXIST if that remote already
+//! (host, port, underlay IP) (`remote/`), EEXIST if that remote already
 //! serves this vnet id. Properties cannot change while started (EBUSY).
 //!
 //! Saved state (the nvlist of `varpd_svp_save`): `svp/host` (string),

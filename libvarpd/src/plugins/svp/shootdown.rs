@@ -28,7 +28,7 @@
 //!    either way the next LOG_REQ follows after `cont`.
 //!
 //! This module holds the state and the schedule; the remote
-//! (`remote.rs`) sends the requests and applies the records.
+//! (`remote/log.rs`) sends the requests and applies the records.
 
 use super::ctx::SvpCtx;
 use super::timer::{random_uniform, SvpTimer};
