@@ -9,7 +9,7 @@
 //!   see them (client property ids, after `search`).
 //!
 //! #5 (properties frozen once started) is checked for libvarpd in
-//! `varpd_core.rs` and for the plugins themselves, with #6–#9 and #12, in
+//! `varpd_core*.rs` and for the plugins themselves, with #6–#9 and #12, in
 //! `plugins_direct.rs`, `plugins_files.rs` and `plugins_proxy.rs`.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
