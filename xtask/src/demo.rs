@@ -17,47 +17,18 @@
 //! everything down — also on failure or Ctrl-C.
 //!
 //! Like `cargo xtask test`, it first installs what it runs: every program
-//! it execs is listed once, with its Debian package, in [`TOOLS`]; the
-//! packages are installed with the same code as `cargo xtask test`
-//! ([`crate::setup::ensure_apt`]), and every exec goes through [`tool`], so
-//! the unit test below can prove the list covers them all.
+//! it execs is listed once, with its Debian package, in [`TOOLS`] (shared
+//! with the fabric demo); the packages are installed with the same code as
+//! `cargo xtask test` ([`crate::setup::ensure_apt`]), and every exec goes
+//! through [`tool`], so a unit test (in `demo_common`) can prove the list
+//! covers them all.
 
-use crate::util::{cargo, root, run as sh, Result};
+use crate::demo_common::{
+    bin, catch_sigint, check_interrupt, ip, netns_pids, packages, say, tool, TOOLS,
+};
+use crate::util::{cargo, run as sh, Result};
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering};
-
-/// Every program the demo execs besides cargo and the binaries it builds,
-/// with the Debian package providing it: `(program, package)`.
-pub const TOOLS: &[(&str, &str)] = &[
-    ("ip", "iproute2"),
-    ("ping", "iputils-ping"),
-    ("env", "coreutils"),
-];
-
-/// The name of an external program the demo runs; it must be in [`TOOLS`]
-/// (the unit test checks every call).
-pub(crate) fn tool(prog: &'static str) -> &'static str {
-    debug_assert!(
-        TOOLS.iter().any(|(p, _)| *p == prog),
-        "{prog} is not in demo::TOOLS"
-    );
-    prog
-}
-
-/// The Debian packages of [`TOOLS`], each once.
-pub fn packages() -> Vec<&'static str> {
-    let mut v: Vec<&str> = TOOLS.iter().map(|(_, pkg)| *pkg).collect();
-    v.sort_unstable();
-    v.dedup();
-    v
-}
-
-pub(crate) static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-pub(crate) extern "C" fn on_sigint(_: libc::c_int) {
-    INTERRUPTED.store(true, Ordering::SeqCst);
-}
 
 struct Host {
     name: &'static str,
@@ -99,21 +70,6 @@ fn state_root(h: &Host) -> PathBuf {
     demo_dir().join(h.ns)
 }
 
-/// `ip ARGS...`.
-pub(crate) fn ip(args: &[&str]) -> Command {
-    let mut c = Command::new(tool("ip"));
-    c.args(args);
-    c
-}
-
-/// A release binary of this build (honouring `CARGO_TARGET_DIR`).
-pub(crate) fn bin(name: &str) -> String {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("target"));
-    target.join("release").join(name).display().to_string()
-}
-
 /// A command run inside `h`'s namespace with its OVERLAY_ROOT.
 fn in_host(h: &Host, prog: &str, args: &[&str]) -> Command {
     let mut c = ip(&["netns", "exec", h.ns, tool("env")]);
@@ -121,18 +77,6 @@ fn in_host(h: &Host, prog: &str, args: &[&str]) -> Command {
         .arg(prog)
         .args(args);
     c
-}
-
-pub(crate) fn say(msg: &str) {
-    eprintln!("\n==> {msg}");
-}
-
-pub(crate) fn check_interrupt() -> Result {
-    if INTERRUPTED.load(Ordering::SeqCst) {
-        Err("interrupted".into())
-    } else {
-        Ok(())
-    }
 }
 
 /// Tears down whatever exists of the demo; never fails.
@@ -184,22 +128,6 @@ impl Drop for Teardown {
     }
 }
 
-/// The processes in namespace `ns`, those named `comm` if given.
-pub(crate) fn netns_pids(ns: &str, comm: Option<&str>) -> Vec<i32> {
-    let Ok(out) = ip(&["netns", "pids", ns]).output() else {
-        return Vec::new();
-    };
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .filter_map(|p| p.parse::<i32>().ok())
-        .filter(|pid| {
-            comm.is_none_or(|c| {
-                std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|s| s.trim() == c)
-            })
-        })
-        .collect()
-}
-
 /// Starts a daemon in `h`, its log in the host's state directory.
 fn start_daemon(h: &Host, name: &str) -> Result {
     let log = state_root(h).join(format!("{name}.log"));
@@ -223,14 +151,7 @@ pub fn run(args: &[String]) -> Result {
     if !crate::util::is_root() {
         return Err("cargo xtask demo needs root (network namespaces and TAP devices): run it as root, e.g. sudo -E cargo xtask demo".into());
     }
-    // SAFETY: installing a handler that only stores to an atomic is
-    // async-signal-safe.
-    unsafe {
-        libc::signal(
-            libc::SIGINT,
-            on_sigint as extern "C" fn(libc::c_int) as libc::sighandler_t,
-        )
-    };
+    catch_sigint();
 
     let listed: Vec<String> = TOOLS
         .iter()
@@ -369,79 +290,5 @@ pub fn run(args: &[String]) -> Result {
         Ok(())
     } else {
         Err("demo: ping across the overlay failed".into())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The string literals passed to `tool(...)` in this file's code.
-    fn tool_calls(src: &str) -> Vec<String> {
-        src.split("tool(\"")
-            .skip(1)
-            .filter_map(|rest| rest.split('"').next())
-            .map(str::to_string)
-            .collect()
-    }
-
-    /// Every program the demo execs is in TOOLS and its package is
-    /// installed by the demo: nothing runs a program by a literal name but
-    /// through `tool`, and every `tool("...")` names a listed program.
-    #[test]
-    fn install_list_covers_every_exec() {
-        let src = include_str!("demo.rs");
-        let code = src.split("#[cfg(test)]").next().unwrap();
-        // Command::new only in `ip()`, with tool(); cargo() and bin() are
-        // the toolchain and this build's own binaries.
-        for (i, line) in code.lines().enumerate() {
-            if line.contains("Command::new(") {
-                assert!(
-                    line.contains("Command::new(tool("),
-                    "demo.rs:{}: execs a program not through tool(): {line}",
-                    i + 1
-                );
-            }
-        }
-        let calls = tool_calls(code);
-        for want in ["ip", "ping", "env"] {
-            assert!(calls.iter().any(|c| c == want), "no tool(\"{want}\") found");
-        }
-        let pkgs = packages();
-        for c in &calls {
-            let (_, pkg) = TOOLS
-                .iter()
-                .find(|(p, _)| p == c)
-                .unwrap_or_else(|| panic!("demo execs {c}, which is not in TOOLS"));
-            assert!(pkgs.contains(pkg), "{pkg} ({c}) is not installed");
-        }
-        // The programs `cargo xtask test` installs include the demo's
-        // (coreutils is Essential on Debian).
-        for p in pkgs {
-            assert!(
-                p == "coreutils" || crate::setup::APT_PACKAGES.contains(&p),
-                "{p} is installed by the demo but not by cargo xtask test"
-            );
-        }
-    }
-
-    /// Each listed package provides its program (checked where dpkg knows
-    /// the package, as on every machine `cargo xtask test` has set up).
-    #[test]
-    fn tools_come_from_their_packages() {
-        for (prog, pkg) in TOOLS {
-            let Ok(out) = Command::new("dpkg-query").args(["-L", pkg]).output() else {
-                continue;
-            };
-            if !out.status.success() {
-                continue;
-            }
-            let files = String::from_utf8_lossy(&out.stdout);
-            let suffix = format!("bin/{prog}");
-            assert!(
-                files.lines().any(|f| f.ends_with(&suffix)),
-                "package {pkg} has no {suffix}"
-            );
-        }
     }
 }

@@ -31,11 +31,11 @@
 //! (on cn2) reaches vm1 again, with no command on any other host. A summary
 //! follows, and everything is torn down on success, failure or Ctrl-C.
 //!
-//! The programs it runs are those of the two-host demo ([`demo::TOOLS`],
-//! installed the same way); its namespaces are `ovfab-*`, its state is
+//! The programs it runs are those of the two-host demo
+//! ([`demo_common::TOOLS`], installed the same way); its namespaces are `ovfab-*`, its state is
 //! under `$TMPDIR/overlay-demo-fabric`.
 
-use crate::demo::{self, bin, check_interrupt, ip, netns_pids, say, tool};
+use crate::demo_common::{self, bin, catch_sigint, check_interrupt, ip, netns_pids, say, tool};
 use crate::util::{cargo, run as sh, Result};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -257,16 +257,9 @@ pub fn run() -> Result {
     if !crate::util::is_root() {
         return Err("cargo xtask demo --fabric needs root (network namespaces and TAP devices): run it as root, e.g. sudo -E cargo xtask demo --fabric".into());
     }
-    // SAFETY: installing a handler that only stores to an atomic is
-    // async-signal-safe.
-    unsafe {
-        libc::signal(
-            libc::SIGINT,
-            demo::on_sigint as extern "C" fn(libc::c_int) as libc::sighandler_t,
-        )
-    };
+    catch_sigint();
     say("installing what the demo runs, if missing");
-    crate::setup::ensure_apt(&demo::packages())?;
+    crate::setup::ensure_apt(&demo_common::packages())?;
     say("building portolan, fkoverlayd, varpd and dladm");
     sh(cargo().args(["build", "--release", "--bins"]))?;
 
@@ -437,8 +430,8 @@ pub fn run() -> Result {
 
 #[cfg(test)]
 mod tests {
-    /// The fabric demo execs programs only through `demo::tool` (so
-    /// `demo::TOOLS`, which the demo installs, covers them).
+    /// The fabric demo execs programs only through `demo_common::tool` (so
+    /// `demo_common::TOOLS`, which the demo installs, covers them).
     #[test]
     fn execs_only_listed_tools() {
         let src = include_str!("demo_fabric.rs");
@@ -453,8 +446,8 @@ mod tests {
         for call in code.split("tool(\"").skip(1) {
             let prog = call.split('"').next().unwrap();
             assert!(
-                crate::demo::TOOLS.iter().any(|(p, _)| *p == prog),
-                "{prog} is not in demo::TOOLS"
+                crate::demo_common::TOOLS.iter().any(|(p, _)| *p == prog),
+                "{prog} is not in demo_common::TOOLS"
             );
         }
     }

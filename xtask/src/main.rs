@@ -13,6 +13,7 @@ mod bench;
 mod bench_lat;
 mod bench_report;
 mod demo;
+mod demo_common;
 mod demo_fabric;
 mod fuzz;
 mod illumos;
