@@ -12,7 +12,6 @@
 
 pub mod backend;
 pub mod cli;
-pub mod cli_linkprop;
 pub mod errno;
 pub mod fake;
 pub mod getopt;

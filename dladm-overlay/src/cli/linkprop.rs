@@ -11,26 +11,12 @@
 //! fields); an empty value prints as `--`.
 
 use crate::backend::*;
-use crate::cli::{Cli, Exit};
-use crate::getopt::{getopt_long, lo, LongOpt, Opt};
+use crate::cli::args::{parse_props, PROP_LOPTS};
+use crate::cli::ctx::{Cli, Exit};
+use crate::getopt::{getopt_long, Opt};
 use crate::linkprop::{self, PROP_ZONE};
 use crate::ofmt::{f, Field, Flags, Ofmt};
 use crate::status::Status;
-
-pub const USE_SET_LINKPROP: &str = "    set-linkprop     [-t] -p <prop>=<value>[,...] <name>";
-pub const USE_RESET_LINKPROP: &str = "    reset-linkprop   [-t] [-p <prop>,...] <name>";
-pub const USE_SHOW_LINKPROP: &str =
-    "    show-linkprop    [-cP] [-o <field>,...] [-p <prop>,...] <name>\n";
-
-const PROP_LOPTS: &[LongOpt] = &[
-    lo("prop", true, 'p'),
-    lo("temporary", false, 't'),
-    lo("root-dir", true, 'R'),
-    lo("parsable", false, 'c'),
-    lo("parseable", false, 'c'),
-    lo("persistent", false, 'P'),
-    lo("output", true, 'o'),
-];
 
 pub const LINKPROP_FIELDS: &[Field] = &[
     f("LINK", 13, 0),
@@ -40,17 +26,6 @@ pub const LINKPROP_FIELDS: &[Field] = &[
     f("DEFAULT", 15, 4),
     f("POSSIBLE", 20, 5),
 ];
-
-/// `prop=value,prop=value` (set) or `prop,prop` (reset, show).
-fn parse_props(s: &str) -> Vec<(String, Option<String>)> {
-    s.split(',')
-        .filter(|p| !p.is_empty())
-        .map(|p| match p.split_once('=') {
-            Some((k, v)) => (k.to_string(), Some(v.to_string())),
-            None => (p.to_string(), None),
-        })
-        .collect()
-}
 
 impl<'a> Cli<'a> {
     /// `set-linkprop` and, with `reset`, `reset-linkprop`.
