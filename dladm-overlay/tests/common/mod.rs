@@ -109,3 +109,14 @@ pub fn seeded() -> FakeBackend {
     ok(&mut b, SEED);
     b
 }
+
+/// The start of a `create-overlay` line, and the properties a `direct`
+/// overlay needs.
+pub const C: &str = "dladm create-overlay -e vxlan -s direct";
+pub const PROPS: &str = "-p vxlan/listen_ip=10.88.88.69 -p direct/dest_ip=10.88.88.70 \
+-p direct/dest_port=4789";
+
+/// A complete `create-overlay` line ending in `extra`.
+pub fn create(extra: &str) -> String {
+    format!("{C} {PROPS} {extra}")
+}
