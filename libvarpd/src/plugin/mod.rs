@@ -57,9 +57,11 @@
 //! replies (`libvarpd_plugin_query_reply`, `_arp_reply`, `_dhcp_reply`);
 //! `provider.rs` the instance handle and its upcalls (`libvarpd_inject_*`,
 //! `libvarpd_fma_*`, the proxy helpers); `prop.rs` the property-info builder
-//! and the property value codec (`libvarpd_prop.c`).
+//! (`libvarpd_prop.c`); `propval.rs` how every plugin encodes, decodes and
+//! checks property values and saved state.
 
 mod prop;
+mod propval;
 mod provider;
 mod query;
 
@@ -77,6 +79,11 @@ pub use crate::ksys::{
     OVERLAY_PLUGIN_D_MASK, OVERLAY_PLUGIN_D_PORT,
 };
 pub use prop::PropHandle;
+pub use propval::{
+    in6_is_addr_6to4, in6_is_addr_v4compat, prop_get_ip, prop_get_string, prop_get_uint,
+    prop_set_ip, prop_set_port, prop_set_string, prop_set_uint, saved_ip, saved_string, saved_uint,
+    SavedObject, PROP_IP_SIZE, PROP_UINT_SIZE,
+};
 pub use provider::ProviderHandle;
 pub use query::{ArpQuery, DhcpQuery, Query};
 

@@ -29,8 +29,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use crate::errno::Errno;
 use crate::ksys::TargetPoint;
 use crate::plugin::{
-    Dest, LookupAction, PluginRegistration, PropHandle, PropType, ProviderHandle, SearchInstance,
-    SearchPlugin, TargetMode, OVERLAY_PLUGIN_D_IP, OVERLAY_PLUGIN_D_PORT, OVERLAY_PROP_PERM_RRW,
+    in6_is_addr_6to4, in6_is_addr_v4compat, prop_get_ip, prop_get_uint, prop_set_ip, prop_set_port,
+    saved_ip, saved_uint, Dest, LookupAction, PluginRegistration, PropHandle, PropType,
+    ProviderHandle, SearchInstance, SearchPlugin, TargetMode, OVERLAY_PLUGIN_D_IP,
+    OVERLAY_PLUGIN_D_PORT, OVERLAY_PROP_PERM_RRW,
 };
 
 /// `vpr_name`.
@@ -39,11 +41,6 @@ pub const DIRECT_NAME: &str = "direct";
 pub const DIRECT_DEST_IP: &str = "direct/dest_ip";
 /// Property 1 (only when the destination includes a port).
 pub const DIRECT_DEST_PORT: &str = "direct/dest_port";
-
-/// `sizeof (struct in6_addr)`.
-const IP_SIZE: usize = 16;
-/// `sizeof (uint64_t)`.
-const UINT_SIZE: usize = 8;
 
 /// The registration: name `direct`, mode POINT.
 pub fn registration() -> PluginRegistration {
@@ -64,9 +61,8 @@ fn valid_dest(dest: Dest) -> bool {
 /// and 6to4 (`2002::/16`) as in illumos, and for what the kernel would
 /// refuse at association: unspecified (`::`, `::ffff:0.0.0.0`), multicast.
 pub fn check_dest_ip(ip: &Ipv6Addr) -> Result<(), Errno> {
-    let o = ip.octets();
-    let v4compat = o[..12] == [0; 12] && u32::from_be_bytes([o[12], o[13], o[14], o[15]]) > 1;
-    let sixtofour = o[0] == 0x20 && o[1] == 0x02;
+    let v4compat = in6_is_addr_v4compat(ip);
+    let sixtofour = in6_is_addr_6to4(ip);
     let unspec = ip.is_unspecified() || ip.to_ipv4_mapped().is_some_and(|v| v.is_unspecified());
     let mcast = ip.is_multicast() || ip.to_ipv4_mapped().is_some_and(|v| v.is_multicast());
     if v4compat || sixtofour || unspec || mcast {
@@ -93,23 +89,17 @@ impl SearchPlugin for DirectPlugin {
             return Err(Errno::ENOTSUP);
         }
         let obj = saved.as_object().ok_or(Errno::EINVAL)?;
-        let mut st = DirectState::default();
-        if let Some(v) = obj.get(DIRECT_DEST_PORT) {
-            let p = v
-                .as_u64()
-                .and_then(|p| u16::try_from(p).ok())
-                .filter(|p| *p != 0)
-                .ok_or(Errno::EINVAL)?;
-            st.port = Some(p);
+        // In range, so the cast keeps the value.
+        let port = saved_uint(obj, DIRECT_DEST_PORT, 1, u64::from(u16::MAX))?.map(|p| p as u16);
+        let ip = saved_ip(obj, DIRECT_DEST_IP)?;
+        if let Some(ip) = &ip {
+            check_dest_ip(ip)?;
         }
-        if let Some(v) = obj.get(DIRECT_DEST_IP) {
-            let ip: Ipv6Addr = v
-                .as_str()
-                .and_then(|s| s.parse().ok())
-                .ok_or(Errno::EINVAL)?;
-            check_dest_ip(&ip)?;
-            st.ip = Some(ip);
-        }
+        let st = DirectState {
+            ip,
+            port,
+            started: false,
+        };
         // §12 #7: the destination type is kept (the original left it unset).
         Ok(Box::new(Direct::new(hdl, dest, st)))
     }
@@ -202,30 +192,8 @@ impl SearchInstance for Direct {
     fn getprop(&self, name: &str, buf: &mut [u8]) -> Result<usize, Errno> {
         let st = self.state();
         match name {
-            DIRECT_DEST_IP => {
-                if buf.len() < IP_SIZE {
-                    return Err(Errno::EOVERFLOW);
-                }
-                Ok(match st.ip {
-                    Some(ip) => {
-                        buf[..IP_SIZE].copy_from_slice(&ip.octets());
-                        IP_SIZE
-                    }
-                    None => 0,
-                })
-            }
-            DIRECT_DEST_PORT if self.has_port() => {
-                if buf.len() < UINT_SIZE {
-                    return Err(Errno::EOVERFLOW);
-                }
-                Ok(match st.port {
-                    Some(p) => {
-                        buf[..UINT_SIZE].copy_from_slice(&u64::from(p).to_ne_bytes());
-                        UINT_SIZE
-                    }
-                    None => 0,
-                })
-            }
+            DIRECT_DEST_IP => prop_get_ip(buf, st.ip),
+            DIRECT_DEST_PORT if self.has_port() => prop_get_uint(buf, st.port.map(u64::from)),
             _ => Err(Errno::EINVAL),
         }
     }
@@ -241,24 +209,11 @@ impl SearchInstance for Direct {
             return Err(Errno::EBUSY);
         }
         if name == DIRECT_DEST_IP {
-            let b: [u8; IP_SIZE] = val
-                .get(..IP_SIZE)
-                .and_then(|b| b.try_into().ok())
-                .ok_or(Errno::EOVERFLOW)?;
-            let ip = Ipv6Addr::from(b);
+            let ip = prop_set_ip(val)?;
             check_dest_ip(&ip)?;
             st.ip = Some(ip);
         } else {
-            let b: [u8; UINT_SIZE] = val
-                .get(..UINT_SIZE)
-                .and_then(|b| b.try_into().ok())
-                .ok_or(Errno::EOVERFLOW)?;
-            let v = u64::from_ne_bytes(b);
-            let p = u16::try_from(v)
-                .ok()
-                .filter(|p| *p != 0)
-                .ok_or(Errno::EINVAL)?;
-            st.port = Some(p);
+            st.port = Some(prop_set_port(val)?);
         }
         Ok(())
     }

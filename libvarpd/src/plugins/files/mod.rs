@@ -45,9 +45,10 @@ use std::time::{Duration, Instant};
 use crate::errno::Errno;
 use crate::ksys::TargetPoint;
 use crate::plugin::{
-    ArpQuery, Dest, DhcpQuery, LookupAction, PluginRegistration, PropHandle, PropType,
-    ProviderHandle, Query, SearchInstance, SearchPlugin, TargetMode, OVERLAY_PLUGIN_D_IP,
-    OVERLAY_PLUGIN_D_PORT, OVERLAY_PROP_PERM_RRW, VARPD_QTYPE_ETHERNET,
+    prop_get_string, prop_set_string, saved_string, saved_uint, ArpQuery, Dest, DhcpQuery,
+    LookupAction, PluginRegistration, PropHandle, PropType, ProviderHandle, Query, SearchInstance,
+    SearchPlugin, TargetMode, OVERLAY_PLUGIN_D_IP, OVERLAY_PLUGIN_D_PORT, OVERLAY_PROP_PERM_RRW,
+    VARPD_QTYPE_ETHERNET,
 };
 use crate::proxy::{ETHERTYPE_ARP, ETHERTYPE_IP, ETHERTYPE_IPV6, ETHER_BROADCAST};
 
@@ -105,18 +106,12 @@ impl SearchPlugin for FilesPlugin {
             return Err(Errno::EINVAL);
         }
         let obj = saved.as_object().ok_or(Errno::EINVAL)?;
-        let path = match obj.get(FILES_CONFIG) {
-            None => None,
-            Some(v) => {
-                let p = v.as_str().ok_or(Errno::EINVAL)?;
-                check_path(p)?;
-                Some(p.to_string())
-            }
-        };
-        let counter = |k: &str| match obj.get(k) {
-            None => Ok(0),
-            Some(v) => v.as_u64().ok_or(Errno::EINVAL),
-        };
+        let path = saved_string(obj, FILES_CONFIG)?;
+        if let Some(p) = path {
+            check_path(p)?;
+        }
+        let path = path.map(str::to_string);
+        let counter = |k: &str| saved_uint(obj, k, 0, u64::MAX).map(|v| v.unwrap_or(0));
         let f = Files::new(hdl, dest, path, true);
         f.nmisses.store(counter(FILES_NMISSES)?, Ordering::Relaxed);
         f.narp.store(counter(FILES_NARP)?, Ordering::Relaxed);
@@ -386,25 +381,14 @@ impl SearchInstance for Files {
             return Err(Errno::EINVAL);
         }
         let st = self.state();
-        let Some(p) = &st.path else {
-            return Ok(0);
-        };
-        let len = p.len() + 1;
-        if buf.len() < len {
-            return Err(Errno::EOVERFLOW);
-        }
-        buf[..p.len()].copy_from_slice(p.as_bytes());
-        buf[p.len()] = 0;
-        Ok(len)
+        prop_get_string(buf, st.path.as_deref())
     }
 
     fn setprop(&self, name: &str, val: &[u8]) -> Result<(), Errno> {
         if name != FILES_CONFIG {
             return Err(Errno::EINVAL);
         }
-        // strlcpy semantics: the string ends at the first NUL, if any.
-        let end = val.iter().position(|b| *b == 0).unwrap_or(val.len());
-        let p = std::str::from_utf8(&val[..end]).map_err(|_| Errno::EINVAL)?;
+        let p = prop_set_string(val)?;
         check_path(p)?;
         let mut st = self.state();
         // §12 #5: the file is read at start; a new path would be ignored.

@@ -62,7 +62,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use crate::errno::Errno;
 use crate::ksys::TargetPoint;
 use crate::plugin::{
-    ArpQuery, Dest, LookupAction, PluginRegistration, PropHandle, PropType, ProviderHandle, Query,
+    in6_is_addr_6to4, in6_is_addr_v4compat, prop_get_ip, prop_get_string, prop_get_uint,
+    prop_set_ip, prop_set_port, prop_set_string, saved_ip, saved_string, saved_uint, ArpQuery,
+    Dest, LookupAction, PluginRegistration, PropHandle, PropType, ProviderHandle, Query,
     SearchInstance, SearchPlugin, TargetMode, OVERLAY_PLUGIN_D_IP, OVERLAY_PLUGIN_D_PORT,
     OVERLAY_PROP_PERM_RRW, VARPD_QTYPE_ETHERNET,
 };
@@ -88,10 +90,6 @@ pub const SVP_PROPS: [&str; 4] = [SVP_HOST, SVP_PORT, SVP_UNDERLAY_IP, SVP_UNDER
 pub const SVP_DEFPORT: u16 = svp_proto::SVP_DEFAULT_PORT;
 /// `svp_defuport`.
 pub const SVP_DEFUPORT: u16 = svp_proto::SVP_DEFAULT_UPORT;
-
-/// `sizeof (struct in6_addr)`, `sizeof (uint64_t)`.
-const IP_SIZE: usize = 16;
-const UINT_SIZE: usize = 8;
 
 /// The registration: name `svp`, mode DYNAMIC, illumos' tunables.
 pub fn registration() -> PluginRegistration {
@@ -158,10 +156,8 @@ fn valid_dest(dest: Dest) -> bool {
 
 /// What `svp/underlay_ip` accepts (`varpd_svp_setprop`).
 pub fn check_underlay_ip(ip: &Ipv6Addr) -> Result<(), Errno> {
-    let o = ip.octets();
-    // IN6_IS_ADDR_V4COMPAT: ::a.b.c.d with the last word above 1.
-    let v4compat = o[..12] == [0; 12] && u32::from_be_bytes([o[12], o[13], o[14], o[15]]) > 1;
-    let sixtofour = o[0] == 0x20 && o[1] == 0x02;
+    let v4compat = in6_is_addr_v4compat(ip);
+    let sixtofour = in6_is_addr_6to4(ip);
     let v4mcast = ip.to_ipv4_mapped().is_some_and(|v| v.is_multicast());
     if v4compat || ip.is_multicast() || sixtofour || v4mcast {
         return Err(Errno::EINVAL);
@@ -198,35 +194,19 @@ impl SearchPlugin for SvpPlugin {
             return Err(Errno::ENOTSUP);
         }
         let obj = saved.as_object().ok_or(Errno::EINVAL)?;
+        // A missing port is unset, not the default (as illumos); 0 = unset.
         let u16_of = |k: &str| -> Result<u16, Errno> {
-            match obj.get(k) {
-                // Missing: unset, not the default (as illumos).
-                None => Ok(0),
-                Some(v) => v
-                    .as_u64()
-                    .and_then(|p| u16::try_from(p).ok())
-                    .ok_or(Errno::EINVAL),
-            }
+            Ok(saved_uint(obj, k, 0, u64::from(u16::MAX))?.map_or(0, |p| p as u16))
         };
-        let host = match obj.get(SVP_HOST) {
-            None => None,
-            Some(v) => {
-                let h = v.as_str().ok_or(Errno::EINVAL)?;
-                check_host(h)?;
-                Some(h.to_string())
-            }
-        };
-        let uip = match obj.get(SVP_UNDERLAY_IP) {
-            None => None,
-            Some(v) => {
-                let ip: Ipv6Addr = v
-                    .as_str()
-                    .and_then(|s| s.parse().ok())
-                    .ok_or(Errno::EINVAL)?;
-                check_underlay_ip(&ip)?;
-                Some(ip)
-            }
-        };
+        let host = saved_string(obj, SVP_HOST)?;
+        if let Some(h) = host {
+            check_host(h)?;
+        }
+        let uip = saved_ip(obj, SVP_UNDERLAY_IP)?;
+        if let Some(ip) = &uip {
+            check_underlay_ip(ip)?;
+        }
+        let host = host.map(str::to_string);
         let props = SvpProps {
             host,
             port: u16_of(SVP_PORT)?,
@@ -297,28 +277,9 @@ impl Svp {
         self.state().remote.clone()
     }
 
-    /// Get a UINT property: 8 bytes, or 0 when unset.
-    fn get_uint(buf: &mut [u8], v: u16) -> Result<usize, Errno> {
-        if buf.len() < UINT_SIZE {
-            return Err(Errno::EOVERFLOW);
-        }
-        if v == 0 {
-            return Ok(0);
-        }
-        buf[..UINT_SIZE].copy_from_slice(&u64::from(v).to_ne_bytes());
-        Ok(UINT_SIZE)
-    }
-
-    /// Parse a UINT property value: at least 8 bytes, 1–65535.
-    fn set_uint(val: &[u8]) -> Result<u16, Errno> {
-        let b: [u8; UINT_SIZE] = val
-            .get(..UINT_SIZE)
-            .and_then(|b| b.try_into().ok())
-            .ok_or(Errno::EOVERFLOW)?;
-        u16::try_from(u64::from_ne_bytes(b))
-            .ok()
-            .filter(|p| *p != 0)
-            .ok_or(Errno::EINVAL)
+    /// Get a port (0 = unset) as a UINT.
+    fn get_port(buf: &mut [u8], v: u16) -> Result<usize, Errno> {
+        prop_get_uint(buf, Some(u64::from(v)).filter(|v| *v != 0))
     }
 }
 
@@ -478,33 +439,11 @@ impl SearchInstance for Svp {
         let st = self.state();
         let p = &st.props;
         match name {
-            SVP_HOST => {
-                let Some(h) = &p.host else {
-                    return Ok(0);
-                };
-                let len = h.len() + 1;
-                if buf.len() < len {
-                    return Err(Errno::EOVERFLOW);
-                }
-                buf[..h.len()].copy_from_slice(h.as_bytes());
-                buf[h.len()] = 0;
-                Ok(len)
-            }
-            SVP_PORT => Self::get_uint(buf, p.port),
-            SVP_UNDERLAY_IP => {
-                // §12 #10: the size test the right way round.
-                if buf.len() < IP_SIZE {
-                    return Err(Errno::EOVERFLOW);
-                }
-                Ok(match p.uip {
-                    Some(ip) => {
-                        buf[..IP_SIZE].copy_from_slice(&ip.octets());
-                        IP_SIZE
-                    }
-                    None => 0,
-                })
-            }
-            SVP_UNDERLAY_PORT => Self::get_uint(buf, p.uport),
+            SVP_HOST => prop_get_string(buf, p.host.as_deref()),
+            SVP_PORT => Self::get_port(buf, p.port),
+            // §12 #10: the size test the right way round.
+            SVP_UNDERLAY_IP => prop_get_ip(buf, p.uip),
+            SVP_UNDERLAY_PORT => Self::get_port(buf, p.uport),
             _ => Err(Errno::EINVAL),
         }
     }
@@ -520,23 +459,17 @@ impl SearchInstance for Svp {
         }
         match name {
             SVP_HOST => {
-                // The string ends at the first NUL, if any.
-                let end = val.iter().position(|b| *b == 0).unwrap_or(val.len());
-                let h = std::str::from_utf8(&val[..end]).map_err(|_| Errno::EINVAL)?;
+                let h = prop_set_string(val)?;
                 check_host(h)?;
                 st.props.host = Some(h.to_string());
             }
-            SVP_PORT => st.props.port = Self::set_uint(val)?,
+            SVP_PORT => st.props.port = prop_set_port(val)?,
             SVP_UNDERLAY_IP => {
-                let b: [u8; IP_SIZE] = val
-                    .get(..IP_SIZE)
-                    .and_then(|b| b.try_into().ok())
-                    .ok_or(Errno::EOVERFLOW)?;
-                let ip = Ipv6Addr::from(b);
+                let ip = prop_set_ip(val)?;
                 check_underlay_ip(&ip)?;
                 st.props.uip = Some(ip);
             }
-            _ => st.props.uport = Self::set_uint(val)?,
+            _ => st.props.uport = prop_set_port(val)?,
         }
         Ok(())
     }
