@@ -37,12 +37,13 @@
 //! period would do.
 
 use crate::errno::Errno;
+use crate::flood::{flood_send, is_group_frame, FloodList};
 use crate::kcondvar::KCondvar;
 use crate::kmutex::KMutex;
 use crate::msgblk::{MsgBlk, MsgBlkChain};
-use crate::mux::MuxConn;
+use crate::mux::{MuxConn, MuxDev};
 use crate::once::OnceSlot;
-use crate::platform::Platform;
+use crate::platform::{Platform, SockaddrIn6};
 use crate::plugin::{EncapInfo, EncapInstance, OverlayPlugin};
 use crate::stats::{add, inc, DevCounters, DevStats};
 use crate::target::{Target, TxLookup};
@@ -133,7 +134,7 @@ pub struct OverlayDev<P: Platform> {
     pub(crate) io: DevIo<P>,
     pub(crate) stats: DevStats,
     /// Head-end replication destinations ([`crate::flood`]); `None` = off.
-    pub(crate) flood: KMutex<crate::flood::FloodList>,
+    pub(crate) flood: KMutex<FloodList>,
 }
 
 impl<P: Platform> OverlayDev<P> {
@@ -251,7 +252,7 @@ impl<P: Platform> OverlayDev<P> {
         drop(st);
         drop(retired);
         if let Some(conn) = conn {
-            conn.mux.remove_dev(vid, self);
+            conn.mux.remove_dev(vid, (self as *const Self).cast());
             self.ovl.mux_close(conn);
         }
         let mut st = self.st.lock();
@@ -422,13 +423,13 @@ impl<P: Platform> OverlayDev<P> {
                 continue;
             };
             // Head-end replication: group frames go to the flood list.
-            if t.mode == OVERLAY_TARGET_DYNAMIC && crate::flood::is_group_frame(m.first()) {
+            if t.mode == OVERLAY_TARGET_DYNAMIC && is_group_frame(m.first()) {
                 if let Some(list) = self.flood_list() {
                     self.tx_flood(conn, &info, m, &list);
                     continue;
                 }
             }
-            let (sa, mut m) = match t.tx_lookup(self, m) {
+            let (sa, mut m) = match t.tx_lookup(m) {
                 TxLookup::Send(sa, m) => (sa, m),
                 TxLookup::Drop => {
                     inc(&self.stats.tx_drop_lookup);
@@ -441,7 +442,7 @@ impl<P: Platform> OverlayDev<P> {
                 TxLookup::Queued(req) => {
                     inc(&self.stats.tx_queued);
                     if let Some(e) = req {
-                        self.ovl.targ_enqueue(t, e);
+                        self.ovl.targ_enqueue(self, t, e);
                     }
                     continue;
                 }
@@ -468,6 +469,52 @@ impl<P: Platform> OverlayDev<P> {
         }
         drop(chain);
         self.io_done(OVERLAY_F_IN_TX);
+    }
+
+    /// The current flood list (`None`: head-end replication off).
+    pub(crate) fn flood_list(&self) -> FloodList {
+        self.flood.lock().clone()
+    }
+
+    /// Number of destinations in the flood list.
+    pub fn flood_len(&self) -> usize {
+        self.flood.lock().as_ref().map_or(0, |l| l.len())
+    }
+
+    /// Replicate `m` to `list` through `conn` ([`crate::flood`]), with the
+    /// TX in flight.
+    fn tx_flood(&self, conn: &MuxConn<P>, info: &EncapInfo, m: MsgBlk, list: &[SockaddrIn6]) {
+        flood_send(
+            &self.ovl.platform,
+            &conn.sock,
+            &*self.inst,
+            &self.stats,
+            info,
+            m,
+            list,
+        );
+    }
+
+    /// Replicate `m` to the flood list outside a transmit call (a frame
+    /// varpd answered with DROP). False, with `m` freed, if the device is
+    /// not sending or has no flood list.
+    pub(crate) fn m_tx_flood(&self, m: MsgBlk) -> bool {
+        let Some(list) = self.flood_list() else {
+            return false;
+        };
+        let Some((conn, vid)) = self.tx_enter() else {
+            return false;
+        };
+        // SAFETY: as in `m_tx`: the connection outlives the in-flight TX
+        // that `tx_enter` registered, which ends in `tx_exit` below.
+        let conn = unsafe { &*conn };
+        let info = EncapInfo {
+            id: vid,
+            hdr_size: 0,
+        };
+        self.tx_flood(conn, &info, m, &list);
+        self.tx_exit();
+        true
     }
 
     /// Deliver a received frame up (the mux's last step). `false` (frame
@@ -515,6 +562,24 @@ impl<P: Platform> OverlayDev<P> {
             None => drop(m),
         }
         self.io_done(OVERLAY_F_IN_RX);
+    }
+}
+
+impl<P: Platform> MuxDev for OverlayDev<P> {
+    fn rx_enter(&self) -> bool {
+        OverlayDev::rx_enter(self, false)
+    }
+
+    fn ecn_decap(&self) -> bool {
+        self.inst.ecn_decap()
+    }
+
+    fn rx_cancel(&self) {
+        OverlayDev::rx_cancel(self)
+    }
+
+    fn rx_finish(&self, m: MsgBlk) {
+        OverlayDev::rx_finish(self, m, false)
     }
 }
 

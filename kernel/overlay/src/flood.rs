@@ -24,13 +24,16 @@
 //! allocation, encapsulation or send failure). The list is an `Arc` read
 //! under the device's flood lock only for group frames and DROP answers,
 //! so unicast traffic to known destinations pays one byte test.
+//!
+//! This module sits below the device: the device's transmit path
+//! ([`crate::dev`]) decides when to replicate and hands [`flood_send`] what
+//! it needs (platform, socket, plugin instance, counters).
 
-use crate::dev::OverlayDev;
 use crate::errno::Errno;
-use crate::mux::MuxConn;
+use crate::msgblk::MsgBlk;
 use crate::platform::{Platform, SockaddrIn6, UserIo};
-use crate::plugin::EncapInfo;
-use crate::stats::{add, inc};
+use crate::plugin::{EncapInfo, EncapInstance};
+use crate::stats::{add, inc, DevStats};
 use crate::Overlay;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -46,79 +49,43 @@ pub(crate) fn is_group_frame(f: &[u8]) -> bool {
     f.first().is_some_and(|b| b & 1 != 0)
 }
 
-impl<P: Platform> OverlayDev<P> {
-    /// The current flood list (`None`: head-end replication off).
-    pub(crate) fn flood_list(&self) -> FloodList {
-        self.flood.lock().clone()
-    }
-
-    /// Number of destinations in the flood list.
-    pub fn flood_len(&self) -> usize {
-        self.flood.lock().as_ref().map_or(0, |l| l.len())
-    }
-
-    /// Send one copy of `m` (an inner frame) to each of `list` through the
-    /// mux connection `conn`. Called from the transmit path with the TX
-    /// in flight.
-    pub(crate) fn tx_flood(
-        &self,
-        conn: &MuxConn<P>,
-        info: &EncapInfo,
-        m: crate::MsgBlk,
-        list: &[SockaddrIn6],
-    ) {
-        inc(&self.stats.tx_flood_frames);
-        let len = m.len() as u64;
-        let mut orig = Some(m);
-        for (i, dst) in list.iter().enumerate() {
-            let copy = if i + 1 == list.len() {
-                orig.take()
-            } else {
-                orig.as_ref().and_then(|o| o.dup(crate::FRAME_HEADROOM))
-            };
-            let Some(mut c) = copy else {
-                inc(&self.stats.tx_flood_drops);
-                continue;
-            };
-            let hdr = self.inst.tx_hdr(&c);
-            if self.inst.encap(&mut c, info).is_err() {
-                inc(&self.stats.tx_flood_drops);
-                continue;
-            }
-            if self
-                .ovl
-                .platform
-                .socket_send(&conn.sock, dst, c, hdr)
-                .is_err()
-            {
-                inc(&self.stats.tx_flood_drops);
-                continue;
-            }
-            inc(&self.stats.tx_flood_copies);
-            add(&self.stats.tx_bytes, len);
+/// Send one copy of `m` (an inner frame) to each of `list` on the
+/// underlay socket `sock`, encapsulated by `inst` with `info`, counting in
+/// the device's `stats`. The caller (the device's transmit path) has the
+/// transmit in flight, which keeps `sock` open.
+pub(crate) fn flood_send<P: Platform>(
+    platform: &P,
+    sock: &P::Socket,
+    inst: &dyn EncapInstance,
+    stats: &DevStats,
+    info: &EncapInfo,
+    m: MsgBlk,
+    list: &[SockaddrIn6],
+) {
+    inc(&stats.tx_flood_frames);
+    let len = m.len() as u64;
+    let mut orig = Some(m);
+    for (i, dst) in list.iter().enumerate() {
+        let copy = if i + 1 == list.len() {
+            orig.take()
+        } else {
+            orig.as_ref().and_then(|o| o.dup(crate::FRAME_HEADROOM))
+        };
+        let Some(mut c) = copy else {
+            inc(&stats.tx_flood_drops);
+            continue;
+        };
+        let hdr = inst.tx_hdr(&c);
+        if inst.encap(&mut c, info).is_err() {
+            inc(&stats.tx_flood_drops);
+            continue;
         }
-    }
-
-    /// Replicate `m` to the flood list outside a transmit call (a frame
-    /// varpd answered with DROP). False, with `m` freed, if the device is
-    /// not sending or has no flood list.
-    pub(crate) fn m_tx_flood(&self, m: crate::MsgBlk) -> bool {
-        let Some(list) = self.flood_list() else {
-            return false;
-        };
-        let Some((conn, vid)) = self.tx_enter() else {
-            return false;
-        };
-        // SAFETY: as in `m_tx`: the connection outlives the in-flight TX
-        // that `tx_enter` registered, which ends in `tx_exit` below.
-        let conn = unsafe { &*conn };
-        let info = EncapInfo {
-            id: vid,
-            hdr_size: 0,
-        };
-        self.tx_flood(conn, &info, m, &list);
-        self.tx_exit();
-        true
+        if platform.socket_send(sock, dst, c, hdr).is_err() {
+            inc(&stats.tx_flood_drops);
+            continue;
+        }
+        inc(&stats.tx_flood_copies);
+        add(&stats.tx_bytes, len);
     }
 }
 

@@ -41,6 +41,7 @@ extern crate std;
 #[cfg(feature = "kernel")]
 pub mod illumos;
 
+pub mod bufuserio;
 pub mod dev;
 pub mod dld;
 pub mod ecn;
@@ -67,11 +68,14 @@ mod sync_spin;
 #[cfg(feature = "std")]
 mod sync_std;
 pub mod targ;
+pub mod targ_cache;
+pub mod targ_req;
 pub mod target;
 #[cfg(any(test, feature = "std"))]
 pub mod testing;
 pub mod vxlan;
 
+pub use bufuserio::BufUserIo;
 pub use dev::OverlayDev;
 pub use errno::Errno;
 pub use msgblk::{MsgBlk, MsgBlkChain};
@@ -81,7 +85,6 @@ pub use platform::{Cred, MacRegistration, Platform, SockaddrIn6, SocketParams, T
 pub use plugin::{EncapInfo, EncapInstance, EncapPlugin, OverlayPluginRegister};
 pub use prop::PropHandle;
 pub use stats::{DevCounters, MuxCounters};
-pub use targ::BufUserIo;
 
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;

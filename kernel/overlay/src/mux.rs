@@ -18,8 +18,11 @@
 //! to the inner packet by RFC 6040 ([`crate::ecn`]) unless the device's
 //! plugin instance turned ECN off. [`OverlayMux::recv`] is an outer
 //! Not-ECT, which changes nothing (illumos' behaviour).
+//!
+//! The mux sits below the device: it knows a device only as a [`MuxDev`],
+//! the four receive-side operations a started device hands it when it
+//! joins (`add_dev`).
 
-use crate::dev::OverlayDev;
 use crate::ecn::{ecn_decap_frame, outer_ecn_matters, EcnDecap};
 use crate::errno::Errno;
 use crate::kmutex::KMutex;
@@ -31,14 +34,31 @@ use crate::Overlay;
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::marker::PhantomData;
+
+/// What the mux needs of a device that joined it: the receive-side half
+/// of the device's in-flight accounting and delivery.
+pub(crate) trait MuxDev: Send + Sync {
+    /// Register one receive as in flight; false (nothing registered) if
+    /// the device is stopping.
+    fn rx_enter(&self) -> bool;
+    /// Whether RFC 6040 decapsulation is on for this device.
+    fn ecn_decap(&self) -> bool;
+    /// End an in-flight receive that delivered nothing.
+    fn rx_cancel(&self);
+    /// Deliver `m` up and end the in-flight receive.
+    fn rx_finish(&self, m: MsgBlk);
+}
 
 /// One mux; hosts receive a [`MuxHandle`](crate::MuxHandle) in
 /// `socket_open` and call [`OverlayMux::recv`] with every datagram.
 pub struct OverlayMux<P: Platform> {
     pub(crate) plugin: Arc<OverlayPlugin>,
     pub(crate) params: SocketParams,
-    devs: KMutex<BTreeMap<u64, Arc<OverlayDev<P>>>>,
+    devs: KMutex<BTreeMap<u64, Arc<dyn MuxDev>>>,
     stats: MuxStats,
+    /// The host the mux belongs to (its socket is a `P::Socket`).
+    _host: PhantomData<P>,
 }
 
 /// A mux together with its socket; what a started device holds.
@@ -84,14 +104,14 @@ impl<P: Platform> OverlayMux<P> {
         }
         // Demux and register the receive as in-flight under the mux lock
         // (lock order: mux devices → device), then deliver without it.
-        let dev: *const OverlayDev<P> = {
+        let dev: *const dyn MuxDev = {
             let devs = self.devs.lock();
             let Some(d) = devs.get(&info.id) else {
                 drop(devs);
                 inc(&self.stats.rx_drop_unknown_vnetid);
                 return;
             };
-            if !d.rx_enter(false) {
+            if !d.rx_enter() {
                 drop(devs);
                 inc(&self.stats.rx_drop_not_started);
                 return;
@@ -104,13 +124,13 @@ impl<P: Platform> OverlayMux<P> {
         // this borrow. Borrowing instead of cloning the Arc saves two
         // atomic operations per datagram.
         let dev = unsafe { &*dev };
-        if outer_ecn_matters(outer_tos) && dev.inst.ecn_decap() && !self.ecn(&mut msg, outer_tos) {
+        if outer_ecn_matters(outer_tos) && dev.ecn_decap() && !self.ecn(&mut msg, outer_tos) {
             inc(&self.stats.rx_drop_ecn);
             dev.rx_cancel();
             return;
         }
         inc(&self.stats.rx_ok);
-        dev.rx_finish(msg, false);
+        dev.rx_finish(msg);
     }
 
     /// RFC 6040 on the inner frame; false if it must be dropped.
@@ -167,7 +187,7 @@ impl<P: Platform> OverlayMux<P> {
         self.plugin.name
     }
 
-    pub(crate) fn add_dev(&self, vid: u64, dev: Arc<OverlayDev<P>>) -> Result<(), Errno> {
+    pub(crate) fn add_dev(&self, vid: u64, dev: Arc<dyn MuxDev>) -> Result<(), Errno> {
         let mut d = self.devs.lock();
         if d.contains_key(&vid) {
             return Err(Errno::EEXIST);
@@ -176,9 +196,12 @@ impl<P: Platform> OverlayMux<P> {
         Ok(())
     }
 
-    pub(crate) fn remove_dev(&self, vid: u64, dev: &OverlayDev<P>) {
+    /// Remove `dev` (compared by address) if it is the device at `vid`.
+    pub(crate) fn remove_dev(&self, vid: u64, dev: *const ()) {
         let mut d = self.devs.lock();
-        if d.get(&vid).is_some_and(|x| core::ptr::eq(&**x, dev)) {
+        if d.get(&vid)
+            .is_some_and(|x| core::ptr::eq(Arc::as_ptr(x).cast::<()>(), dev))
+        {
             d.remove(&vid);
         }
     }
@@ -205,6 +228,7 @@ impl<P: Platform> Overlay<P> {
             params: *params,
             devs: KMutex::new(BTreeMap::new()),
             stats: MuxStats::default(),
+            _host: PhantomData,
         });
         let sock = self.platform.socket_open(params, &mux)?;
         let mut set = |level: i32, name: i32, val: &[u8]| {

@@ -16,7 +16,6 @@
 //!
 //! Lock order: global target lock → target lock → entry lock.
 
-use crate::dev::OverlayDev;
 use crate::ether::mac_vlan_header_info;
 use crate::kcondvar::KCondvar;
 use crate::kmutex::KMutex;
@@ -51,7 +50,6 @@ pub(crate) struct Entry<P: Platform> {
     /// The key (also in the maps); kept for debugging.
     #[allow(dead_code)]
     pub mac: [u8; 6],
-    pub dev: Weak<OverlayDev<P>>,
     pub target: Weak<Target<P>>,
     pub st: KMutex<EntryState>,
 }
@@ -107,7 +105,7 @@ impl<P: Platform> Target<P> {
     }
 
     /// `overlay_target_lookup` for one frame (§10.2, §9.1).
-    pub fn tx_lookup(&self, dev: &OverlayDev<P>, m: MsgBlk) -> TxLookup<P> {
+    pub fn tx_lookup(&self, m: MsgBlk) -> TxLookup<P> {
         if self.dest != OVERLAY_PLUGIN_D_IP | OVERLAY_PLUGIN_D_PORT {
             return TxLookup::Drop;
         }
@@ -137,7 +135,7 @@ impl<P: Platform> Target<P> {
             let st = self.st.lock();
             let Some(ent) = st.hash.get(&dst) else {
                 drop(st);
-                return self.tx_new_entry(dev, dst, m);
+                return self.tx_new_entry(dst, m);
             };
             let es = ent.st.lock();
             if es.flags & OVERLAY_ENTRY_F_DROP != 0 {
@@ -171,7 +169,7 @@ impl<P: Platform> Target<P> {
         TxLookup::Queued(Some(ent))
     }
 
-    fn tx_new_entry(&self, dev: &OverlayDev<P>, mac: [u8; 6], m: MsgBlk) -> TxLookup<P> {
+    fn tx_new_entry(&self, mac: [u8; 6], m: MsgBlk) -> TxLookup<P> {
         let len = m.len();
         if len > OVERLAY_ENT_SIZE_TUNABLE.load(Ordering::Relaxed) {
             return TxLookup::QueueFull;
@@ -181,12 +179,11 @@ impl<P: Platform> Target<P> {
         // the normal path, which now finds it.
         if st.hash.get(&mac).is_some() {
             drop(st);
-            return self.tx_lookup(dev, m);
+            return self.tx_lookup(m);
         }
         let e = Arc::new(Entry {
             reqid: NEXT_REQID.fetch_add(1, Ordering::Relaxed),
             mac,
-            dev: dev.me.clone(),
             target: self.me.clone(),
             st: KMutex::new(EntryState {
                 flags: OVERLAY_ENTRY_F_PENDING,
@@ -204,7 +201,7 @@ impl<P: Platform> Target<P> {
     }
 
     /// Find or create the entry for `mac` (CACHE_SET).
-    pub fn entry_get_or_create(&self, dev: &OverlayDev<P>, mac: [u8; 6]) -> Option<Arc<Entry<P>>> {
+    pub fn entry_get_or_create(&self, mac: [u8; 6]) -> Option<Arc<Entry<P>>> {
         let mut st = self.st.lock();
         if let Some(e) = st.hash.get(&mac) {
             return Some(e.clone());
@@ -212,7 +209,6 @@ impl<P: Platform> Target<P> {
         let e = Arc::new(Entry {
             reqid: NEXT_REQID.fetch_add(1, Ordering::Relaxed),
             mac,
-            dev: dev.me.clone(),
             target: self.me.clone(),
             st: KMutex::new(EntryState {
                 flags: 0,

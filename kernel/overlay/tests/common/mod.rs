@@ -2,6 +2,8 @@
 //! recording fake platform and one-line wrappers for every ioctl.
 #![allow(dead_code)]
 
+pub mod dynamic;
+
 use overlay::sys::*;
 use overlay::testing::FakePlatform;
 use overlay::{BufUserIo, Cred, Errno, MsgBlk, Overlay, SockaddrIn6};
