@@ -26,7 +26,7 @@
 //! so unicast traffic to known destinations pays one byte test.
 //!
 //! This module sits below the device: the device's transmit path
-//! ([`crate::dev`]) decides when to replicate and hands [`flood_send`] what
+//! (`crate::dev`) decides when to replicate and hands `flood_send` what
 //! it needs (platform, socket, plugin instance, counters).
 
 use crate::errno::Errno;

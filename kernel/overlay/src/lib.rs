@@ -28,9 +28,18 @@
 //! `dld` and `props`
 //! (overlay.c's ioctls and properties), `plugin`/`prop`/`vxlan`
 //! (overlay_plugin.c, overlay_prop.c, overlay_vxlan.c), `mux`
-//! (overlay_mux.c), `target` and `targ` (overlay_target.c), `fm`
-//! (overlay_fm.c); the synonym types `kmutex`, `kcondvar`, `moment`,
-//! `msgblk` pick their backend at compile time.
+//! (overlay_mux.c), `target` (the target and its cache), `targ` (handles,
+//! lookup queue, ioctl dispatch), `targ_req` (LOOKUP … RESEND) and
+//! `targ_cache` (CACHE_*), together overlay_target.c, `fm`
+//! (overlay_fm.c), `bufuserio` (an in-memory [`UserIo`]); the synonym
+//! types `kmutex`, `kcondvar`, `moment`, `msgblk` pick their backend at
+//! compile time.
+//!
+//! Layering (no import circles): `dev` owns the data path and calls down
+//! into `flood`, `mux` and `target`; the mux knows a device only through
+//! its `MuxDev` trait, a target never sees its device (a lookup request
+//! carries it), and `flood_send` is handed the platform, socket, plugin
+//! instance and counters by the device.
 #![no_std]
 extern crate alloc;
 #[cfg(feature = "std")]

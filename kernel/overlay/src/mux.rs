@@ -19,7 +19,7 @@
 //! plugin instance turned ECN off. [`OverlayMux::recv`] is an outer
 //! Not-ECT, which changes nothing (illumos' behaviour).
 //!
-//! The mux sits below the device: it knows a device only as a [`MuxDev`],
+//! The mux sits below the device: it knows a device only as a `MuxDev`,
 //! the four receive-side operations a started device hands it when it
 //! joins (`add_dev`).
 

@@ -9,7 +9,7 @@
 //! (RESPOND, DROP) or read/inject through it (PKT, INJECT/RESEND by reqid).
 //! Closing a handle puts its outstanding requests back on the queue.
 //!
-//! A request ([`Req`]) is a pending cache entry together with the device
+//! A request (`Req`) is a pending cache entry together with the device
 //! whose frames wait on it; the device travels with the request (the
 //! transmit path that queues it passes itself down), so a target and its
 //! entries need no way back up to their device.
