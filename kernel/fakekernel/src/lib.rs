@@ -13,9 +13,11 @@
 //!   configuration file;
 //! * [`mac`] and [`tap`]: the MAC layer, VNICs as TAP devices;
 //! * [`vlan`]: 802.1Q tags for VNICs with a VLAN id;
-//! * [`underlay`]: UDP sockets for the driver's muxes;
-//! * [`offload`] and [`txbatch`]: TSO/GRO/checksums between TAPs and the
-//!   underlay, batched UDP GSO sends; [`rxcsum`]: a same-host peer's
+//! * [`underlay`]: UDP sockets for the driver's muxes, with their send
+//!   ([`udptx`]) and receive ([`udprx`]) sides;
+//! * [`offload`], [`tso`], [`gro`] and [`txbatch`]: checksums, TCP
+//!   segmentation and receive coalescing between TAPs and the underlay,
+//!   batched UDP GSO sends; [`rxcsum`]: a same-host peer's
 //!   partial inner checksums finished on receive;
 //! * [`stats`]: counters for everything moved or dropped;
 //! * [`zone`]: VNICs moved into zones (named network namespaces).
@@ -23,6 +25,7 @@
 pub mod client;
 pub mod dlmgmt;
 pub mod fkcmd;
+pub mod gro;
 pub mod handles;
 pub mod host;
 pub mod mac;
@@ -33,7 +36,10 @@ pub mod server;
 pub mod srcport;
 pub mod stats;
 pub mod tap;
+pub mod tso;
 pub mod txbatch;
+pub mod udprx;
+pub mod udptx;
 pub mod underlay;
 pub mod vlan;
 pub mod zone;

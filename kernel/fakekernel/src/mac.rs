@@ -27,7 +27,7 @@
 //! to the VNICs without a VLAN id only. An untagged VNIC's own tagged frame
 //! goes out as it is and locally to the VNICs of its tag's id.
 //!
-//! Offloads ([`crate::offload`]): a TAP hands its reader TCP segments of up
+//! Offloads ([`crate::offload`], [`crate::tso`], [`crate::gro`]): a TAP hands its reader TCP segments of up
 //! to 64 KiB (TSO) and frames with unfinished checksums. The reader
 //! finishes checksums, switches a TSO frame to a local VNIC whole, and
 //! otherwise cuts it to wire size and passes all the pieces to `mc_tx` as
@@ -35,16 +35,16 @@
 //! ([`crate::txbatch`]): the driver's sends during it leave in a few
 //! `sendmmsg`/UDP GSO calls. On receive, the underlay's thread marks itself
 //! as batching ([`Mac::rx_batching`]); `mac_rx` on it merges in-order TCP
-//! segments of one flow for one VNIC ([`crate::offload::Gro`]) and writes
+//! segments of one flow for one VNIC ([`crate::gro::Gro`]) and writes
 //! the merged frame at the end of the underlay's batch ([`Mac::rx_flush`]),
 //! before any other frame, so nothing is reordered.
 
-use crate::offload::{
-    complete_csum, segment_tcp, Gro, VnetHdr, F_NEEDS_CSUM, GSO_NONE, VNET_HDR_LEN,
-};
+use crate::gro::Gro;
+use crate::offload::{complete_csum, VnetHdr, F_NEEDS_CSUM, GSO_NONE, VNET_HDR_LEN};
 use crate::rxcsum::{rx_finish_partial, rx_gso_hdr};
 use crate::stats::{Stat, Stats};
 use crate::tap::{wait_readable, StopFd, Tap, TAP_READ_MAX};
+use crate::tso::segment_tcp;
 use crate::txbatch;
 use crate::vlan::{frame_vid, tag_insert, tag_strip, tag_strip_in_place};
 use overlay::{MsgBlk, MsgBlkChain, FRAME_HEADROOM};

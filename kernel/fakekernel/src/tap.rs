@@ -207,7 +207,7 @@ impl Tap {
     }
 
     /// Writes a buffer that starts with its own vnet header (a merged
-    /// frame from [`crate::offload::Gro`], or a TSO frame switched between
+    /// frame from [`crate::gro::Gro`], or a TSO frame switched between
     /// local VNICs). Never blocks; errors as for [`Tap::write`].
     pub fn write_vnet(&self, buf: &[u8]) -> Result<(), i32> {
         // SAFETY: buf is a valid readable buffer of buf.len() bytes.

@@ -28,7 +28,7 @@
 //! Other threads (control, varpd's lookup replies) never batch: their
 //! sends go out at once.
 
-use crate::underlay::{Shared, TxCmsg};
+use crate::udptx::{Shared, TxCmsg};
 use overlay::{MsgBlk, TxHdr};
 use std::cell::RefCell;
 use std::os::fd::AsRawFd;
@@ -259,109 +259,5 @@ fn send_runs(sock: &Shared, items: &[Item], runs: &[Run]) {
             sock.count_error(e, run.count as u64);
         }
         done += 1;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::stats::{Stat, Stats};
-    use crate::underlay::UdpSock;
-    use std::net::{Ipv4Addr, SocketAddrV6};
-    use std::sync::Mutex;
-    use std::time::{Duration, Instant};
-
-    fn lo(port: u16) -> SocketAddrV6 {
-        SocketAddrV6::new(Ipv4Addr::LOCALHOST.to_ipv6_mapped(), port, 0, 0)
-    }
-
-    fn dgram(len: usize, tag: u8) -> MsgBlk {
-        MsgBlk::from_vec((0..len).map(|i| tag ^ i as u8).collect())
-    }
-
-    /// Outer TOS and TTL per datagram, batched (GSO runs split where the
-    /// TOS changes) and not, over IPv4 and IPv6: every datagram arrives
-    /// with its own TOS, read back from the receive side's control
-    /// message.
-    #[test]
-    fn per_datagram_tos_batched_and_not() {
-        for v6 in [false, true] {
-            let addr = |port| {
-                if v6 {
-                    SocketAddrV6::new(std::net::Ipv6Addr::LOCALHOST, port, 0, 0)
-                } else {
-                    lo(port)
-                }
-            };
-            let stats = Arc::new(Stats::default());
-            type Got = Vec<(Vec<u8>, u8)>;
-            let got: Arc<Mutex<Got>> = Arc::default();
-            let mut rx = UdpSock::bind(addr(0), Arc::clone(&stats)).unwrap();
-            let port = rx.bound_port().unwrap();
-            let g2 = Arc::clone(&got);
-            rx.start_rx(
-                move |d, _, tos| g2.lock().unwrap().push((d.to_vec(), tos)),
-                || {},
-            )
-            .unwrap();
-            let tx = UdpSock::bind(addr(0), Arc::clone(&stats)).unwrap();
-            let toses = [0u8, 0, 1, 1, 1, 2, 2, 0xb8, 0xb8, 0x03, 0, 0x14];
-            let mut want = Vec::new();
-            begin();
-            for (i, &t) in toses.iter().enumerate() {
-                let m = dgram(500, i as u8);
-                want.push((m.data().to_vec(), t));
-                let hdr = TxHdr { tos: t, ttl: 9 };
-                tx.send_msg(&addr(port), m, hdr).unwrap();
-            }
-            flush();
-            let m = dgram(300, 0xee);
-            want.push((m.data().to_vec(), 0x2e));
-            tx.send_msg(&addr(port), m, TxHdr { tos: 0x2e, ttl: 0 })
-                .unwrap();
-            let t0 = Instant::now();
-            while got.lock().unwrap().len() < want.len() && t0.elapsed() < Duration::from_secs(5) {
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            assert_eq!(*got.lock().unwrap(), want, "v6 {v6}");
-            assert_eq!(stats.get(Stat::UdpTxErrors), 0);
-        }
-    }
-
-    /// Runs of equal sizes (GSO), a shorter tail, a longer one after a
-    /// run, a lone one: the receiver (with UDP_GRO, split again by the
-    /// underlay) sees exactly the datagrams sent, in order.
-    #[test]
-    fn batched_sends_arrive_as_sent_in_order() {
-        let stats = Arc::new(Stats::default());
-        let got: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
-        let mut rx = UdpSock::bind(lo(0), Arc::clone(&stats)).unwrap();
-        let port = rx.bound_port().unwrap();
-        let g2 = Arc::clone(&got);
-        rx.start_rx(move |d, _, _| g2.lock().unwrap().push(d.to_vec()), || {})
-            .unwrap();
-        let tx = UdpSock::bind(lo(0), Arc::clone(&stats)).unwrap();
-        let mut want = Vec::new();
-        let mut sizes = vec![1000; 70];
-        sizes.extend([1000, 400, 1000, 1200, 7, 7, 7, 1, 0, 3000, 3000]);
-        begin();
-        for (i, &n) in sizes.iter().enumerate() {
-            let m = dgram(n, i as u8);
-            want.push(m.data().to_vec());
-            tx.send_msg(&lo(port), m, TxHdr::default()).unwrap();
-        }
-        flush();
-        // Not batching any more: straight out.
-        let m = dgram(5, 0xaa);
-        want.push(m.data().to_vec());
-        tx.send_msg(&lo(port), m, TxHdr::default()).unwrap();
-        let t0 = Instant::now();
-        while got.lock().unwrap().len() < want.len() && t0.elapsed() < Duration::from_secs(5) {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        assert_eq!(*got.lock().unwrap(), want);
-        assert_eq!(stats.get(Stat::UdpTxDatagrams), want.len() as u64);
-        assert_eq!(stats.get(Stat::UdpTxErrors), 0);
-        assert_eq!(stats.get(Stat::UdpTxGsoFallbacks), 0);
     }
 }

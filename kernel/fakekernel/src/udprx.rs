@@ -1,0 +1,238 @@
+//! The receive side of an underlay socket.
+//!
+//! Theory of operation: the receive thread of a
+//! [`crate::underlay::UdpSock`] waits in `poll(2)` ([`wait_any`], or
+//! [`crate::tap::wait_readable`] without a source-port pool) and reads with
+//! [`RxBufs::recv`]: up to [`RX_BATCH`] datagrams per `recvmmsg(2)` into
+//! buffers allocated once per thread. `UDP_GRO` is on, so the kernel may
+//! hand over a train of equal-sized datagrams of one flow as one buffer
+//! with their size in a control message; it is split here, so the driver
+//! still sees one datagram at a time. The outer TOS (IPv4, `IP_TOS`) or
+//! traffic class (IPv6, `IPV6_TCLASS`) of each datagram is read from its
+//! control messages ([`rx_cmsgs`]) and handed up with it (a GRO train
+//! shares one: the kernel only coalesces datagrams whose IP headers
+//! match). Whatever reaches a pool (send-only) socket is read and counted
+//! ([`drain`]).
+
+use crate::stats::Stat;
+use crate::tap::StopFd;
+use crate::udptx::{last_errno, Shared, SOL_UDP};
+use std::net::{Ipv6Addr, SocketAddrV6};
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+
+/// `UDP_GRO` (receive-side coalescing; the cmsg carries an `int`).
+pub(crate) const UDP_GRO: libc::c_int = 104;
+
+/// Datagrams taken per `recvmmsg(2)`.
+pub const RX_BATCH: usize = 8;
+
+/// Largest datagram we accept (a 64 KiB UDP payload).
+const RX_BUF: usize = 65536;
+
+/// Waits until the listen socket (index 0) or pool sockets (1..) are
+/// readable; `None` when stopped.
+pub(crate) fn wait_any(sh: &Shared, pool: &[Arc<Shared>], stop: &StopFd) -> Option<Vec<usize>> {
+    let mut pfd: Vec<libc::pollfd> = std::iter::once(stop.raw_fd())
+        .chain(std::iter::once(sh.fd.as_raw_fd()))
+        .chain(pool.iter().map(|p| p.fd.as_raw_fd()))
+        .map(|fd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    loop {
+        // SAFETY: pfd is a valid array of pfd.len() pollfds.
+        let r = unsafe { libc::poll(pfd.as_mut_ptr(), pfd.len() as libc::nfds_t, -1) };
+        if r < 0 {
+            if last_errno() == libc::EINTR {
+                continue;
+            }
+            return None;
+        }
+        if pfd[0].revents != 0 {
+            return None;
+        }
+        let ready: Vec<usize> = (1..pfd.len())
+            .filter(|&i| pfd[i].revents != 0)
+            .map(|i| i - 1)
+            .collect();
+        if !ready.is_empty() {
+            return Some(ready);
+        }
+    }
+}
+
+/// Reads and counts (`udp_rx_pool_drops`) whatever reached a pool socket:
+/// peers send to the listen port, so this is stray traffic (or ICMP
+/// errors), never silently queued.
+pub(crate) fn drain(p: &Shared) {
+    let mut buf = [0u8; 64];
+    // Bounded, so a flood on a pool port cannot starve the listen socket;
+    // the rest is read at the next wakeup.
+    for _ in 0..RX_BATCH * 8 {
+        // SAFETY: recv writes at most buf.len() bytes into buf.
+        let r = unsafe {
+            libc::recv(
+                p.fd.as_raw_fd(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                libc::MSG_DONTWAIT | libc::MSG_TRUNC,
+            )
+        };
+        if r >= 0 {
+            p.stats.bump(Stat::UdpRxPoolDrops);
+            continue;
+        }
+        let e = last_errno();
+        if e == libc::EINTR {
+            continue;
+        }
+        if e != libc::EAGAIN {
+            // A queued ICMP error (e.g. port unreachable) is reported
+            // once and cleared; anything else is counted too.
+            p.stats.bump(Stat::UdpRxErrors);
+            if e == libc::ECONNREFUSED
+                || e == libc::EHOSTUNREACH
+                || e == libc::ENETUNREACH
+                || e == libc::EMSGSIZE
+            {
+                continue;
+            }
+        }
+        return;
+    }
+}
+
+/// The receive thread's buffers for one `recvmmsg(2)`.
+pub(crate) struct RxBufs {
+    data: Vec<u8>,
+    names: [libc::sockaddr_in6; RX_BATCH],
+    /// Control buffers, 8-byte aligned for `cmsghdr`.
+    ctrl: [[u64; 8]; RX_BATCH],
+    iov: [libc::iovec; RX_BATCH],
+    hdrs: [libc::mmsghdr; RX_BATCH],
+}
+
+impl RxBufs {
+    pub(crate) fn new() -> Box<RxBufs> {
+        Box::new(RxBufs {
+            data: vec![0u8; RX_BATCH * RX_BUF],
+            // SAFETY: sockaddr_in6, iovec and mmsghdr are plain data for
+            // which all-zero is valid (null pointers, zero lengths).
+            names: unsafe { std::mem::zeroed() },
+            ctrl: [[0; 8]; RX_BATCH],
+            // SAFETY: as above.
+            iov: unsafe { std::mem::zeroed() },
+            // SAFETY: as above.
+            hdrs: unsafe { std::mem::zeroed() },
+        })
+    }
+
+    /// One `recvmmsg`; delivers what it got. False when nothing was ready
+    /// (or on an error, which is counted).
+    pub(crate) fn recv<F: Fn(&[u8], SocketAddrV6, u8)>(
+        &mut self,
+        sh: &Shared,
+        deliver: &F,
+    ) -> bool {
+        let base = self.data.as_mut_ptr();
+        for i in 0..RX_BATCH {
+            self.iov[i] = libc::iovec {
+                // SAFETY: i * RX_BUF + RX_BUF <= data.len(), so the
+                // offset stays inside the allocation.
+                iov_base: unsafe { base.add(i * RX_BUF) }.cast(),
+                iov_len: RX_BUF,
+            };
+            let h = &mut self.hdrs[i].msg_hdr;
+            h.msg_name = (&mut self.names[i] as *mut libc::sockaddr_in6).cast();
+            h.msg_namelen = std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t;
+            h.msg_iov = &mut self.iov[i];
+            h.msg_iovlen = 1;
+            h.msg_control = self.ctrl[i].as_mut_ptr().cast();
+            h.msg_controllen = std::mem::size_of::<[u64; 8]>();
+            h.msg_flags = 0;
+            self.hdrs[i].msg_len = 0;
+        }
+        // SAFETY: every header points at a sockaddr, one iovec into
+        // `data`, and a control buffer, all owned by self and valid for
+        // the sizes given; the kernel writes at most those.
+        let r = unsafe {
+            libc::recvmmsg(
+                sh.fd.as_raw_fd(),
+                self.hdrs.as_mut_ptr(),
+                RX_BATCH as libc::c_uint,
+                libc::MSG_DONTWAIT,
+                std::ptr::null_mut(),
+            )
+        };
+        if r <= 0 {
+            let e = last_errno();
+            if r < 0 && e != libc::EAGAIN && e != libc::EINTR {
+                sh.stats.bump(Stat::UdpRxErrors);
+            }
+            return false;
+        }
+        for i in 0..r as usize {
+            let h = &self.hdrs[i].msg_hdr;
+            let n = (self.hdrs[i].msg_len as usize).min(RX_BUF);
+            if h.msg_flags & libc::MSG_TRUNC != 0 {
+                sh.stats.bump(Stat::UdpRxDatagrams);
+                sh.stats.bump(Stat::UdpRxTruncated);
+                continue;
+            }
+            let (gro, tos) = rx_cmsgs(h);
+            let seg = gro.filter(|&g| g > 0 && g < n).unwrap_or(n);
+            let sa = &self.names[i];
+            let src = SocketAddrV6::new(
+                Ipv6Addr::from(sa.sin6_addr.s6_addr),
+                u16::from_be(sa.sin6_port),
+                0,
+                sa.sin6_scope_id,
+            );
+            let d = &self.data[i * RX_BUF..i * RX_BUF + n];
+            if seg == 0 {
+                // An empty datagram: the driver counts it as malformed.
+                sh.stats.bump(Stat::UdpRxDatagrams);
+                deliver(d, src, tos);
+                continue;
+            }
+            for dg in d.chunks(seg) {
+                sh.stats.bump(Stat::UdpRxDatagrams);
+                deliver(dg, src, tos);
+            }
+        }
+        true
+    }
+}
+
+/// From a receive's control messages: the segment size of a coalesced
+/// receive (`UDP_GRO`) and the outer TOS (`IP_TOS`, one byte, for IPv4) or
+/// traffic class (`IPV6_TCLASS`, an `int`, for IPv6); 0 when absent.
+fn rx_cmsgs(h: &libc::msghdr) -> (Option<usize>, u8) {
+    let mut gro = None;
+    let mut tos = 0u8;
+    // SAFETY: h describes a control buffer the kernel filled with
+    // msg_controllen bytes; CMSG_FIRSTHDR/NXTHDR stay within it, and each
+    // read is checked against the message's cmsg_len.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(h);
+        while !c.is_null() {
+            let dlen = ((*c).cmsg_len as usize).saturating_sub(libc::CMSG_LEN(0) as usize);
+            let d = libc::CMSG_DATA(c);
+            match ((*c).cmsg_level, (*c).cmsg_type) {
+                (SOL_UDP, UDP_GRO) if dlen >= 4 => {
+                    gro = usize::try_from(d.cast::<libc::c_int>().read_unaligned()).ok();
+                }
+                (libc::IPPROTO_IP, libc::IP_TOS) if dlen >= 1 => tos = d.read(),
+                (libc::IPPROTO_IPV6, libc::IPV6_TCLASS) if dlen >= 4 => {
+                    tos = d.cast::<libc::c_int>().read_unaligned() as u8;
+                }
+                _ => {}
+            }
+            c = libc::CMSG_NXTHDR(h, c);
+        }
+    }
+    (gro, tos)
+}
