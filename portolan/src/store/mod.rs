@@ -29,6 +29,10 @@
 //!
 //! Lookups are each one indexed query: VL2 by (vnet, MAC), VL3 by
 //! (vnet, IP), LOG_REQ by the host's underlay address then (host, order).
+//! The server asks for the VL2 and VL3 keys of every request it has read
+//! at once ([`Store::vl2_lookup_many`], [`Store::vl3_lookup_many`]): one
+//! query for the whole batch on PostgreSQL, one prepared statement run per
+//! key on SQLite.
 
 pub mod plan;
 pub mod postgres;
@@ -54,6 +58,17 @@ pub trait Store: Send + Sync {
     /// VL3_REQ: the MAC owning `ip` (as carried on the wire: IPv4 is
     /// IPv4-mapped) in `vnet` and its host's underlay.
     fn vl3_lookup(&self, vnet: u32, ip: Ipv6Addr) -> Result<Option<Vl3Entry>, StoreError>;
+
+    /// VL2_REQ for many keys at once: one answer per key, in the order
+    /// of `keys` (a key given twice is answered twice). One query where
+    /// the database allows; an error fails the whole batch.
+    fn vl2_lookup_many(&self, keys: &[(u32, Mac)]) -> Result<Vec<Option<Underlay>>, StoreError>;
+
+    /// VL3_REQ for many keys at once, as [`Store::vl2_lookup_many`].
+    fn vl3_lookup_many(
+        &self,
+        keys: &[(u32, Ipv6Addr)],
+    ) -> Result<Vec<Option<Vl3Entry>>, StoreError>;
 
     /// LOG_REQ: the log events of the host whose underlay address is
     /// `underlay` (IPv4-mapped for IPv4), oldest first, as many as fit in

@@ -37,6 +37,7 @@
 //! dropped; a lookup that failed on one is retried once on a fresh
 //! connection, a change checks its connection before it begins.
 
+mod rows;
 mod schema;
 
 use std::collections::HashMap;
@@ -48,6 +49,7 @@ use postgres::error::SqlState;
 use postgres::types::ToSql;
 use postgres::{Client, Config, GenericClient, NoTls, Row, Statement};
 
+use self::rows::*;
 use super::plan;
 use super::types::*;
 use super::Store;
@@ -168,98 +170,18 @@ pub fn describe_url(url: &str) -> Option<String> {
     url.parse::<Config>().ok().map(|c| describe(&c))
 }
 
-fn mac_text(m: Mac) -> String {
-    m.to_string()
-}
-
-fn mac_of(s: &str) -> Result<Mac, StoreError> {
-    s.parse()
-        .map_err(|()| StoreError::Corrupt(format!("MAC '{s}'")))
-}
-
-fn event_id_text(id: &EventId) -> String {
-    id.to_string()
-}
-
-fn event_id_of(s: &str) -> Result<EventId, StoreError> {
-    let hex: Vec<u8> = s.bytes().filter(|b| *b != b'-').collect();
-    if hex.len() != 32 {
-        return Err(StoreError::Corrupt(format!("event id '{s}'")));
-    }
-    let mut b = [0u8; 16];
-    for (i, pair) in hex.chunks(2).enumerate() {
-        let t = std::str::from_utf8(pair).map_err(|_| StoreError::Corrupt(s.into()))?;
-        b[i] = u8::from_str_radix(t, 16)
-            .map_err(|_| StoreError::Corrupt(format!("event id '{s}'")))?;
-    }
-    Ok(EventId(b))
-}
-
-fn u16_of(v: i32, what: &str) -> Result<u16, StoreError> {
-    u16::try_from(v).map_err(|_| StoreError::Corrupt(format!("{what} {v}")))
-}
-
-fn u32_of(v: i32, what: &str) -> Result<u32, StoreError> {
-    u32::try_from(v).map_err(|_| StoreError::Corrupt(format!("{what} {v}")))
-}
-
-/// vnet ids are at most 24 bits, VLANs 12: both fit an `integer`.
-fn vnet_param(vnet: u32) -> Result<i32, StoreError> {
-    i32::try_from(vnet)
-        .map_err(|_| StoreError::Invalid(format!("invalid vnet '{vnet}': must be in 0-{VNET_MAX}")))
-}
-
-/// A log event from columns `first..first+7` of `r`: `id::text, host,
-/// vnet, type, mac::text, ip, vlan`.
-fn event_of(r: &Row, first: usize) -> Result<LogEvent, StoreError> {
-    let g = |e: postgres::Error| StoreError::Corrupt(format!("event row: {e}"));
-    let id: String = r.try_get(first).map_err(g)?;
-    let host: String = r.try_get(first + 1).map_err(g)?;
-    let vnet: i32 = r.try_get(first + 2).map_err(g)?;
-    let ty: i16 = r.try_get(first + 3).map_err(g)?;
-    let mac: String = r.try_get(first + 4).map_err(g)?;
-    let ip: Option<IpAddr> = r.try_get(first + 5).map_err(g)?;
-    let vlan: Option<i32> = r.try_get(first + 6).map_err(g)?;
-    let mac = mac_of(&mac)?;
-    let record = match ty {
-        1 => LogRecord::Vl2 { mac },
-        2 => LogRecord::Vl3 {
-            ip: ip.ok_or_else(|| StoreError::Corrupt("VL3 event without IP".into()))?,
-            mac,
-            vlan: u16_of(vlan.unwrap_or(0), "VLAN")?,
-        },
-        t => return Err(StoreError::Corrupt(format!("event type {t}"))),
-    };
-    Ok(LogEvent {
-        id: event_id_of(&id)?,
-        host,
-        vnet: u32_of(vnet, "vnet")?,
-        record,
-    })
-}
-
-fn nic_of(r: &Row) -> Result<Nic, StoreError> {
-    let g = |e: postgres::Error| StoreError::Corrupt(format!("nic row: {e}"));
-    Ok(Nic {
-        vnet: u32_of(r.try_get(0).map_err(g)?, "vnet")?,
-        mac: mac_of(r.try_get::<_, &str>(1).map_err(g)?)?,
-        ip: r.try_get(2).map_err(g)?,
-        vlan: u16_of(r.try_get(3).map_err(g)?, "VLAN")?,
-        host: r.try_get(4).map_err(g)?,
-    })
-}
-
-fn underlay_of(ip: IpAddr, port: i32) -> Result<Underlay, StoreError> {
-    Ok(Underlay {
-        ip: to_wire_ip(ip),
-        port: u16_of(port, "port")?,
-    })
-}
-
 const Q_VL2: &str = "SELECT h.ip, h.port FROM nics n JOIN hosts h ON h.id = n.host \
                      WHERE n.vnet = $1 AND n.mac = $2::text::macaddr";
 const Q_VL3: &str = "SELECT n.mac::text, h.ip, h.port FROM nics n JOIN hosts h ON h.id = n.host \
                      WHERE n.vnet = $1 AND n.ip = $2";
+/// Every key of a batch in one query: the keys are unnested with their
+/// position, each probes the primary key (or the `(vnet, ip)` index).
+const Q_VL2_MANY: &str = "SELECT k.i, h.ip, h.port \
+     FROM unnest($1::integer[], $2::text[]::macaddr[]) WITH ORDINALITY AS k(vnet, mac, i) \
+     JOIN nics n ON n.vnet = k.vnet AND n.mac = k.mac JOIN hosts h ON h.id = n.host";
+const Q_VL3_MANY: &str = "SELECT k.i, n.mac::text, h.ip, h.port \
+     FROM unnest($1::integer[], $2::inet[]) WITH ORDINALITY AS k(vnet, ip, i) \
+     JOIN nics n ON n.vnet = k.vnet AND n.ip = k.ip JOIN hosts h ON h.id = n.host";
 const Q_LOG_FETCH: &str = "SELECT h.id, e.id::text, e.host, e.vnet, e.type, e.mac::text, e.ip, \
      e.vlan FROM hosts h LEFT JOIN LATERAL (SELECT * FROM events WHERE host = h.id \
      ORDER BY seq LIMIT $2) e ON true WHERE h.ip = $1 ORDER BY e.seq";
@@ -530,11 +452,7 @@ impl Store for PostgresStore {
         };
         let m = mac_text(mac);
         let row = self.read(|db| db.query_opt(Q_VL2, &[&v, &m]))?;
-        row.map(|r| {
-            let g = |e: postgres::Error| StoreError::Corrupt(format!("host row: {e}"));
-            underlay_of(r.try_get(0).map_err(g)?, r.try_get(1).map_err(g)?)
-        })
-        .transpose()
+        row.map(|r| vl2_of(&r, 0)).transpose()
     }
 
     fn vl3_lookup(&self, vnet: u32, ip: Ipv6Addr) -> Result<Option<Vl3Entry>, StoreError> {
@@ -543,14 +461,37 @@ impl Store for PostgresStore {
         };
         let ip = from_wire_ip(ip);
         let row = self.read(|db| db.query_opt(Q_VL3, &[&v, &ip]))?;
-        row.map(|r| {
-            let g = |e: postgres::Error| StoreError::Corrupt(format!("nic row: {e}"));
-            Ok(Vl3Entry {
-                mac: mac_of(r.try_get::<_, &str>(0).map_err(g)?)?,
-                underlay: underlay_of(r.try_get(1).map_err(g)?, r.try_get(2).map_err(g)?)?,
-            })
-        })
-        .transpose()
+        row.map(|r| vl3_of(&r, 0)).transpose()
+    }
+
+    fn vl2_lookup_many(&self, keys: &[(u32, Mac)]) -> Result<Vec<Option<Underlay>>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        // A vnet over 2^31 - 1 cannot be stored: -1 matches no row.
+        let vnets: Vec<i32> = keys
+            .iter()
+            .map(|(v, _)| i32::try_from(*v).unwrap_or(-1))
+            .collect();
+        let macs: Vec<String> = keys.iter().map(|(_, m)| mac_text(*m)).collect();
+        let rows = self.read(|db| db.query(Q_VL2_MANY, &[&vnets, &macs]))?;
+        by_ordinal(keys.len(), &rows, vl2_of)
+    }
+
+    fn vl3_lookup_many(
+        &self,
+        keys: &[(u32, Ipv6Addr)],
+    ) -> Result<Vec<Option<Vl3Entry>>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let vnets: Vec<i32> = keys
+            .iter()
+            .map(|(v, _)| i32::try_from(*v).unwrap_or(-1))
+            .collect();
+        let ips: Vec<IpAddr> = keys.iter().map(|(_, ip)| from_wire_ip(*ip)).collect();
+        let rows = self.read(|db| db.query(Q_VL3_MANY, &[&vnets, &ips]))?;
+        by_ordinal(keys.len(), &rows, vl3_of)
     }
 
     fn log_fetch(

@@ -373,6 +373,59 @@ impl SqliteStore {
         raw.map(nic_of).transpose()
     }
 
+    /// One VL2 lookup on `c` (its statement prepared once per connection).
+    fn vl2_on(&self, c: &Connection, vnet: u32, mac: Mac) -> Result<Option<Underlay>, StoreError> {
+        let raw = c
+            .prepare_cached(
+                "SELECT h.ip, h.port FROM nics n JOIN hosts h ON h.id = n.host \
+                 WHERE n.vnet = ?1 AND n.mac = ?2",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![vnet, &mac.0[..]], |r| {
+                    Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?))
+                })
+                .optional()
+            })
+            .map_err(|e| self.err(e))?;
+        raw.map(|(ip, port)| {
+            Ok(Underlay {
+                ip: ip_of(ip)?,
+                port: u16_of(port, "port")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// One VL3 lookup on `c`.
+    fn vl3_on(&self, c: &Connection, vnet: u32, ip: Ipv6Addr) -> Result<Option<Vl3Entry>, StoreError> {
+        let raw = c
+            .prepare_cached(
+                "SELECT n.mac, h.ip, h.port FROM nics n JOIN hosts h ON h.id = n.host \
+                 WHERE n.vnet = ?1 AND n.ip = ?2",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![vnet, &ip.octets()[..]], |r| {
+                    Ok((
+                        r.get::<_, Vec<u8>>(0)?,
+                        r.get::<_, Vec<u8>>(1)?,
+                        r.get::<_, i64>(2)?,
+                    ))
+                })
+                .optional()
+            })
+            .map_err(|e| self.err(e))?;
+        raw.map(|(mac, uip, port)| {
+            Ok(Vl3Entry {
+                mac: mac_of(mac)?,
+                underlay: Underlay {
+                    ip: ip_of(uip)?,
+                    port: u16_of(port, "port")?,
+                },
+            })
+        })
+        .transpose()
+    }
+
     fn insert_events(&self, tx: &Connection, evs: &[LogEvent]) -> Result<(), StoreError> {
         let mut st = tx
             .prepare_cached(
@@ -408,56 +461,22 @@ impl Store for SqliteStore {
     }
 
     fn vl2_lookup(&self, vnet: u32, mac: Mac) -> Result<Option<Underlay>, StoreError> {
-        let raw = self.with(|c| {
-            c.prepare_cached(
-                "SELECT h.ip, h.port FROM nics n JOIN hosts h ON h.id = n.host \
-                 WHERE n.vnet = ?1 AND n.mac = ?2",
-            )
-            .and_then(|mut s| {
-                s.query_row(params![vnet, &mac.0[..]], |r| {
-                    Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?))
-                })
-                .optional()
-            })
-            .map_err(|e| self.err(e))
-        })?;
-        raw.map(|(ip, port)| {
-            Ok(Underlay {
-                ip: ip_of(ip)?,
-                port: u16_of(port, "port")?,
-            })
-        })
-        .transpose()
+        self.with(|c| self.vl2_on(c, vnet, mac))
     }
 
     fn vl3_lookup(&self, vnet: u32, ip: Ipv6Addr) -> Result<Option<Vl3Entry>, StoreError> {
-        let raw = self.with(|c| {
-            c.prepare_cached(
-                "SELECT n.mac, h.ip, h.port FROM nics n JOIN hosts h ON h.id = n.host \
-                 WHERE n.vnet = ?1 AND n.ip = ?2",
-            )
-            .and_then(|mut s| {
-                s.query_row(params![vnet, &ip.octets()[..]], |r| {
-                    Ok((
-                        r.get::<_, Vec<u8>>(0)?,
-                        r.get::<_, Vec<u8>>(1)?,
-                        r.get::<_, i64>(2)?,
-                    ))
-                })
-                .optional()
-            })
-            .map_err(|e| self.err(e))
-        })?;
-        raw.map(|(mac, uip, port)| {
-            Ok(Vl3Entry {
-                mac: mac_of(mac)?,
-                underlay: Underlay {
-                    ip: ip_of(uip)?,
-                    port: u16_of(port, "port")?,
-                },
-            })
-        })
-        .transpose()
+        self.with(|c| self.vl3_on(c, vnet, ip))
+    }
+
+    fn vl2_lookup_many(&self, keys: &[(u32, Mac)]) -> Result<Vec<Option<Underlay>>, StoreError> {
+        self.with(|c| keys.iter().map(|(v, m)| self.vl2_on(c, *v, *m)).collect())
+    }
+
+    fn vl3_lookup_many(
+        &self,
+        keys: &[(u32, Ipv6Addr)],
+    ) -> Result<Vec<Option<Vl3Entry>>, StoreError> {
+        self.with(|c| keys.iter().map(|(v, ip)| self.vl3_on(c, *v, *ip)).collect())
     }
 
     fn log_fetch(

@@ -28,6 +28,7 @@ pub const CASES: &[(&str, Case)] = &[
     ("errors_leave_nothing", errors_leave_nothing),
     ("generation", generation),
     ("ipv6", ipv6),
+    ("lookup_many", lookup_many),
 ];
 
 /// Run every case, each on a fresh store from `make`.
@@ -397,4 +398,97 @@ pub fn ipv6(s: &dyn Store) {
     assert_eq!(h[0].ip, ip("10.0.0.1"));
     assert_eq!(h[1].ip, ip("2001:db8::1"));
     assert_eq!(s.list_nics(Some(7)).unwrap()[0].ip, ip("fd00::1"));
+}
+
+/// Batch lookups answer each key as the single lookups do, in key order:
+/// hits, misses, duplicates, other vnets, IPv6, an empty batch.
+pub fn lookup_many(s: &dyn Store) {
+    three_hosts(s);
+    s.add_nic(&nic(23, 1, "cn1")).unwrap();
+    s.add_nic(&nic(23, 2, "cn2")).unwrap();
+    s.add_nic(&nic(24, 1, "cn3")).unwrap();
+    s.add_nic(&Nic {
+        vnet: 23,
+        mac: mac(6),
+        ip: ip("fd00::6"),
+        vlan: 6,
+        host: "cn3".into(),
+    })
+    .unwrap();
+    assert_eq!(s.vl2_lookup_many(&[]).unwrap(), vec![]);
+    assert_eq!(s.vl3_lookup_many(&[]).unwrap(), vec![]);
+
+    let keys2 = [
+        (23, mac(2)),
+        (23, mac(9)),
+        (23, mac(1)),
+        (24, mac(1)),
+        (23, mac(2)),
+        (25, mac(1)),
+        (u32::MAX, mac(1)),
+        (23, mac(6)),
+        (23, mac(1)),
+    ];
+    let got = s.vl2_lookup_many(&keys2).unwrap();
+    let want: Vec<_> = keys2
+        .iter()
+        .map(|(v, m)| s.vl2_lookup(*v, *m).unwrap())
+        .collect();
+    assert_eq!(got, want);
+    let ips: Vec<_> = got.iter().map(|u| u.map(|u| u.ip)).collect();
+    let h = |a: &str| Some(w(a));
+    assert_eq!(
+        ips,
+        vec![
+            h("10.0.0.2"),
+            None,
+            h("10.0.0.1"),
+            h("10.0.0.3"),
+            h("10.0.0.2"),
+            None,
+            None,
+            h("10.0.0.3"),
+            h("10.0.0.1"),
+        ]
+    );
+    // Only misses; one key.
+    assert_eq!(
+        s.vl2_lookup_many(&[(23, mac(7)), (23, mac(7))]).unwrap(),
+        vec![None, None]
+    );
+    assert_eq!(s.vl2_lookup_many(&[(24, mac(1))]).unwrap(), vec![want[3]]);
+
+    let keys3 = [
+        (23, w("192.168.0.9")),
+        (23, w("192.168.0.1")),
+        (23, w("fd00::6")),
+        (24, w("192.168.0.1")),
+        (23, w("192.168.0.1")),
+        (22, w("192.168.0.2")),
+        (u32::MAX, w("192.168.0.1")),
+        (23, w("192.168.0.2")),
+    ];
+    let got = s.vl3_lookup_many(&keys3).unwrap();
+    let want: Vec<_> = keys3
+        .iter()
+        .map(|(v, a)| s.vl3_lookup(*v, *a).unwrap())
+        .collect();
+    assert_eq!(got, want);
+    let macs: Vec<_> = got.iter().map(|e| e.map(|e| e.mac)).collect();
+    assert_eq!(
+        macs,
+        vec![
+            None,
+            Some(mac(1)),
+            Some(mac(6)),
+            Some(mac(1)),
+            Some(mac(1)),
+            None,
+            None,
+            Some(mac(2)),
+        ]
+    );
+    assert_eq!(got[2].unwrap().underlay.ip, w("10.0.0.3"));
+    assert_eq!(got[3].unwrap().underlay.ip, w("10.0.0.3"));
+    assert_eq!(got[1].unwrap().underlay.ip, w("10.0.0.1"));
 }
