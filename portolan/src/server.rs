@@ -10,12 +10,20 @@
 //! default to the number of CPUs.
 //!
 //! A connection (`svp_conn_t`'s counterpart on the server side) reads all
-//! it can (edge-triggered), feeds the bytes to an [`SvpFrameReader`], and
-//! answers every whole frame in order, appending the replies to one output
-//! buffer written with as few `write`s as possible: a client may pipeline
-//! any number of requests. Replies carry `svp_ver = 1` and the request's
-//! `svp_id` bytes. Reading pauses while more than [`OUT_HIGH`] bytes of
-//! replies wait for a client that does not read.
+//! it can (edge-triggered) and feeds the bytes to an [`SvpFrameReader`]: a
+//! client may pipeline any number of requests. A worker serves in rounds:
+//! it reads every whole request from every connection that became ready
+//! (at most [`CONN_BATCH_MAX`] from one; the rest in the next round), then
+//! answers the round's requests together (see [`crate::svp`]): the ones
+//! that need no database first, whose connections are written to at once,
+//! then the others with one store call for all VL2 keys and one for all
+//! VL3 keys. So a worker waits for one database round trip per round, not
+//! per request, and a connection whose requests are answered from the
+//! cache does not wait for another's query. Each connection's replies are
+//! appended to its output buffer in the order of its requests and written
+//! with as few `write`s as possible. Replies carry `svp_ver = 1` and the
+//! request's `svp_id` bytes. Reading pauses while more than [`OUT_HIGH`]
+//! bytes of replies wait for a client that does not read.
 //!
 //! A frame with a bad CRC, a wrong size for its op, a size over the cap, a
 //! version other than 1 or 2 (a v2 client's PING gets a v1 PONG, as
@@ -23,7 +31,7 @@
 //! counted by reason; so does end-of-file in the middle of a frame. Idle
 //! connections cost a socket and a few bytes, nothing else.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::os::fd::{FromRawFd, IntoRawFd};
@@ -33,17 +41,19 @@ use std::time::Duration;
 
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
-use svp_proto::{decode_request, SvpError, SvpFrameReader};
+use svp_proto::{decode_request, SvpError, SvpFrameReader, SvpRequest};
 
 use crate::cache::{spawn_poller, LookupCache};
 use crate::stats::Stats;
 use crate::store::Store;
-use crate::svp::SvpHandler;
+use crate::svp::{Slot, SvpHandler};
 
 /// The largest request payload accepted (a LOG_RM of 4095 ids fits).
 pub const SVP_MAX_REQUEST: u32 = 64 * 1024;
 /// Stop reading a connection while this many reply bytes are unsent.
 pub const OUT_HIGH: usize = 1 << 20;
+/// The most requests read from one connection in one round.
+pub const CONN_BATCH_MAX: usize = 256;
 
 const WAKE: Token = Token(usize::MAX);
 const FIRST_CONN: usize = 1 << 16;
@@ -166,6 +176,7 @@ impl Server {
                 handler,
                 stats: Arc::clone(&stats),
                 stop: Arc::clone(&stop),
+                batch: Batch::default(),
             };
             let t = std::thread::Builder::new()
                 .name(format!("portolan-worker-{i}"))
@@ -220,6 +231,17 @@ struct Worker {
     handler: SvpHandler,
     stats: Arc<Stats>,
     stop: Arc<AtomicBool>,
+    batch: Batch,
+}
+
+/// The requests of one round, from every connection served in it, in the
+/// order read.
+#[derive(Default)]
+struct Batch {
+    reqs: Vec<SvpRequest>,
+    /// Each request's connection (token) and frame id.
+    who: Vec<(usize, [u8; 4])>,
+    slots: Vec<Slot>,
 }
 
 impl Worker {
@@ -236,29 +258,109 @@ impl Worker {
             if self.stop.load(Ordering::SeqCst) {
                 break;
             }
+            let mut round = Vec::new();
             for ev in events.iter() {
                 match ev.token() {
                     WAKE => {}
                     Token(j) if j < self.listeners.len() => self.accept(j),
                     Token(t) => {
-                        let keep = match self.conns.get_mut(&t) {
-                            Some(c) => c.ready(&mut self.handler, &self.stats),
-                            None => continue,
-                        };
-                        if !keep {
-                            if let Some(mut c) = self.conns.remove(&t) {
-                                let _ = self.poll.registry().deregister(&mut c.sock);
+                        if let Some(c) = self.conns.get_mut(&t) {
+                            if !c.queued {
+                                c.queued = true;
+                                round.push(t);
                             }
-                            self.stats.conns_open.fetch_sub(1, Ordering::Relaxed);
-                            Stats::bump(&self.stats.conns_closed);
                         }
                     }
                 }
             }
+            self.serve(round);
         }
         let n = self.conns.len() as u64;
         self.stats.conns_open.fetch_sub(n, Ordering::Relaxed);
         self.stats.conns_closed.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Serve the connections of `round` until none has more to read now:
+    /// read every whole request from each (up to [`CONN_BATCH_MAX`]), send
+    /// the replies that need no database, answer the rest with one store
+    /// call per kind, send those.
+    fn serve(&mut self, mut round: Vec<usize>) {
+        while !round.is_empty() {
+            let b = &mut self.batch;
+            b.reqs.clear();
+            b.who.clear();
+            for &t in &round {
+                if let Some(c) = self.conns.get_mut(&t) {
+                    c.state = c.fill(t, b, &self.stats);
+                }
+            }
+            self.handler.answer_cached(&b.reqs, &mut b.slots);
+            let mut next = Vec::new();
+            if b.slots.iter().any(|s| matches!(s, Slot::Store)) {
+                // Connections with nothing waiting for the database get
+                // their replies now, not after the query.
+                let waiting: HashSet<usize> = b
+                    .who
+                    .iter()
+                    .zip(&b.slots)
+                    .filter(|(_, s)| matches!(s, Slot::Store))
+                    .map(|((t, _), _)| *t)
+                    .collect();
+                let (late, early): (Vec<usize>, Vec<usize>) =
+                    round.into_iter().partition(|t| waiting.contains(t));
+                self.emit(|t| !waiting.contains(&t));
+                for t in early {
+                    self.settle(t, &mut next);
+                }
+                let b = &mut self.batch;
+                self.handler.answer_store(&b.reqs, &mut b.slots);
+                round = late;
+            }
+            self.emit(|_| true);
+            for t in round {
+                self.settle(t, &mut next);
+            }
+            round = next;
+        }
+    }
+
+    /// Append the replies of the requests whose connection passes `pick`,
+    /// in order.
+    fn emit(&mut self, pick: impl Fn(usize) -> bool) {
+        let b = &mut self.batch;
+        for ((t, id), slot) in b.who.iter().zip(b.slots.iter_mut()) {
+            if !pick(*t) || matches!(slot, Slot::Taken | Slot::Store) {
+                continue;
+            }
+            if let (Slot::Reply(r), Some(c)) =
+                (std::mem::replace(slot, Slot::Taken), self.conns.get_mut(t))
+            {
+                r.encode_into(*id, &mut c.out);
+            }
+        }
+    }
+
+    /// Write what a served connection has to send and keep it, close it,
+    /// or queue it for the next round.
+    fn settle(&mut self, t: usize, next: &mut Vec<usize>) {
+        let Some(c) = self.conns.get_mut(&t) else {
+            return;
+        };
+        c.queued = false;
+        match c.settle(&self.stats) {
+            Settle::Keep => {}
+            Settle::Again => {
+                c.queued = true;
+                next.push(t);
+            }
+            Settle::Close => {
+                if let Some(mut c) = self.conns.remove(&t) {
+                    let _ = self.poll.registry().deregister(&mut c.sock);
+                }
+                self.stats.conns_open.fetch_sub(1, Ordering::Relaxed);
+                Stats::bump(&self.stats.conns_closed);
+            }
+        }
     }
 
     fn accept(&mut self, j: usize) {
@@ -304,16 +406,31 @@ struct Conn {
     out: Vec<u8>,
     out_pos: usize,
     eof: bool,
+    /// In the worker's current or next round.
+    queued: bool,
+    /// How the last read ended.
+    state: Fill,
 }
 
+#[derive(Debug, Clone, Copy)]
 enum Fill {
     /// The socket has no more data now.
     Blocked,
+    /// [`CONN_BATCH_MAX`] requests were read: read more next round.
+    More,
     /// Too many replies are unsent: stop reading until they drain.
     Paused,
     /// The peer closed its side.
     Eof,
-    /// A protocol or I/O error: close now.
+    /// A protocol or I/O error, or SHOOTDOWN: close once the replies to
+    /// the requests before it are written.
+    Close,
+}
+
+/// What becomes of a connection after a round.
+enum Settle {
+    Keep,
+    Again,
     Close,
 }
 
@@ -325,6 +442,8 @@ impl Conn {
             out: Vec::new(),
             out_pos: 0,
             eof: false,
+            queued: false,
+            state: Fill::Blocked,
         }
     }
 
@@ -332,34 +451,59 @@ impl Conn {
         self.out.len() - self.out_pos
     }
 
-    /// Handle readiness; false when the connection must be closed.
-    fn ready(&mut self, h: &mut SvpHandler, stats: &Stats) -> bool {
-        loop {
-            let f = self.fill(h, stats);
-            if let Fill::Close = f {
-                let _ = self.flush();
-                return false;
-            }
-            if self.flush().is_err() {
-                Stats::bump(&stats.close_io_error);
-                return false;
-            }
-            match f {
-                Fill::Eof => return self.pending() > 0,
-                Fill::Blocked => return true,
-                Fill::Paused if self.pending() == 0 => continue,
-                Fill::Paused | Fill::Close => return true,
-            }
+    /// After the round's replies were appended: write them, and say what
+    /// next.
+    fn settle(&mut self, stats: &Stats) -> Settle {
+        if let Fill::Close = self.state {
+            let _ = self.flush();
+            return Settle::Close;
+        }
+        if self.flush().is_err() {
+            Stats::bump(&stats.close_io_error);
+            return Settle::Close;
+        }
+        match self.state {
+            Fill::Eof if self.pending() > 0 => Settle::Keep,
+            Fill::Eof | Fill::Close => Settle::Close,
+            Fill::Blocked => Settle::Keep,
+            Fill::More => Settle::Again,
+            Fill::Paused if self.pending() == 0 => Settle::Again,
+            Fill::Paused => Settle::Keep,
         }
     }
 
-    /// Read and answer until the socket would block, the output is too
-    /// full, the peer closed, or an error.
-    fn fill(&mut self, h: &mut SvpHandler, stats: &Stats) -> Fill {
+    /// Read and decode requests into `b` (as connection `t`) until the
+    /// socket would block, [`CONN_BATCH_MAX`] were read, the output is too
+    /// full, the peer closed, a bad frame or SHOOTDOWN, or an error.
+    fn fill(&mut self, t: usize, b: &mut Batch, stats: &Stats) -> Fill {
         if self.eof {
             return Fill::Eof;
         }
+        let mut n = 0;
         loop {
+            // Every whole frame already buffered first.
+            loop {
+                if n == CONN_BATCH_MAX {
+                    return Fill::More;
+                }
+                let (id, req) = match self.rd.next_frame() {
+                    Ok(Some(f)) => (f.hdr.id, decode_request(&f.hdr, f.payload)),
+                    Ok(None) => break,
+                    Err(e) => return Self::bad(&e, stats),
+                };
+                let req = match req {
+                    Ok(r) => r,
+                    Err(e) => return Self::bad(&e, stats),
+                };
+                let shootdown = matches!(req, SvpRequest::Shootdown { .. });
+                b.reqs.push(req);
+                b.who.push((t, id));
+                n += 1;
+                if shootdown {
+                    tracing::debug!("closing a connection: SHOOTDOWN");
+                    return Fill::Close;
+                }
+            }
             if self.pending() > OUT_HIGH {
                 return Fill::Paused;
             }
@@ -372,18 +516,7 @@ impl Conn {
                     }
                     return Fill::Eof;
                 }
-                Ok(_) => {
-                    if let Err(e) = self.answer(h) {
-                        match e {
-                            Some(e) => {
-                                tracing::debug!("closing a connection: {e}");
-                                stats.count_drop(&e);
-                            }
-                            None => tracing::debug!("closing a connection: SHOOTDOWN"),
-                        }
-                        return Fill::Close;
-                    }
-                }
+                Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Fill::Blocked,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => {
@@ -394,20 +527,10 @@ impl Conn {
         }
     }
 
-    /// Answer every whole frame buffered. `Err(Some(e))`: a bad frame;
-    /// `Err(None)`: a request without a reply (SHOOTDOWN).
-    fn answer(&mut self, h: &mut SvpHandler) -> Result<(), Option<SvpError>> {
-        loop {
-            let (id, req) = match self.rd.next_frame() {
-                Ok(Some(f)) => (f.hdr.id, decode_request(&f.hdr, f.payload).map_err(Some)?),
-                Ok(None) => return Ok(()),
-                Err(e) => return Err(Some(e)),
-            };
-            match h.handle(&req) {
-                Some(rep) => rep.encode_into(id, &mut self.out),
-                None => return Err(None),
-            }
-        }
+    fn bad(e: &SvpError, stats: &Stats) -> Fill {
+        tracing::debug!("closing a connection: {e}");
+        stats.count_drop(e);
+        Fill::Close
     }
 
     /// Write what the socket takes.

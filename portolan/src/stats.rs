@@ -60,6 +60,7 @@ counters!(
     store_errors,
     cache_hits,
     cache_misses,
+    store_lookups,
     cache_flushes,
     log_records_sent,
     log_records_removed,

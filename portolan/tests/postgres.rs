@@ -7,6 +7,7 @@
 mod common;
 
 use std::collections::{HashMap, HashSet};
+use std::io::Write;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::path::Path;
 use std::process::{Command, Output};
@@ -52,6 +53,7 @@ fn nic(n: u8, host: &str) -> Nic {
 struct Portolan {
     server: Option<Server>,
     addr: SocketAddr,
+    stats: Arc<Stats>,
 }
 
 impl Portolan {
@@ -63,11 +65,13 @@ impl Portolan {
             cache_entries,
             cache_poll: Duration::from_millis(100),
         };
-        let server = Server::start(&cfg, store, Arc::new(Stats::default())).unwrap();
+        let stats = Arc::new(Stats::default());
+        let server = Server::start(&cfg, store, Arc::clone(&stats)).unwrap();
         let addr = server.local_addrs()[0];
         Portolan {
             server: Some(server),
             addr,
+            stats,
         }
     }
 }
@@ -408,4 +412,153 @@ fn log_through_two_portolans_at_once() {
         }
     }
     assert_eq!(store.list_events(Some("cn1")).unwrap(), vec![]);
+}
+
+/// What portolan must answer to request `i` of `pipelined_lookups_batched`
+/// (the NICs of `populate` plus mac 3 on cn3, IPv6).
+fn pipelined_case(i: u32) -> (SvpRequest, SvpReply) {
+    let n = [1u8, 2, 3, 9][(i % 4) as usize];
+    let under = |n: u8| match n {
+        1 => Some((w("10.0.0.1"), 4789)),
+        2 => Some((w("10.0.0.2"), 4789)),
+        3 => Some((w("10.0.0.3"), 4790)),
+        _ => None,
+    };
+    let nf = |op| SvpReply::status_only(op, SVP_S_NOTFOUND).unwrap();
+    match i % 5 {
+        0 | 1 => (
+            SvpRequest::Vl2 {
+                mac: mac(n).0,
+                vnetid: 23,
+            },
+            match under(n) {
+                Some((addr, port)) => SvpReply::Vl2Ack {
+                    status: SVP_S_OK as u16,
+                    port,
+                    addr,
+                },
+                None => nf(svp_proto::op::SVP_R_VL2_REQ),
+            },
+        ),
+        2 => (
+            SvpRequest::Vl3 {
+                ip: if n == 3 {
+                    w("fd00::3")
+                } else {
+                    w(&format!("192.168.0.{n}"))
+                },
+                l3type: if n == 3 {
+                    svp_proto::SVP_VL3_IPV6
+                } else {
+                    SVP_VL3_IP
+                },
+                vnetid: 23,
+            },
+            match under(n) {
+                Some((uip, uport)) => SvpReply::Vl3Ack {
+                    status: SVP_S_OK,
+                    mac: mac(n).0,
+                    uport,
+                    uip,
+                },
+                None => nf(svp_proto::op::SVP_R_VL3_REQ),
+            },
+        ),
+        3 if n == 9 => (
+            SvpRequest::Log {
+                count: 1024,
+                ip: w("10.0.0.9"),
+            },
+            SvpReply::status_only(svp_proto::op::SVP_R_LOG_REQ, SVP_S_FATAL).unwrap(),
+        ),
+        3 => (SvpRequest::Ping, SvpReply::Pong),
+        _ => (
+            SvpRequest::Vl3 {
+                ip: w("192.168.0.1"),
+                l3type: 7,
+                vnetid: 23,
+            },
+            SvpReply::status_only(svp_proto::op::SVP_R_VL3_REQ, SVP_S_BADL3TYPE).unwrap(),
+        ),
+    }
+}
+
+/// Requests of every kind pipelined by several clients at once, with no
+/// cache: each is answered exactly, with its id, in order; the lookups of
+/// a round reach PostgreSQL together (fewer queries than lookups); a
+/// SHOOTDOWN closes its connection after the replies to what came before.
+#[test]
+fn pipelined_lookups_batched() {
+    let pg = PgCluster::start();
+    populate(&pg.url());
+    PostgresStore::open(&pg.url())
+        .unwrap()
+        .add_nic(&Nic {
+            ip: ip("fd00::3"),
+            ..nic(3, "cn3")
+        })
+        .unwrap();
+    let p = Portolan::start(&pg.url(), 0);
+    let addr = p.addr;
+    let clients: Vec<_> = (0..3u32)
+        .map(|t| {
+            std::thread::spawn(move || {
+                let mut c = Client::connect(addr);
+                let mut bytes = Vec::new();
+                let mut want = Vec::new();
+                for i in 0..1500u32 {
+                    let (req, rep) = pipelined_case(i + t);
+                    let id = (t << 24 | i).to_be_bytes();
+                    req.encode_into(id, &mut bytes);
+                    want.push((id, rep));
+                }
+                c.sock.write_all(&bytes).unwrap();
+                for (id, rep) in want {
+                    let (ver, rid, got) = c.recv();
+                    assert_eq!((ver, rid), (1, id), "replies in request order");
+                    assert_eq!(got, rep, "reply to request {id:?}");
+                }
+            })
+        })
+        .collect();
+    for c in clients {
+        c.join().unwrap();
+    }
+    let st = |f: fn(&Stats) -> &AtomicU64| f(&p.stats).load(Ordering::Relaxed);
+    let lookups = st(|s| &s.cache_misses);
+    assert_eq!(lookups, 3 * (600 + 300));
+    assert_eq!(st(|s| &s.req_ping), 3 * 225);
+    let queries = st(|s| &s.store_lookups);
+    assert!(
+        queries > 0 && queries < lookups,
+        "{queries} store lookups for {lookups} VL2/VL3 requests"
+    );
+    assert_eq!(st(|s| &s.store_errors), 0);
+
+    // SHOOTDOWN (host-to-host, never sent to portolan) closes after the
+    // replies to the requests before it; what follows is not answered.
+    let mut c = Client::connect(addr);
+    let mut bytes = Vec::new();
+    let reqs = [
+        pipelined_case(0),
+        pipelined_case(3),
+        (
+            SvpRequest::Shootdown {
+                mac: mac(1).0,
+                vnetid: 23,
+            },
+            SvpReply::Pong,
+        ),
+        pipelined_case(1),
+    ];
+    for (i, (req, _)) in reqs.iter().enumerate() {
+        req.encode_into((i as u32).to_be_bytes(), &mut bytes);
+    }
+    c.sock.write_all(&bytes).unwrap();
+    for (i, (_, rep)) in reqs.iter().take(2).enumerate() {
+        let (_, rid, got) = c.recv();
+        assert_eq!(rid, (i as u32).to_be_bytes());
+        assert_eq!(&got, rep);
+    }
+    assert!(c.closed(), "SHOOTDOWN closes the connection");
 }

@@ -397,7 +397,12 @@ impl SqliteStore {
     }
 
     /// One VL3 lookup on `c`.
-    fn vl3_on(&self, c: &Connection, vnet: u32, ip: Ipv6Addr) -> Result<Option<Vl3Entry>, StoreError> {
+    fn vl3_on(
+        &self,
+        c: &Connection,
+        vnet: u32,
+        ip: Ipv6Addr,
+    ) -> Result<Option<Vl3Entry>, StoreError> {
         let raw = c
             .prepare_cached(
                 "SELECT n.mac, h.ip, h.port FROM nics n JOIN hosts h ON h.id = n.host \

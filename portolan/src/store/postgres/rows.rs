@@ -100,7 +100,10 @@ pub(super) fn underlay_of(ip: IpAddr, port: i32) -> Result<Underlay, StoreError>
 /// A VL2 answer from columns `first..first+2` of `r`: `h.ip, h.port`.
 pub(super) fn vl2_of(r: &Row, first: usize) -> Result<Underlay, StoreError> {
     let g = |e: postgres::Error| StoreError::Corrupt(format!("host row: {e}"));
-    underlay_of(r.try_get(first).map_err(g)?, r.try_get(first + 1).map_err(g)?)
+    underlay_of(
+        r.try_get(first).map_err(g)?,
+        r.try_get(first + 1).map_err(g)?,
+    )
 }
 
 /// A VL3 answer from columns `first..first+3` of `r`: `n.mac::text, h.ip,
