@@ -185,6 +185,16 @@ impl Drop for Daemon {
     }
 }
 
+/// `kill -9` of a daemon, reaped; `None` afterwards.
+pub fn kill9(d: &mut Option<Daemon>) {
+    let mut d = d.take().expect("daemon runs");
+    let pid = d.pid().expect("pid");
+    // SAFETY: kill has no memory-safety preconditions; the pid is our own
+    // child, not yet reaped, so it cannot have been reused.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    d.stop();
+}
+
 /// Runs `dladm args` in `ns` with `OVERLAY_ROOT=root`; returns the output
 /// whatever the exit status.
 pub fn dladm(ns: &Netns, root: &Path, args: &[&str]) -> Output {

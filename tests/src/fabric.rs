@@ -18,8 +18,7 @@
 //!
 //! * The underlay is a Linux bridge in a namespace of its own; every host
 //!   and the portolan namespace hang off it by a veth (`ul0` on their
-//!   side, transmit checksums computed in software as [`crate::netns::veth`]
-//!   does). A capture on the bridge (promiscuous, so it sees forwarded
+//!   side, see [`crate::bridge`]). A capture on the bridge (promiscuous, so it sees forwarded
 //!   frames) sees every datagram that crosses the underlay.
 //! * Each portolan serves one underlay address with `--listen ADDR:1296`
 //!   and its own `OVERLAY_ROOT`; all of them share the test's store (a
@@ -47,8 +46,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::daemons::{bin, dladm, Daemon};
-use crate::netns::{run, Netns, TempRoot};
+use crate::bridge::{attach, underlay_bridge};
+use crate::daemons::{bin, dladm, kill9, Daemon};
+use crate::netns::{Netns, TempRoot};
 use crate::postgres::{DbKind, TestDb};
 
 /// The underlay subnet: host `i` (from 0) is `.i+1`, portolan `k` is
@@ -252,16 +252,6 @@ impl FabricHost {
     }
 }
 
-/// `kill -9` of a daemon, reaped; `None` afterwards.
-pub fn kill9(d: &mut Option<Daemon>) {
-    let mut d = d.take().expect("daemon runs");
-    let pid = d.pid().expect("pid");
-    // SAFETY: kill has no memory-safety preconditions; the pid is our own
-    // child, not yet reaped, so it cannot have been reused.
-    unsafe { libc::kill(pid, libc::SIGKILL) };
-    d.stop();
-}
-
 /// A VM: a VNIC with a MAC, an address and maybe a VLAN, in a namespace of
 /// its own.
 #[derive(Debug)]
@@ -365,36 +355,6 @@ impl std::fmt::Debug for Fabric {
     }
 }
 
-/// Hangs `ns` off the underlay bridge by a veth (`ul0` in `ns`, `port` on
-/// the bridge) and gives it `addrs` (the first is its primary address).
-fn attach(underlay: &Netns, ns: &Netns, port: &str, addrs: &[Ipv4Addr]) {
-    run(
-        "ip",
-        &[
-            "link",
-            "add",
-            "ul0",
-            "netns",
-            ns.name(),
-            "type",
-            "veth",
-            "peer",
-            "name",
-            port,
-            "netns",
-            underlay.name(),
-        ],
-    );
-    ns.tx_checksum_off("ul0");
-    underlay.tx_checksum_off(port);
-    underlay.exec_ok("ip", &["link", "set", port, "master", "br0"]);
-    underlay.exec_ok("ip", &["link", "set", port, "up"]);
-    for a in addrs {
-        ns.exec_ok("ip", &["addr", "add", &format!("{a}/24"), "dev", "ul0"]);
-    }
-    ns.exec_ok("ip", &["link", "set", "ul0", "up"]);
-}
-
 /// Which stores the fabric tests run on: `OVERLAY_TEST_DB`'s choice (both
 /// when unset), less PostgreSQL when this portolan has no PostgreSQL store
 /// or the machine has no PostgreSQL server (said on stderr), unless it was
@@ -445,9 +405,7 @@ impl Fabric {
             let _ = bin(p);
         }
         let scratch = TempRoot::new(cfg.prefix);
-        let underlay = Netns::new(cfg.prefix);
-        underlay.exec_ok("ip", &["link", "add", "br0", "type", "bridge"]);
-        underlay.exec_ok("ip", &["link", "set", "br0", "up"]);
+        let underlay = underlay_bridge(cfg.prefix);
 
         let pns = Netns::new(cfg.prefix);
         let paddrs: Vec<Ipv4Addr> = (0..cfg.portolans)

@@ -4,8 +4,9 @@
 //! (`ip netns add`) plus a private root directory (the `OVERLAY_ROOT` of the
 //! daemons started in it). [`Netns`] owns a namespace and deletes it on drop,
 //! so a failing test (a panic unwinds through the guard) leaves nothing
-//! behind. [`veth`] joins two namespaces with a veth pair carrying the
-//! underlay addresses. [`TempRoot`] is a temporary directory removed on drop.
+//! behind. [`veth`] and [`underlay`] join two namespaces with a veth pair
+//! carrying the underlay addresses. [`TempRoot`] is a temporary directory
+//! removed on drop.
 //!
 //! Names: callers pass a short prefix of their own (their engineer name,
 //! e.g. "fk") and [`unique_name`] appends the pid and a counter, so parallel
@@ -165,39 +166,102 @@ impl Drop for Netns {
     }
 }
 
-/// Joins `a` and `b` with a veth pair, giving `a` the address `a_cidr` and
-/// `b` `b_cidr` (e.g. "192.168.77.1/24"); both ends are brought up. Returns
-/// the interface names (in `a`, in `b`).
-pub fn veth(a: &Netns, a_cidr: &str, b: &Netns, b_cidr: &str) -> (String, String) {
-    let an = unique_name("va");
-    let bn = unique_name("vb");
+/// Creates a veth pair with one end, `an`, in `a` and the other, `bn`, in
+/// `b`; both ends are down and without addresses.
+pub(crate) fn veth_pair(a: &Netns, an: &str, b: &Netns, bn: &str) {
     run(
         "ip",
         &[
             "link",
             "add",
-            &an,
+            an,
             "netns",
             a.name(),
             "type",
             "veth",
             "peer",
             "name",
-            &bn,
+            bn,
             "netns",
             b.name(),
         ],
     );
-    // veth "offloads" transmit checksums: packets cross with the checksum
-    // never computed, which a kernel peer accepts but a userland
-    // encapsulator (fkoverlayd reading the underlay through a UDP socket)
-    // would pass on with a broken inner checksum. A real NIC computes it;
-    // here we make the veth compute it in software.
+}
+
+/// Joins `a` and `b` with a veth pair, giving `a` the address `a_cidr` and
+/// `b` `b_cidr` (e.g. "192.168.77.1/24"); both ends are brought up, with
+/// transmit checksum offload off (see [`Netns::tx_checksum_off`]). Returns
+/// the interface names (in `a`, in `b`).
+pub fn veth(a: &Netns, a_cidr: &str, b: &Netns, b_cidr: &str) -> (String, String) {
+    let an = unique_name("va");
+    let bn = unique_name("vb");
+    veth_pair(a, &an, b, &bn);
     a.tx_checksum_off(&an);
     b.tx_checksum_off(&bn);
     a.plumb(&an, a_cidr);
     b.plumb(&bn, b_cidr);
     (an, bn)
+}
+
+/// Underlay address family of a test topology.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    /// IPv4 underlay (192.168.x.0/24).
+    V4,
+    /// IPv6 underlay (fd00:x::/64), addresses without DAD.
+    V6,
+}
+
+/// The two ends of an underlay link: interface names and addresses
+/// (without prefix length).
+#[derive(Clone, Debug)]
+pub struct Underlay {
+    /// Interface name in the first namespace.
+    pub if_a: String,
+    /// Interface name in the second namespace.
+    pub if_b: String,
+    /// Address in the first namespace.
+    pub ip_a: String,
+    /// Address in the second namespace.
+    pub ip_b: String,
+}
+
+/// Joins `a` and `b` with a veth pair; `subnet` (1–254) picks the
+/// addresses: 192.168.`subnet`.1/.2 or fd00:`subnet`::1/::2 (`nodad`, so
+/// they are usable at once). Unlike [`veth`], transmit checksum offload
+/// stays on: tests that need it off say so with
+/// [`Netns::tx_checksum_off`].
+pub fn underlay(a: &Netns, b: &Netns, fam: Family, subnet: u8) -> Underlay {
+    let if_a = unique_name("ua");
+    let if_b = unique_name("ub");
+    veth_pair(a, &if_a, b, &if_b);
+    let (ip_a, ip_b, plen, extra): (String, String, &str, &[&str]) = match fam {
+        Family::V4 => (
+            format!("192.168.{subnet}.1"),
+            format!("192.168.{subnet}.2"),
+            "24",
+            &[],
+        ),
+        Family::V6 => (
+            format!("fd00:{subnet:x}::1"),
+            format!("fd00:{subnet:x}::2"),
+            "64",
+            &["nodad"],
+        ),
+    };
+    for (ns, ifn, ip) in [(a, &if_a, &ip_a), (b, &if_b, &ip_b)] {
+        let cidr = format!("{ip}/{plen}");
+        let mut args = vec!["addr", "add", cidr.as_str(), "dev", ifn.as_str()];
+        args.extend_from_slice(extra);
+        ns.exec_ok("ip", &args);
+        ns.exec_ok("ip", &["link", "set", ifn.as_str(), "up"]);
+    }
+    Underlay {
+        if_a,
+        if_b,
+        ip_a,
+        ip_b,
+    }
 }
 
 /// A temporary directory, removed with its contents on drop.
@@ -255,10 +319,18 @@ impl Netns {
     }
 
     /// Turns transmit checksum offload off on `ifname` (what `ethtool -K
-    /// <if> tx off` does), so that the kernel computes checksums in software
-    /// before packets leave. Use it on veth underlays that carry traffic
-    /// from a Linux kernel peer (e.g. `ip link add type vxlan`) to
-    /// fkoverlayd: see [`veth`].
+    /// <if> tx off` does, through `SIOCETHTOOL`), so that the kernel
+    /// completes every checksum in software before a packet leaves, as a
+    /// NIC would on a wire.
+    ///
+    /// Why: a veth never computes a checksum left "partial" for the NIC.
+    /// A Linux `vxlan` device over a veth hands the other namespace
+    /// datagrams whose *inner* TCP/UDP checksum is still partial; the
+    /// kernel there passes them as they are to fkoverlayd's UDP socket, and
+    /// the stack behind the TAP then drops the inner segment for its bad
+    /// checksum. With offload off the checksums on the wire are final, so
+    /// a capture (`tshark`) on the link sees the real values too.
+    /// [`veth`] does this on both ends; [`underlay`] leaves it to the test.
     pub fn tx_checksum_off(&self, ifname: &str) {
         let ifname = ifname.to_string();
         self.run_in(move || {

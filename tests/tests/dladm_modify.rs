@@ -3,43 +3,9 @@
 //! (`files`) overlay is set, listed, pruned and flushed through varpd; a
 //! point-to-point (`direct`) overlay has no table to change.
 
-use std::process::Output;
-
-use overlay_tests::daemons::{bin, dladm, Daemon};
 use overlay_tests::have_root;
-use overlay_tests::netns::{Netns, TempRoot};
-
-struct Host {
-    _varpd: Daemon,
-    _fk: Daemon,
-    root: TempRoot,
-    ns: Netns,
-}
-
-impl Host {
-    fn dladm(&self, args: &[&str]) -> Output {
-        dladm(&self.ns, self.root.path(), args)
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let o = self.dladm(args);
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert!(
-            o.status.success() && err.is_empty(),
-            "dladm {} failed ({}): {}",
-            args.join(" "),
-            o.status,
-            err
-        );
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    }
-
-    fn fails(&self, args: &[&str], stderr: &str) {
-        let o = self.dladm(args);
-        assert_eq!(o.status.code(), Some(1), "dladm {}", args.join(" "));
-        assert_eq!(String::from_utf8_lossy(&o.stderr), stderr);
-    }
-}
+use overlay_tests::host::OurHost;
+use overlay_tests::netns::Netns;
 
 #[test]
 fn dladm_modify_overlay_target_table() {
@@ -48,16 +14,7 @@ fn dladm_modify_overlay_target_table() {
     }
     let ns = Netns::new("dl");
     ns.exec_ok("ip", &["addr", "add", "10.88.88.69/32", "dev", "lo"]);
-    let _ = bin("dladm");
-    let root = TempRoot::new("dl");
-    let fk = Daemon::fkoverlayd(&ns, root.path());
-    let varpd = Daemon::varpd(&ns, root.path());
-    let h = Host {
-        _varpd: varpd,
-        _fk: fk,
-        root,
-        ns,
-    };
+    let h = OurHost::new(ns);
 
     let conf = h.root.path().join("hosts.json");
     std::fs::write(
@@ -66,7 +23,7 @@ fn dladm_modify_overlay_target_table() {
     )
     .expect("write files/config");
     let cfg = format!("files/config={}", conf.display());
-    h.ok(&[
+    h.dladm_quiet(&[
         "create-overlay",
         "-e",
         "vxlan",
@@ -88,21 +45,21 @@ fn dladm_modify_overlay_target_table() {
         "target,destination",
         "dyn0",
     ];
-    assert_eq!(h.ok(&t), "");
+    assert_eq!(h.dladm_quiet(&t), "");
 
-    h.ok(&[
+    h.dladm_quiet(&[
         "modify-overlay",
         "-s",
         "2:8:20:1:2:3=10.88.88.71:4789",
         "dyn0",
     ]);
-    h.ok(&[
+    h.dladm_quiet(&[
         "modify-overlay",
         "--set-entry",
         "2:8:20:1:2:4=[fd00::2]:8472",
         "dyn0",
     ]);
-    let got = h.ok(&t);
+    let got = h.dladm_quiet(&t);
     assert!(
         got.contains("2\\:8\\:20\\:1\\:2\\:3:10.88.88.71\\:4789\n"),
         "{got}"
@@ -111,20 +68,20 @@ fn dladm_modify_overlay_target_table() {
         got.contains("2\\:8\\:20\\:1\\:2\\:4:[fd00\\:\\:2]\\:8472\n"),
         "{got}"
     );
-    h.fails(
+    h.dladm_fails(
         &["modify-overlay", "-s", "2:8:20:1:2:5=10.88.88.71", "dyn0"],
         "dladm: failed to set target 2:8:20:1:2:5 for overlay target cache dyn0: \
          invalid argument\n",
     );
 
-    h.ok(&["modify-overlay", "-d", "2:8:20:1:2:3", "dyn0"]);
-    let got = h.ok(&t);
+    h.dladm_quiet(&["modify-overlay", "-d", "2:8:20:1:2:3", "dyn0"]);
+    let got = h.dladm_quiet(&t);
     assert!(!got.contains("2\\:8\\:20\\:1\\:2\\:3:"), "{got}");
-    h.ok(&["modify-overlay", "-f", "dyn0"]);
-    assert_eq!(h.ok(&t), "");
+    h.dladm_quiet(&["modify-overlay", "-f", "dyn0"]);
+    assert_eq!(h.dladm_quiet(&t), "");
 
     // A point-to-point overlay: one default destination, no table.
-    h.ok(&[
+    h.dladm_quiet(&[
         "create-overlay",
         "-e",
         "vxlan",
@@ -141,20 +98,20 @@ fn dladm_modify_overlay_target_table() {
         "demo0",
     ]);
     assert_eq!(
-        h.ok(&["show-overlay", "-t", "demo0"]),
+        h.dladm_quiet(&["show-overlay", "-t", "demo0"]),
         "LINK                TARGET            DESTINATION\n\
          demo0               *:*:*:*:*:*       10.88.88.70:4789\n"
     );
-    h.fails(
+    h.dladm_fails(
         &["modify-overlay", "-f", "demo0"],
         "dladm: failed to flush target cache for overlay demo0: operation not supported\n",
     );
-    h.fails(
+    h.dladm_fails(
         &["modify-overlay", "-f", "nope0"],
         "dladm: failed to find overlay nope0: object not found\n",
     );
 
-    h.ok(&["delete-overlay", "demo0"]);
-    h.ok(&["delete-overlay", "dyn0"]);
-    assert_eq!(h.ok(&["show-link"]), "");
+    h.dladm_quiet(&["delete-overlay", "demo0"]);
+    h.dladm_quiet(&["delete-overlay", "dyn0"]);
+    assert_eq!(h.dladm_quiet(&["show-link"]), "");
 }

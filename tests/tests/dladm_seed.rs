@@ -15,92 +15,38 @@
 //! that an unprivileged caller is refused.
 
 use std::collections::BTreeMap;
-use std::process::Output;
 
-use overlay_tests::daemons::{bin, dladm, Daemon};
+use overlay_tests::daemons::bin;
 use overlay_tests::have_root;
-use overlay_tests::netns::{veth, Netns, TempRoot};
+use overlay_tests::host::{seed_overlay_args, OurHost, TwoHosts};
+use overlay_tests::netns::Netns;
 
-/// One simulated host. Fields drop in order: daemons, then the root
-/// directory, then the namespace.
-struct Host {
-    _varpd: Daemon,
-    _fk: Daemon,
-    root: TempRoot,
-    ns: Netns,
-}
-
-impl Host {
-    fn new(ns: Netns) -> Host {
-        let root = TempRoot::new("dl");
-        let fk = Daemon::fkoverlayd(&ns, root.path());
-        let varpd = Daemon::varpd(&ns, root.path());
-        Host {
-            _varpd: varpd,
-            _fk: fk,
-            root,
-            ns,
-        }
-    }
-
-    /// Stop both daemons, lose everything under `run/` (a reboot's tmpfs)
-    /// and start them again: only the persistent configuration remains.
-    fn reboot(&mut self) {
-        self._varpd.stop();
-        self._fk.stop();
-        let _ = std::fs::remove_dir_all(self.root.path().join("run"));
-        self._fk = Daemon::fkoverlayd(&self.ns, self.root.path());
-        self._varpd = Daemon::varpd(&self.ns, self.root.path());
-    }
-
-    fn dladm(&self, args: &[&str]) -> Output {
-        dladm(&self.ns, self.root.path(), args)
-    }
-
-    /// Runs dladm and requires success with nothing on stderr; returns
-    /// stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        let o = self.dladm(args);
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert!(
-            o.status.success() && err.is_empty(),
-            "dladm {} failed ({}):\nstdout: {}\nstderr: {}",
-            args.join(" "),
-            o.status,
-            String::from_utf8_lossy(&o.stdout),
-            err
-        );
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    }
+/// What these tests do on a host beyond the shared harness.
+trait Seed {
+    /// `dladm args`, requiring success with nothing on stderr; stdout.
+    fn ok(&self, args: &[&str]) -> String;
+    /// The seed's `create-overlay … demo0` from `me` to `peer`, plus
+    /// `extra` arguments.
+    fn create_seed_with(&self, me: &str, peer: &str, extra: &[&str]);
+    /// `show-overlay -p -o property,value` as a map.
+    fn props(&self, link: &str) -> BTreeMap<String, String>;
+    /// Three pings, 0.2 s apart: whether they were answered.
+    fn ping(&self, ip: &str) -> bool;
 
     fn create_seed(&self, me: &str, peer: &str) {
         self.create_seed_with(me, peer, &[]);
     }
+}
 
-    fn create_seed_with(&self, me: &str, peer: &str, extra: &[&str]) {
-        let lip = format!("vxlan/listen_ip={me}");
-        let dip = format!("direct/dest_ip={peer}");
-        let mut args = vec![
-            "create-overlay",
-            "-e",
-            "vxlan",
-            "-s",
-            "direct",
-            "-p",
-            &lip,
-            "-p",
-            &dip,
-            "-p",
-            "direct/dest_port=4789",
-            "-v",
-            "23",
-        ];
-        args.extend_from_slice(extra);
-        args.push("demo0");
-        self.ok(&args);
+impl Seed for OurHost {
+    fn ok(&self, args: &[&str]) -> String {
+        self.dladm_quiet(args)
     }
 
-    /// `show-overlay -p -o property,value` as a map.
+    fn create_seed_with(&self, me: &str, peer: &str, extra: &[&str]) {
+        self.dladm_quiet(&seed_overlay_args(me, peer, extra));
+    }
+
     fn props(&self, link: &str) -> BTreeMap<String, String> {
         self.ok(&["show-overlay", "-p", "-o", "property,value", link])
             .lines()
@@ -121,13 +67,11 @@ impl Host {
     }
 }
 
-fn two_hosts() -> (Host, Host) {
-    let a = Netns::new("dl");
-    let b = Netns::new("dl");
-    veth(&a, "10.88.88.69/24", &b, "10.88.88.70/24");
-    // Build dladm once before the daemons start (bin() may build it).
-    let _ = bin("dladm");
-    (Host::new(a), Host::new(b))
+fn two_hosts() -> (OurHost, OurHost) {
+    let p = TwoHosts::new("dl")
+        .veth("10.88.88.69/24", "10.88.88.70/24")
+        .build();
+    (p.a, p.b)
 }
 
 #[test]
@@ -240,8 +184,7 @@ fn dladm_real_failures_leave_nothing() {
     }
     let ns = Netns::new("dl");
     ns.exec_ok("ip", &["addr", "add", "10.88.88.69/32", "dev", "lo"]);
-    let _ = bin("dladm");
-    let h = Host::new(ns);
+    let h = OurHost::new(ns);
 
     // Refused values, missing required properties, unknown plugins: each
     // fails with its message and leaves no link, device or instance.

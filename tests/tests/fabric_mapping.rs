@@ -17,9 +17,9 @@
 
 use std::time::{Duration, Instant};
 
+use overlay_tests::capture::Capture;
 use overlay_tests::fabric::{db_kinds, Fabric, FabricConfig, UNDERLAY_NET};
 use overlay_tests::have_root;
-use overlay_tests::peers::Capture;
 use overlay_tests::postgres::DbKind;
 
 /// The VLAN of the second VM on each host.

@@ -22,146 +22,31 @@
 //! Counters come from `fkoverlayd stats` (the operators' view, fkoverlayd(8)).
 
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::process::Output;
 use std::time::{Duration, Instant};
 
-use overlay_tests::daemons::{bin, dladm, dld_socket, overlay_socket, Daemon};
+use overlay_tests::daemons::{bin, dld_socket, overlay_socket};
 use overlay_tests::have_root;
-use overlay_tests::netns::{veth, Netns, TempRoot};
+use overlay_tests::host::{OurHost, TwoHosts};
+use overlay_tests::netns::Netns;
 
-/// One simulated host. Field order is drop order: daemons first.
-struct Host {
-    varpd: Option<Daemon>,
-    fk: Option<Daemon>,
-    ns: Netns,
-    root: TempRoot,
+/// Two hosts joined by 192.168.232.0/24. No IPv6 on the TAPs: no router
+/// solicitations or MLD reports, so the counters below count only the
+/// test's own frames.
+fn two_hosts() -> (OurHost, OurHost) {
+    let p = TwoHosts::new("ft")
+        .sysctl(NO_IPV6)
+        .veth("192.168.232.1/24", "192.168.232.2/24")
+        .build();
+    (p.a, p.b)
 }
 
-impl Host {
-    fn new(ns: Netns) -> Host {
-        // No IPv6 on the TAPs: no router solicitations or MLD reports, so
-        // the counters below count only the test's own frames.
-        ns.sh("sysctl -qw net.ipv6.conf.default.disable_ipv6=1");
-        let root = TempRoot::new("ft");
-        let mut h = Host {
-            varpd: None,
-            fk: None,
-            ns,
-            root,
-        };
-        h.start_fk();
-        h.start_varpd();
-        h
-    }
+/// See [`two_hosts`].
+const NO_IPV6: &str = "sysctl -qw net.ipv6.conf.default.disable_ipv6=1";
 
-    fn root(&self) -> &Path {
-        self.root.path()
-    }
-
-    fn start_fk(&mut self) {
-        self.fk = Some(Daemon::fkoverlayd(&self.ns, self.root.path()));
-    }
-
-    fn start_varpd(&mut self) {
-        self.varpd = Some(Daemon::varpd(&self.ns, self.root.path()));
-    }
-
-    /// `kill -9` of a daemon, reaped.
-    fn kill9(d: &mut Option<Daemon>) {
-        let mut d = d.take().expect("daemon runs");
-        let pid = d.pid().expect("pid");
-        // SAFETY: kill has no memory-safety preconditions; the pid is our
-        // own unreaped child.
-        unsafe { libc::kill(pid, libc::SIGKILL) };
-        d.stop();
-    }
-
-    fn dladm(&self, args: &[&str]) -> Output {
-        dladm(&self.ns, self.root(), args)
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let o = self.dladm(args);
-        assert!(
-            o.status.success(),
-            "dladm {} failed ({}):\nstdout: {}\nstderr: {}",
-            args.join(" "),
-            o.status,
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    }
-
-    /// `fkoverlayd stats` as a map.
-    fn stats(&self) -> BTreeMap<String, u64> {
-        let o = self
-            .ns
-            .command(bin("fkoverlayd"))
-            .arg("stats")
-            .env("OVERLAY_ROOT", self.root())
-            .output()
-            .expect("run fkoverlayd stats");
-        assert!(
-            o.status.success(),
-            "fkoverlayd stats: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8_lossy(&o.stdout)
-            .lines()
-            .filter_map(|l| {
-                let mut w = l.split_whitespace();
-                Some((w.next()?.to_string(), w.next()?.parse().ok()?))
-            })
-            .collect()
-    }
-
-    fn stat(&self, k: &str) -> u64 {
-        *self
-            .stats()
-            .get(k)
-            .unwrap_or_else(|| panic!("no counter {k}"))
-    }
-
-    fn ping(&self, ip: &str) -> bool {
-        (0..5).any(|_| {
-            self.ns
-                .exec("ping", &["-c", "1", "-W", "2", ip])
-                .status
-                .success()
-        })
-    }
-}
-
-fn two_hosts() -> (Host, Host) {
-    let a = Netns::new("ft");
-    let b = Netns::new("ft");
-    veth(&a, "192.168.232.1/24", &b, "192.168.232.2/24");
-    let _ = bin("dladm");
-    let _ = bin("fkoverlayd");
-    (Host::new(a), Host::new(b))
-}
-
-fn direct_overlay(h: &Host, me: &str, peer: &str, cidr: &str) {
-    h.ok(&[
-        "create-overlay",
-        "-e",
-        "vxlan",
-        "-s",
-        "direct",
-        "-p",
-        &format!("vxlan/listen_ip={me}"),
-        "-p",
-        &format!("direct/dest_ip={peer}"),
-        "-p",
-        "direct/dest_port=4789",
-        "-v",
-        "23",
-        "demo0",
-    ]);
-    h.ok(&["create-vnic", "-l", "demo0", "foo0"]);
-    h.ns.plumb("foo0", cidr);
+/// One host, IPv6 off on its TAPs as in [`two_hosts`].
+fn host(ns: Netns) -> OurHost {
+    ns.sh(NO_IPV6);
+    OurHost::new(ns)
 }
 
 /// Waits until `f` holds (true) or `t` passes (false).
@@ -182,9 +67,9 @@ fn faults_kill9_varpd_point_keeps_forwarding() {
         return;
     }
     let (mut a, b) = two_hosts();
-    direct_overlay(&a, "192.168.232.1", "192.168.232.2", "10.232.0.1/24");
-    direct_overlay(&b, "192.168.232.2", "192.168.232.1", "10.232.0.2/24");
-    assert!(b.ping("10.232.0.1"), "no traffic before the fault");
+    a.demo_link("192.168.232.1", "192.168.232.2", "10.232.0.1/24");
+    b.demo_link("192.168.232.2", "192.168.232.1", "10.232.0.2/24");
+    assert!(b.ping_retry("10.232.0.1"), "no traffic before the fault");
 
     // 40 pings at 100 ms from B to A; A's varpd dies 1 s in.
     let mut ping =
@@ -194,7 +79,7 @@ fn faults_kill9_varpd_point_keeps_forwarding() {
             .spawn()
             .expect("spawn ping");
     std::thread::sleep(Duration::from_secs(1));
-    Host::kill9(&mut a.varpd);
+    a.kill9_varpd();
     let out = {
         let st = ping.wait().expect("ping");
         let mut s = String::new();
@@ -219,16 +104,16 @@ fn faults_kill9_varpd_point_keeps_forwarding() {
         "POINT overlay lost traffic while varpd died:\n{out}"
     );
     // Still forwarding with varpd gone, both ways.
-    assert!(a.ping("10.232.0.2"), "A cannot send without varpd");
+    assert!(a.ping_retry("10.232.0.2"), "A cannot send without varpd");
     // A restarted varpd takes its instance back; traffic unaffected.
     a.start_varpd();
-    assert!(a.ping("10.232.0.2"));
-    let st = a.ok(&["show-overlay", "-f", "-p", "-o", "status", "demo0"]);
+    assert!(a.ping_retry("10.232.0.2"));
+    let st = a.dladm_ok(&["show-overlay", "-f", "-p", "-o", "status", "demo0"]);
     assert_eq!(st, "ONLINE\n");
 }
 
 /// The files configuration both hosts share: A is ...:0a, B ...:0b.
-fn files_overlay(h: &Host, me: &str, mac: &str) {
+fn files_overlay(h: &OurHost, me: &str, mac: &str) {
     let cfg = h.root().join("hosts.json");
     std::fs::write(
         &cfg,
@@ -238,7 +123,7 @@ fn files_overlay(h: &Host, me: &str, mac: &str) {
 }"#,
     )
     .expect("write files config");
-    h.ok(&[
+    h.dladm_ok(&[
         "create-overlay",
         "-e",
         "vxlan",
@@ -252,7 +137,7 @@ fn files_overlay(h: &Host, me: &str, mac: &str) {
         "31",
         "dyn0",
     ]);
-    h.ok(&["create-vnic", "-l", "dyn0", "-m", mac, "dyn1"]);
+    h.dladm_ok(&["create-vnic", "-l", "dyn0", "-m", mac, "dyn1"]);
     h.ns.exec_ok("ip", &["link", "set", "dyn1", "up"]);
 }
 
@@ -280,8 +165,8 @@ fn test_frame(dst: [u8; 6], seq: u32) -> Vec<u8> {
 /// to `files`). Returns the hosts, A's counters before the burst, the
 /// sockets, and how many frames fit in one destination's queue.
 struct DynFault {
-    a: Host,
-    b: Host,
+    a: OurHost,
+    b: OurHost,
     base_a: BTreeMap<String, u64>,
     base_b: BTreeMap<String, u64>,
     tx: overlay_tests::netns::PacketSocket,
@@ -295,7 +180,7 @@ fn dynamic_fault() -> DynFault {
     files_overlay(&b, "192.168.232.2", "2:8:20:0:0:b");
     // varpd dies before anything was looked up: the kernel's cache is
     // empty, every destination needs varpd.
-    Host::kill9(&mut a.varpd);
+    a.kill9_varpd();
     let base_a = a.stats();
     let base_b = b.stats();
     let rx = b.ns.packet_socket("dyn1", ETHERTYPE);
@@ -318,7 +203,7 @@ fn dynamic_fault() -> DynFault {
             );
         }
     }
-    let d = |h: &Host, k: &str| h.stat(k) - base_a[k];
+    let d = |h: &OurHost, k: &str| h.stat(k) - base_a[k];
     assert!(
         wait_until(Duration::from_secs(5), || d(&a, "dev_tx_queued")
             + d(&a, "dev_tx_drop_queue_full")
@@ -335,7 +220,10 @@ fn dynamic_fault() -> DynFault {
     );
     assert_eq!(d(&a, "dev_tx_frames"), 0);
     // fkoverlayd still serves management requests while lookups wait.
-    assert_eq!(a.ok(&["show-link", "-p", "-o", "link"]), "dyn0\ndyn1\n");
+    assert_eq!(
+        a.dladm_ok(&["show-link", "-p", "-o", "link"]),
+        "dyn0\ndyn1\n"
+    );
     DynFault {
         a,
         b,
@@ -381,9 +269,9 @@ fn faults_kill9_varpd_dynamic_lookups_queue_and_resume() {
     // The X queue is still bounded; the device can be deleted (DELETE
     // waits for no request: the restarted varpd answered them all).
     let _ = fit;
-    a.ok(&["delete-vnic", "dyn1"]);
-    a.ok(&["delete-overlay", "dyn0"]);
-    assert_eq!(a.ok(&["show-link"]), "");
+    a.dladm_ok(&["delete-vnic", "dyn1"]);
+    a.dladm_ok(&["delete-overlay", "dyn0"]);
+    assert_eq!(a.dladm_ok(&["show-link"]), "");
 }
 
 /// The frames queued while varpd was down must go out once it is back.
@@ -440,16 +328,16 @@ fn faults_kill9_fkoverlayd_up_overlay_and_up_vnic() {
         return;
     }
     let (mut a, b) = two_hosts();
-    direct_overlay(&a, "192.168.232.1", "192.168.232.2", "10.232.0.1/24");
-    direct_overlay(&b, "192.168.232.2", "192.168.232.1", "10.232.0.2/24");
-    a.ok(&["create-vnic", "-l", "demo0", "-m", "2:8:20:1:2:3", "bar0"]);
-    assert!(a.ping("10.232.0.2"));
-    let links = a.ok(&["show-link", "-p", "-o", "link,class,over"]);
-    let vnics = a.ok(&["show-vnic", "-p", "-o", "link,over,macaddress"]);
+    a.demo_link("192.168.232.1", "192.168.232.2", "10.232.0.1/24");
+    b.demo_link("192.168.232.2", "192.168.232.1", "10.232.0.2/24");
+    a.dladm_ok(&["create-vnic", "-l", "demo0", "-m", "2:8:20:1:2:3", "bar0"]);
+    assert!(a.ping_retry("10.232.0.2"));
+    let links = a.dladm_ok(&["show-link", "-p", "-o", "link,class,over"]);
+    let vnics = a.dladm_ok(&["show-vnic", "-p", "-o", "link,over,macaddress"]);
 
     // The crash: no cleanup at all. Its TAPs vanish with it; varpd loses
     // /dev/overlay and exits.
-    Host::kill9(&mut a.fk);
+    a.kill9_fk();
     assert!(
         wait_until(Duration::from_secs(5), || !a.ns.has_link("foo0")
             && !a.ns.has_link("bar0")),
@@ -467,29 +355,36 @@ fn faults_kill9_fkoverlayd_up_overlay_and_up_vnic() {
     assert!(dld_socket(a.root()).exists() || overlay_socket(a.root()).exists());
     a.start_fk();
     a.start_varpd();
-    assert_eq!(a.ok(&["show-link"]), "", "nothing runs after the crash");
     assert_eq!(
-        a.ok(&["show-link", "-P", "-p", "-o", "link,class,over"]),
+        a.dladm_ok(&["show-link"]),
+        "",
+        "nothing runs after the crash"
+    );
+    assert_eq!(
+        a.dladm_ok(&["show-link", "-P", "-p", "-o", "link,class,over"]),
         links,
         "the persistent configuration survives"
     );
-    a.ok(&["up-overlay"]);
-    assert_eq!(a.ok(&["show-link", "-p", "-o", "link,class,over"]), links);
+    a.dladm_ok(&["up-overlay"]);
     assert_eq!(
-        a.ok(&["show-vnic", "-p", "-o", "link,over,macaddress"]),
+        a.dladm_ok(&["show-link", "-p", "-o", "link,class,over"]),
+        links
+    );
+    assert_eq!(
+        a.dladm_ok(&["show-vnic", "-p", "-o", "link,over,macaddress"]),
         vnics
     );
     a.ns.plumb("foo0", "10.232.0.1/24");
-    assert!(a.ping("10.232.0.2"), "no traffic after up-overlay");
-    assert!(b.ping("10.232.0.1"));
+    assert!(a.ping_retry("10.232.0.2"), "no traffic after up-overlay");
+    assert!(b.ping_retry("10.232.0.1"));
 
     // up-vnic alone: a VNIC taken down temporarily comes back.
-    a.ok(&["delete-vnic", "-t", "bar0"]);
+    a.dladm_ok(&["delete-vnic", "-t", "bar0"]);
     assert!(!a.ns.has_link("bar0"));
-    a.ok(&["up-vnic", "bar0"]);
+    a.dladm_ok(&["up-vnic", "bar0"]);
     assert!(a.ns.has_link("bar0"));
     assert_eq!(
-        a.ok(&["show-vnic", "-p", "-o", "link,over,macaddress"]),
+        a.dladm_ok(&["show-vnic", "-p", "-o", "link,over,macaddress"]),
         vnics
     );
 
@@ -500,8 +395,14 @@ fn faults_kill9_fkoverlayd_up_overlay_and_up_vnic() {
         String::from_utf8_lossy(&o.stderr),
         "dladm: failed to delete demo0: link busy\n"
     );
-    assert_eq!(a.ok(&["show-link", "-p", "-o", "link,class,over"]), links);
-    assert!(a.ping("10.232.0.2"), "a refused delete broke the overlay");
+    assert_eq!(
+        a.dladm_ok(&["show-link", "-p", "-o", "link,class,over"]),
+        links
+    );
+    assert!(
+        a.ping_retry("10.232.0.2"),
+        "a refused delete broke the overlay"
+    );
 }
 
 #[test]
@@ -512,10 +413,10 @@ fn faults_listen_port_in_use_fails_create_vnic_cleanly() {
     let ns = Netns::new("ft");
     ns.exec_ok("ip", &["addr", "add", "192.168.233.1/24", "dev", "lo"]);
     let _ = bin("dladm");
-    let h = Host::new(ns);
+    let h = host(ns);
     // Another process holds the port (a plain UDP socket, v4).
     let blocker = h.ns.udp_socket("192.168.233.1:4789");
-    h.ok(&[
+    h.dladm_ok(&[
         "create-overlay",
         "-e",
         "vxlan",
@@ -531,8 +432,8 @@ fn faults_listen_port_in_use_fails_create_vnic_cleanly() {
         "23",
         "demo0",
     ]);
-    let links = h.ok(&["show-link", "-p", "-o", "link,class"]);
-    let plinks = h.ok(&["show-link", "-P", "-p", "-o", "link,class"]);
+    let links = h.dladm_ok(&["show-link", "-p", "-o", "link,class"]);
+    let plinks = h.dladm_ok(&["show-link", "-P", "-p", "-o", "link,class"]);
     let taps_before = taps(&h.ns);
     for args in [
         &["create-vnic", "-l", "demo0", "foo0"][..],
@@ -548,18 +449,21 @@ fn faults_listen_port_in_use_fails_create_vnic_cleanly() {
         );
         // Nothing half-made: no VNIC (active or persistent), no TAP.
         assert!(!h.ns.has_link("foo0"), "{args:?}: TAP left behind");
-        assert_eq!(h.ok(&["show-link", "-p", "-o", "link,class"]), links);
-        assert_eq!(h.ok(&["show-link", "-P", "-p", "-o", "link,class"]), plinks);
-        assert_eq!(h.ok(&["show-vnic"]), "");
+        assert_eq!(h.dladm_ok(&["show-link", "-p", "-o", "link,class"]), links);
+        assert_eq!(
+            h.dladm_ok(&["show-link", "-P", "-p", "-o", "link,class"]),
+            plinks
+        );
+        assert_eq!(h.dladm_ok(&["show-vnic"]), "");
         assert_eq!(taps(&h.ns), taps_before);
     }
     // Once the port is free the same command works.
     drop(blocker);
-    h.ok(&["create-vnic", "-l", "demo0", "foo0"]);
+    h.dladm_ok(&["create-vnic", "-l", "demo0", "foo0"]);
     assert!(h.ns.has_link("foo0"));
-    h.ok(&["delete-vnic", "foo0"]);
-    h.ok(&["delete-overlay", "demo0"]);
-    assert_eq!(h.ok(&["show-link", "-P"]), "");
+    h.dladm_ok(&["delete-vnic", "foo0"]);
+    h.dladm_ok(&["delete-overlay", "demo0"]);
+    assert_eq!(h.dladm_ok(&["show-link", "-P"]), "");
 }
 
 /// TUN/TAP interfaces in the namespace.
@@ -586,7 +490,7 @@ fn faults_delete_overlay_times_out_while_varpd_is_down() {
         return;
     }
     let DynFault { mut a, .. } = dynamic_fault();
-    a.ok(&["delete-vnic", "dyn1"]);
+    a.dladm_ok(&["delete-vnic", "dyn1"]);
     let start = Instant::now();
     let out =
         a.ns.command(bin("dladm"))
@@ -608,7 +512,9 @@ fn faults_delete_overlay_times_out_while_varpd_is_down() {
     );
     assert!(err.contains("dladm: failed to delete dyn0: "), "{err}");
     // Nothing of the link was removed; other requests are served.
-    assert!(a.ok(&["show-link", "-p", "-o", "link"]).contains("dyn0"));
+    assert!(a
+        .dladm_ok(&["show-link", "-p", "-o", "link"])
+        .contains("dyn0"));
     a.start_varpd();
     let start = Instant::now();
     loop {
@@ -623,8 +529,8 @@ fn faults_delete_overlay_times_out_while_varpd_is_down() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-    assert_eq!(a.ok(&["show-link"]), "");
-    assert_eq!(a.ok(&["show-link", "-P"]), "");
+    assert_eq!(a.dladm_ok(&["show-link"]), "");
+    assert_eq!(a.dladm_ok(&["show-link", "-P"]), "");
 }
 
 fn proc_count(pid: i32, what: &str) -> usize {
@@ -649,7 +555,7 @@ fn faults_varpd_door_hostile_clients() {
     use std::os::unix::net::UnixStream;
 
     let ns = Netns::new("ft");
-    let h = Host::new(ns);
+    let h = host(ns);
     let door = varpd_door(h.root());
     let pid = h.varpd.as_ref().and_then(|d| d.pid()).expect("varpd pid");
     let serves = || {

@@ -19,9 +19,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use overlay_tests::daemons::{dladm, Daemon};
 use overlay_tests::have_root;
-use overlay_tests::netns::{veth, Netns, TempRoot};
+use overlay_tests::host::{HostPair, OurHost, TwoHosts};
+use overlay_tests::netns::{Netns, TempRoot};
 
 const UL_A: &str = "10.88.88.69";
 const UL_B: &str = "10.88.88.70";
@@ -48,37 +48,24 @@ fn ok(out: &std::process::Output, what: &str) {
     );
 }
 
-/// One simulated host: namespace, root, daemons.
-struct Host {
-    ns: Netns,
-    root: TempRoot,
-    fk: Option<Daemon>,
-    varpd: Option<Daemon>,
+/// Two hosts on UL_A/UL_B, daemons running; IPv6 addresses usable at once
+/// (no DAD delay on the VNICs).
+fn two_hosts() -> HostPair {
+    TwoHosts::new("pl")
+        .sysctl("sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0")
+        .veth(&format!("{UL_A}/24"), &format!("{UL_B}/24"))
+        .build()
 }
 
-impl Host {
-    fn new() -> Host {
-        let ns = Netns::new("pl");
-        // IPv6 addresses usable at once (no DAD delay on the VNICs).
-        ns.sh("sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0");
-        Host {
-            ns,
-            root: TempRoot::new("pl"),
-            fk: None,
-            varpd: None,
-        }
-    }
-
-    fn start(&mut self) {
-        self.fk = Some(Daemon::fkoverlayd(&self.ns, self.root.path()));
-        self.varpd = Some(Daemon::varpd(&self.ns, self.root.path()));
-    }
-
-    fn dladm(&self, args: &[&str]) -> std::process::Output {
-        dladm(&self.ns, self.root.path(), args)
-    }
-
+/// What these tests do on a host beyond the shared harness.
+trait Files {
     /// create-overlay (files), create-vnic with a fixed MAC, plumb.
+    fn overlay(&self, ul: &str, cfg: &Path, mac: &str, ip4: &str);
+    /// Three pings (`ping -c 3 -i 0.2 -W 2 args…`): whether all went well.
+    fn ping(&self, args: &[&str]) -> bool;
+}
+
+impl Files for OurHost {
     fn overlay(&self, ul: &str, cfg: &Path, mac: &str, ip4: &str) {
         let listen = format!("vxlan/listen_ip={ul}");
         let conf = format!("files/config={}", cfg.display());
@@ -273,11 +260,8 @@ fn files_overlay_proxies_arp_and_ndp_with_no_broadcast_on_the_underlay() {
     let cfg = shared.path().join("overlay.json");
     std::fs::write(&cfg, config("4789")).unwrap();
 
-    let mut a = Host::new();
-    let mut b = Host::new();
-    let (_va, vb) = veth(&a.ns, &format!("{UL_A}/24"), &b.ns, &format!("{UL_B}/24"));
-    a.start();
-    b.start();
+    let HostPair { a, b, ul } = two_hosts();
+    let vb = ul.if_b;
     // Watch the underlay from before the VNICs exist: their first IPv6
     // multicast (MLD, router solicitations) must be dropped too.
     let cap = Capture::start(&b.ns, &vb);
@@ -382,11 +366,7 @@ fn files_bad_config_fails_create_and_degrades_restored_overlay() {
     }
     let shared = TempRoot::new("pl");
     let cfg = shared.path().join("overlay.json");
-    let mut a = Host::new();
-    let mut b = Host::new();
-    veth(&a.ns, &format!("{UL_A}/24"), &b.ns, &format!("{UL_B}/24"));
-    a.start();
-    b.start();
+    let HostPair { mut a, b, .. } = two_hosts();
 
     // A bad file: create-overlay fails and leaves nothing behind.
     std::fs::write(
@@ -433,7 +413,7 @@ fn files_bad_config_fails_create_and_degrades_restored_overlay() {
         .unwrap();
     drop(f);
     a.varpd.take();
-    a.varpd = Some(Daemon::varpd(&a.ns, a.root.path()));
+    a.start_varpd();
     let want = format!("{}:2:", cfg.display());
     let deadline = Instant::now() + Duration::from_secs(10);
     let fma = loop {

@@ -21,9 +21,14 @@
 //! our VNIC (outer TOS and TTL on the wire, inner TOS after L1's
 //! decapsulation), with the default `vxlan/dscp` and again with `inherit`.
 
+use overlay_tests::bridge::{attach, underlay_bridge};
+use overlay_tests::capture::Capture;
+use overlay_tests::fabric::mac_str;
 use overlay_tests::have_root;
-use overlay_tests::netns::{run, Netns, TempRoot};
-use overlay_tests::peers::{ether_frame, ping, Capture, OurHost};
+use overlay_tests::host::OurHost;
+use overlay_tests::netns::{Netns, TempRoot};
+use overlay_tests::packets::ether_frame;
+use overlay_tests::traffic::ping;
 use std::collections::BTreeMap;
 
 const VNI: &str = "1000";
@@ -36,40 +41,6 @@ const MAC: [[u8; 6]; 3] = [
 ];
 const UNKNOWN: [u8; 6] = [0x02, 0, 0, 0, 0x99, 0x99];
 const ETHERTYPE_TEST: u16 = 0x88b5;
-
-fn mac_text(m: &[u8; 6]) -> String {
-    m.iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
-}
-
-/// A veth from `ns` (`ul0`, address `addr`/24) to the underlay bridge.
-fn attach(underlay: &Netns, ns: &Netns, port: &str, addr: &str) {
-    run(
-        "ip",
-        &[
-            "link",
-            "add",
-            "ul0",
-            "netns",
-            ns.name(),
-            "type",
-            "veth",
-            "peer",
-            "name",
-            port,
-            "netns",
-            underlay.name(),
-        ],
-    );
-    ns.tx_checksum_off("ul0");
-    underlay.tx_checksum_off(port);
-    underlay.exec_ok("ip", &["link", "set", port, "master", "br0"]);
-    underlay.exec_ok("ip", &["link", "set", port, "up"]);
-    ns.exec_ok("ip", &["addr", "add", &format!("{addr}/24"), "dev", "ul0"]);
-    ns.exec_ok("ip", &["link", "set", "ul0", "up"]);
-}
 
 /// A Linux VTEP as `vxlan_bridge_1d.sh` builds one: `vx0` with a flood
 /// list of the other VTEPs, bridged with the host address on `br0`.
@@ -99,7 +70,7 @@ fn linux_vtep(ns: &Netns, i: usize) {
         }
     }
     ns.exec_ok("ip", &["link", "add", "br0", "type", "bridge"]);
-    ns.exec_ok("ip", &["link", "set", "br0", "address", &mac_text(&MAC[i])]);
+    ns.exec_ok("ip", &["link", "set", "br0", "address", &mac_str(&MAC[i])]);
     ns.exec_ok("ip", &["link", "set", "vx0", "master", "br0"]);
     ns.exec_ok("ip", &["link", "set", "vx0", "mtu", "1400"]);
     ns.exec_ok("ip", &["link", "set", "vx0", "up"]);
@@ -122,7 +93,7 @@ fn our_overlay(f: &Fabric, extra: &[&str]) {
              "{}": {{ "ip": "{}", "port": 4789 }} }}"#,
         UL[1],
         UL[2],
-        mac_text(&MAC[1]),
+        mac_str(&MAC[1]),
         UL[1]
     );
     std::fs::write(&cfg, json).expect("write files config");
@@ -147,20 +118,18 @@ fn our_overlay(f: &Fabric, extra: &[&str]) {
     f.ours.vnic(
         "ov0",
         "foo0",
-        Some(&mac_text(&MAC[0])),
+        Some(&mac_str(&MAC[0])),
         &format!("{}/24", OV[0]),
     );
 }
 
 fn fabric() -> Fabric {
-    let underlay = Netns::new("ff");
-    underlay.exec_ok("ip", &["link", "add", "br0", "type", "bridge"]);
-    underlay.exec_ok("ip", &["link", "set", "br0", "up"]);
+    let underlay = underlay_bridge("ff");
     let ours = OurHost::new(Netns::new("ff"));
-    attach(&underlay, &ours.ns, "p1", UL[0]);
+    attach(&underlay, &ours.ns, "p1", &[UL[0]]);
     let linux = [Netns::new("ff"), Netns::new("ff")];
     for (k, ns) in linux.iter().enumerate() {
-        attach(&underlay, ns, &format!("p{}", k + 2), UL[k + 1]);
+        attach(&underlay, ns, &format!("p{}", k + 2), &[UL[k + 1]]);
         linux_vtep(ns, k + 1);
     }
     let f = Fabric {
@@ -244,7 +213,7 @@ fn three_vtep_flood_list_fabric_and_ecn() {
     let count = |c: &Capture, dst: &[u8; 6], from: &str| {
         let flt = format!(
             "eth.dst == {} && eth.type == 0x{ETHERTYPE_TEST:04x} && ip.src == {from}",
-            mac_text(dst)
+            mac_str(dst)
         );
         c.fields(4789, &flt, &["frame.number"]).len()
     };

@@ -29,11 +29,13 @@
 //! for by exactly one `mux_rx_*` counter.
 
 use overlay_tests::have_root;
-use overlay_tests::netns::{Netns, PacketSocket};
-use overlay_tests::peers::{
-    delta, ether_frame, ipv4_fragments, ipv4_udp, linux_vxlan, mac_of, ping, snmp, snmp6, underlay,
-    v4, vxlan_hdr, Family, OurHost, RawSender, UdpCsum,
+use overlay_tests::host::{delta, OurHost};
+use overlay_tests::linux_peer::{linux_vxlan, mac_of};
+use overlay_tests::netns::{underlay, Family, Netns, PacketSocket};
+use overlay_tests::packets::{
+    ether_frame, ipv4_fragments, ipv4_udp, v4, vxlan_hdr, RawSender, UdpCsum,
 };
+use overlay_tests::traffic::{ping, snmp, snmp6};
 use std::collections::BTreeMap;
 use std::net::UdpSocket;
 use std::time::{Duration, Instant};

@@ -16,10 +16,10 @@
 //! Linux vxlan as a port of a bridge that carries the address.
 
 use overlay_tests::have_root;
-use overlay_tests::netns::Netns;
-use overlay_tests::peers::{
-    iperf3, linux_vxlan, linux_vxlan_with, ping, ping_df, snmp6, underlay, Family, OurHost,
-};
+use overlay_tests::host::OurHost;
+use overlay_tests::linux_peer::{linux_vxlan, linux_vxlan_with};
+use overlay_tests::netns::{underlay, Family, Netns};
+use overlay_tests::traffic::{iperf3, ping, ping_df, snmp6};
 
 /// One interop case.
 struct Case {

@@ -18,11 +18,11 @@
 //! | TCP SYN, bad checksum | dropped by the stack, no RST | `Tcp InCsumErrors` +1 |
 
 use overlay_tests::have_root;
-use overlay_tests::netns::Netns;
-use overlay_tests::peers::{
-    delta, ether_frame, inet_csum, ipv4_udp, mac_of, snmp, underlay, vxlan_hdr, Family, OurHost,
-    UdpCsum,
-};
+use overlay_tests::host::{delta, OurHost};
+use overlay_tests::linux_peer::mac_of;
+use overlay_tests::netns::{underlay, Family, Netns};
+use overlay_tests::packets::{ether_frame, inet_csum, ipv4_udp, vxlan_hdr, UdpCsum};
+use overlay_tests::traffic::snmp;
 use std::net::UdpSocket;
 use std::time::Duration;
 

@@ -3,54 +3,31 @@
 //! hosts; `kill -9` of varpd and a restart restore the instances with the
 //! same ids and traffic keeps flowing; SIGTERM leaves state persisted.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use libvarpd::client::Client;
 use libvarpd::persist;
-use overlay_tests::daemons::{dladm, varpd_door, Daemon};
+use overlay_tests::daemons::{varpd_door, Daemon};
 use overlay_tests::have_root;
-use overlay_tests::netns::{veth, Netns, TempRoot};
+use overlay_tests::host::{OurHost, TwoHosts};
+use overlay_tests::netns::{Netns, TempRoot};
 
-/// One simulated host: a namespace, a root, fkoverlayd and varpd.
-struct Host {
-    // Field order is drop order: daemons first, then the namespace and root.
-    varpd: Option<Daemon>,
-    _fk: Daemon,
-    ns: Netns,
-    root: TempRoot,
+/// What these tests read of a host's varpd.
+trait VarpdHost {
+    /// varpd's state directory.
+    fn state_dir(&self) -> PathBuf;
+    /// The saved instances: (id, linkid, plugin).
+    fn saved(&self) -> Vec<(u64, u32, String)>;
+    /// A door client.
+    fn client(&self) -> Client;
 }
 
-impl Host {
-    fn new(ns: Netns) -> Host {
-        let root = TempRoot::new("vp");
-        let fk = Daemon::fkoverlayd(&ns, root.path());
-        let varpd = Some(Daemon::varpd(&ns, root.path()));
-        Host {
-            varpd,
-            _fk: fk,
-            ns,
-            root,
-        }
-    }
-
-    fn dladm_ok(&self, args: &[&str]) -> String {
-        let out = dladm(&self.ns, self.root.path(), args);
-        assert!(
-            out.status.success(),
-            "dladm {args:?} failed ({}):\nstdout: {}\nstderr: {}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn state_dir(&self) -> std::path::PathBuf {
+impl VarpdHost for OurHost {
+    fn state_dir(&self) -> PathBuf {
         self.root.path().join("run/varpd")
     }
 
-    /// The saved instances: (id, linkid, plugin).
     fn saved(&self) -> Vec<(u64, u32, String)> {
         let mut v = Vec::new();
         for (id, path) in persist::list(&self.state_dir()).expect("state dir") {
@@ -64,52 +41,21 @@ impl Host {
     fn client(&self) -> Client {
         Client::open(&varpd_door(self.root.path())).expect("open door")
     }
-
-    fn ping(&self, ip: &str) -> bool {
-        // A few tries: the first packets may race the neighbour cache.
-        for _ in 0..5 {
-            if self
-                .ns
-                .exec("ping", &["-c", "1", "-W", "2", ip])
-                .status
-                .success()
-            {
-                return true;
-            }
-        }
-        false
-    }
 }
 
-fn direct_overlay(h: &Host, me: &str, peer: &str, overlay_cidr: &str) {
-    h.dladm_ok(&[
-        "create-overlay",
-        "-e",
-        "vxlan",
-        "-s",
-        "direct",
-        "-p",
-        &format!("vxlan/listen_ip={me}"),
-        "-p",
-        &format!("direct/dest_ip={peer}"),
-        "-p",
-        "direct/dest_port=4789",
-        "-v",
-        "23",
-        "demo0",
-    ]);
-    h.dladm_ok(&["create-vnic", "-l", "demo0", "foo0"]);
-    h.ns.plumb("foo0", overlay_cidr);
+/// Two hosts joined by 192.168.231.0/24.
+fn hosts() -> (OurHost, OurHost) {
+    let p = TwoHosts::new("vp")
+        .veth("192.168.231.1/24", "192.168.231.2/24")
+        .build();
+    (p.a, p.b)
 }
 
-fn two_hosts() -> (Host, Host) {
-    let a = Netns::new("vp");
-    let b = Netns::new("vp");
-    veth(&a, "192.168.231.1/24", &b, "192.168.231.2/24");
-    let ha = Host::new(a);
-    let hb = Host::new(b);
-    direct_overlay(&ha, "192.168.231.1", "192.168.231.2", "10.231.0.1/24");
-    direct_overlay(&hb, "192.168.231.2", "192.168.231.1", "10.231.0.2/24");
+/// [`hosts`] with the seed's overlay and VNIC on each (10.231.0.0/24).
+fn two_hosts() -> (OurHost, OurHost) {
+    let (ha, hb) = hosts();
+    ha.demo_link("192.168.231.1", "192.168.231.2", "10.231.0.1/24");
+    hb.demo_link("192.168.231.2", "192.168.231.1", "10.231.0.2/24");
     (ha, hb)
 }
 
@@ -141,8 +87,14 @@ fn varpd_direct_point_traffic_flows() {
         c.prop_get(id, pi.propid).unwrap(),
         4789u64.to_ne_bytes().to_vec()
     );
-    assert!(ha.ping("10.231.0.2"), "A cannot ping B over the overlay");
-    assert!(hb.ping("10.231.0.1"), "B cannot ping A over the overlay");
+    assert!(
+        ha.ping_retry("10.231.0.2"),
+        "A cannot ping B over the overlay"
+    );
+    assert!(
+        hb.ping_retry("10.231.0.1"),
+        "B cannot ping A over the overlay"
+    );
     // The kernel reports our id as varpd/id.
     let out = ha.dladm_ok(&["show-overlay", "-p", "-o", "property,value", "demo0"]);
     assert!(
@@ -157,27 +109,23 @@ fn varpd_kill9_restart_restores_instances() {
         return;
     }
     let (mut ha, hb) = two_hosts();
-    assert!(ha.ping("10.231.0.2"));
+    assert!(ha.ping_retry("10.231.0.2"));
     let before = ha.saved();
     assert_eq!(before.len(), 1);
     let (id, linkid, _) = before[0].clone();
 
     // kill -9: no cleanup at all.
-    let mut d = ha.varpd.take().expect("varpd runs");
-    let pid = d.pid().expect("pid");
-    // SAFETY: kill has no memory-safety preconditions; pid is our child.
-    unsafe { libc::kill(pid, libc::SIGKILL) };
-    d.stop();
+    ha.kill9_varpd();
     assert_eq!(ha.saved(), before, "state survives a crash untouched");
     // Traffic keeps flowing without varpd: POINT needs no lookups.
-    assert!(hb.ping("10.231.0.1"));
+    assert!(hb.ping_retry("10.231.0.1"));
 
-    ha.varpd = Some(Daemon::varpd(&ha.ns, ha.root.path()));
+    ha.start_varpd();
     assert_eq!(ha.saved(), before);
     let c = ha.client();
     assert_eq!(c.instance_lookup(linkid), Ok(id), "same id after restart");
     assert_eq!(c.instance_target_mode(id), Ok((6, 1)));
-    assert!(ha.ping("10.231.0.2"));
+    assert!(ha.ping_retry("10.231.0.2"));
     let out = ha.dladm_ok(&["show-overlay", "-f", "-p", "-o", "status", "demo0"]);
     assert!(
         !out.contains("DEGRADED") && !out.contains("degraded"),
@@ -216,7 +164,7 @@ fn varpd_kill9_restart_restores_instances() {
     assert!(Client::open(&varpd_door(ha.root.path())).is_err());
 
     // Deleting an overlay destroys its instance and its state file.
-    ha.varpd = Some(Daemon::varpd(&ha.ns, ha.root.path()));
+    ha.start_varpd();
     ha.dladm_ok(&["delete-overlay", "demo1"]);
     assert_eq!(ha.saved().len(), 1);
 }
@@ -227,7 +175,7 @@ fn varpd_refuses_second_instance_and_unprivileged_mutations() {
         return;
     }
     let ns = Netns::new("vp");
-    let h = Host::new(ns);
+    let h = OurHost::new(ns);
     // A second varpd on the same root cannot get the exclusive handle.
     let out =
         h.ns.command(overlay_tests::daemons::bin("varpd"))
@@ -306,7 +254,7 @@ fn varpd_unprivileged_client_helper() {
 
 /// A `files` overlay on both hosts with fixed VNIC MACs, so lookups (and
 /// proxy ARP) go through varpd.
-fn files_overlay(h: &Host, me: &str, mac: &str, cidr: &str) {
+fn files_overlay(h: &OurHost, me: &str, mac: &str, cidr: &str) {
     let cfg = h.root.path().join("hosts.json");
     std::fs::write(
         &cfg,
@@ -339,31 +287,30 @@ fn varpd_kill9_restart_serves_lookups_again() {
     if !have_root("varpd_kill9_restart_serves_lookups_again") {
         return;
     }
-    let a = Netns::new("vp");
-    let b = Netns::new("vp");
-    veth(&a, "192.168.231.1/24", &b, "192.168.231.2/24");
-    let mut ha = Host::new(a);
-    let hb = Host::new(b);
+    let (mut ha, hb) = hosts();
     files_overlay(&ha, "192.168.231.1", "2:8:20:0:0:a", "10.231.1.1/24");
     files_overlay(&hb, "192.168.231.2", "2:8:20:0:0:b", "10.231.1.2/24");
-    assert!(ha.ping("10.231.1.2"), "files overlay: A cannot ping B");
+    assert!(
+        ha.ping_retry("10.231.1.2"),
+        "files overlay: A cannot ping B"
+    );
     let before = ha.saved();
     assert_eq!(before.len(), 1);
     let (id, linkid, plugin) = before[0].clone();
     assert_eq!(plugin, "files");
     assert_eq!(ha.client().instance_target_mode(id), Ok((6, 2)));
 
-    let mut d = ha.varpd.take().expect("varpd runs");
-    // SAFETY: kill has no memory-safety preconditions; the pid is our child.
-    unsafe { libc::kill(d.pid().expect("pid"), libc::SIGKILL) };
-    d.stop();
-    ha.varpd = Some(Daemon::varpd(&ha.ns, ha.root.path()));
+    ha.kill9_varpd();
+    ha.start_varpd();
     let c = ha.client();
     assert_eq!(c.instance_lookup(linkid), Ok(id), "same id after restart");
     // Forget everything learnt so far, so the kernel must ask again.
     c.cache_flush(id).expect("cache flush");
     ha.ns.exec_ok("ip", &["neigh", "flush", "dev", "dyn1"]);
-    assert!(ha.ping("10.231.1.2"), "lookups not served after restart");
+    assert!(
+        ha.ping_retry("10.231.1.2"),
+        "lookups not served after restart"
+    );
     let mut learnt = 0;
     c.cache_walk(id, |_, _| {
         learnt += 1;

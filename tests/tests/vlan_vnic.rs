@@ -33,44 +33,39 @@ use libvarpd::kdev::KDev;
 use libvarpd::ksys::{FEXCL, FREAD, FWRITE};
 use libvarpd::plugin::ProviderHandle;
 use overlay_sys::fk::{fk_dl_info_t, fk_set_str, FK_DL_NAME2ID};
-use overlay_tests::daemons::{Daemon, FkConn};
+use overlay_tests::capture::Capture;
+use overlay_tests::daemons::FkConn;
 use overlay_tests::have_root;
-use overlay_tests::netns::{Netns, PacketSocket, TempRoot};
-use overlay_tests::peers::{
-    delta, ether_frame, iperf3, linux_vxlan, mac_of, ping, tx_csum_off, underlay, Capture, Family,
-    OurHost, Underlay,
-};
+use overlay_tests::host::{delta, HostPair, OurHost, TwoHosts};
+use overlay_tests::linux_peer::{linux_vxlan, mac_of};
+use overlay_tests::netns::{underlay, Family, Netns, PacketSocket, TempRoot};
+use overlay_tests::packets::ether_frame;
+use overlay_tests::traffic::{iperf3, ping};
 
 const ETHERTYPE_TEST: u16 = 0x88b5;
 const ETHERTYPE_ARP: u16 = 0x0806;
 
-/// Two of our hosts with the direct overlay `ov0` (VNI 23) between them.
-struct Pair {
-    a: OurHost,
-    b: OurHost,
-    ul: Underlay,
-}
+/// No IPv6 chatter (router solicitations, MLD) on the VNICs, so the drop
+/// counters below count only the test's frames.
+const QUIET: &str =
+    "sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1";
 
 fn quiet(ns: &Netns) {
-    // No IPv6 chatter (router solicitations, MLD) on the VNICs, so the
-    // drop counters below count only the test's frames.
-    ns.sh("sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1");
+    ns.sh(QUIET);
 }
 
-fn pair(subnet: u8) -> Pair {
-    let na = Netns::new("vl");
-    let nb = Netns::new("vl");
-    quiet(&na);
-    quiet(&nb);
-    let ul = underlay(&na, &nb, Family::V4, subnet);
-    // Software checksums on the veths, so tshark sees the real values.
-    tx_csum_off(&na, &ul.if_a);
-    tx_csum_off(&nb, &ul.if_b);
-    let a = OurHost::new(na);
-    let b = OurHost::new(nb);
+/// Two of our hosts with the direct overlay `ov0` (VNI 23) between them,
+/// software checksums on the underlay so tshark sees the real values.
+fn pair(subnet: u8) -> HostPair {
+    let p = TwoHosts::new("vl")
+        .sysctl(QUIET)
+        .underlay(Family::V4, subnet)
+        .tx_checksum_off()
+        .build();
+    let (a, b, ul) = (&p.a, &p.b, &p.ul);
     a.direct_overlay("ov0", 23, &ul.ip_a, &ul.ip_b, 4789);
     b.direct_overlay("ov0", 23, &ul.ip_b, &ul.ip_a, 4789);
-    Pair { a, b, ul }
+    p
 }
 
 /// `dladm create-vnic -l ov0 [-v vid] name`, then the address (or just
@@ -169,7 +164,7 @@ fn vlan_vnic_two_hosts() {
     if !have_root("vlan_vnic_two_hosts") {
         return;
     }
-    let Pair { mut a, b, ul } = pair(61);
+    let HostPair { mut a, b, ul } = pair(61);
     // A: a5v0 (VID 5), a5x0 (VID 5, for local switching), a0u0 (untagged),
     // a6v0 (VID 6), a7v0 (VID 7: no such VNIC on B).
     vnic(&a, "a5v0", Some(5), Some("10.5.5.1/24"));
@@ -310,15 +305,7 @@ fn vlan_vnic_two_hosts() {
     let before = b.dladm_ok(&["show-vnic", "-P", "-p", "-o", "link,vid"]);
     assert_eq!(before, "b5v0:5\nb0u0:0\nb6v0:6\n");
     let mut b = b;
-    {
-        let fk = b.fk.as_mut().expect("fkoverlayd");
-        let pid = fk.pid().expect("pid");
-        // SAFETY: kill has no memory-safety preconditions; the pid is our
-        // own unreaped child.
-        unsafe { libc::kill(pid, libc::SIGKILL) };
-        fk.stop();
-    }
-    b.fk = None;
+    b.kill9_fk();
     // varpd loses /dev/overlay and exits.
     let end = Instant::now() + Duration::from_secs(10);
     while b.varpd.as_mut().is_some_and(|v| v.running()) && Instant::now() < end {
@@ -326,8 +313,7 @@ fn vlan_vnic_two_hosts() {
     }
     b.varpd = None;
     assert!(!b.ns.has_link("b5v0"), "TAP outlived fkoverlayd");
-    b.fk = Some(Daemon::fkoverlayd(&b.ns, b.root.path()));
-    b.varpd = Some(Daemon::varpd(&b.ns, b.root.path()));
+    b.start();
     assert_eq!(b.dladm_ok(&["show-vnic", "-p", "-o", "link,vid"]), "");
     b.dladm_ok(&["up-overlay"]);
     assert_eq!(b.dladm_ok(&["show-vnic", "-p", "-o", "link,vid"]), before);
@@ -389,13 +375,10 @@ fn vlan_vnic_files_proxy_arp_and_inject() {
     if !have_root("vlan_vnic_files_proxy_arp_and_inject") {
         return;
     }
-    let na = Netns::new("vf");
-    let nb = Netns::new("vf");
-    quiet(&na);
-    quiet(&nb);
-    let ul = underlay(&na, &nb, Family::V4, 62);
-    let mut a = OurHost::new(na);
-    let b = OurHost::new(nb);
+    let HostPair { mut a, b, ul } = TwoHosts::new("vf")
+        .sysctl(QUIET)
+        .underlay(Family::V4, 62)
+        .build();
     let cfg = TempRoot::new("vf");
     let path = cfg.path().join("hosts.json");
     std::fs::write(&path, files_config(&ul.ip_a, &ul.ip_b)).unwrap();

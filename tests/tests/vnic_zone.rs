@@ -10,23 +10,10 @@
 //! interface inside the zone. An unknown zone is an error naming it, and
 //! so is a zone that vanished before `up-vnic`.
 
-use overlay_tests::daemons::Daemon;
 use overlay_tests::have_root;
-use overlay_tests::netns::Netns;
-use overlay_tests::peers::{ping, underlay, Family, OurHost};
-
-/// Stops varpd and fkoverlayd and starts them again (a reboot of host's
-/// daemons: running links are gone, the persistent ones remain).
-fn restart(h: &mut OurHost) {
-    if let Some(mut d) = h.varpd.take() {
-        d.stop();
-    }
-    if let Some(mut d) = h.fk.take() {
-        d.stop();
-    }
-    h.fk = Some(Daemon::fkoverlayd(&h.ns, h.root.path()));
-    h.varpd = Some(Daemon::varpd(&h.ns, h.root.path()));
-}
+use overlay_tests::host::{HostPair, OurHost, TwoHosts};
+use overlay_tests::netns::{Family, Netns};
+use overlay_tests::traffic::ping;
 
 fn err_of(h: &OurHost, args: &[&str]) -> String {
     let o = h.dladm(args);
@@ -39,12 +26,8 @@ fn vnic_in_a_zone_works_and_is_managed_from_the_global_zone() {
     if !have_root("vnic_in_a_zone_works_and_is_managed_from_the_global_zone") {
         return;
     }
-    let a_ns = Netns::new("zn");
-    let b_ns = Netns::new("zn");
+    let HostPair { mut a, b, ul } = TwoHosts::new("zn").underlay(Family::V4, 176).build();
     let zone = Netns::new("zn");
-    let ul = underlay(&a_ns, &b_ns, Family::V4, 176);
-    let mut a = OurHost::new(a_ns);
-    let b = OurHost::new(b_ns);
     a.direct_overlay("ov0", 23, &ul.ip_a, &ul.ip_b, 4789);
     b.direct_overlay("ov0", 23, &ul.ip_b, &ul.ip_a, 4789);
     a.dladm_ok(&["create-vnic", "-l", "ov0", "foo0"]);
@@ -108,7 +91,7 @@ fn vnic_in_a_zone_works_and_is_managed_from_the_global_zone() {
 
     // Restart the daemons: the TAP goes with fkoverlayd; bring-up puts it
     // back in its zone, working.
-    restart(&mut a);
+    a.restart();
     assert!(!zone.has_link("foo0"));
     a.dladm_ok(&["up-overlay"]);
     a.dladm_ok(&["up-vnic"]);
@@ -162,7 +145,7 @@ fn vnic_in_a_zone_works_and_is_managed_from_the_global_zone() {
     assert!(a
         .dladm_ok(&["show-vnic", "-p", "-o", "link"])
         .contains("bar0"));
-    restart(&mut a);
+    a.restart();
     let e = err_of(&a, &["up-overlay"]);
     assert!(
         e.contains(&format!(

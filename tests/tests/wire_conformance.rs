@@ -23,12 +23,13 @@
 //!
 //! The peer is a Linux kernel vxlan device, as in interop_linux.rs.
 
+use overlay_tests::capture::{unhex, Capture};
 use overlay_tests::have_root;
-use overlay_tests::netns::{Netns, TempRoot};
-use overlay_tests::peers::{
-    ether_frame, iperf3, linux_vxlan, mac_of, ping, tx_csum_off, underlay, unhex, Capture, Family,
-    OurHost,
-};
+use overlay_tests::host::OurHost;
+use overlay_tests::linux_peer::{linux_vxlan, mac_of};
+use overlay_tests::netns::{underlay, Family, Netns, TempRoot};
+use overlay_tests::packets::ether_frame;
+use overlay_tests::traffic::{iperf3, ping};
 use std::time::Duration;
 
 const ETHERTYPE_TEST: u16 = 0x88b5;
@@ -62,8 +63,8 @@ fn setup(fam: Family, port: u16, subnet: u8) -> Setup {
     let ul = underlay(&ours_ns, &linux, fam, subnet);
     // Checksums computed in software on both ends, so the capture shows
     // the real values (a veth has no NIC to complete them).
-    tx_csum_off(&ours_ns, &ul.if_a);
-    tx_csum_off(&linux, &ul.if_b);
+    ours_ns.tx_checksum_off(&ul.if_a);
+    linux.tx_checksum_off(&ul.if_b);
     let ours = OurHost::new(ours_ns);
     let vnetid = VNETID.to_string();
     let lip = format!("vxlan/listen_ip={}", ul.ip_a);
@@ -398,8 +399,8 @@ fn wire_conformance_bulk_tcp() {
     cap.stop();
     // UDP GSO keeps working with DF set (IP_PMTUDISC_DO): batched runs go
     // out as GSO messages and none is refused.
-    let gso = overlay_tests::peers::delta(&before, &after, "udp_tx_gso_sends");
-    let fallbacks = overlay_tests::peers::delta(&before, &after, "udp_tx_gso_fallbacks");
+    let gso = overlay_tests::host::delta(&before, &after, "udp_tx_gso_sends");
+    let fallbacks = overlay_tests::host::delta(&before, &after, "udp_tx_gso_fallbacks");
     eprintln!("bulk: udp_tx_gso_sends +{gso}, udp_tx_gso_fallbacks +{fallbacks}");
     assert!(gso > 0, "no UDP GSO sends during bulk TCP");
     assert_eq!(fallbacks, 0, "UDP GSO refused with DF set");
@@ -479,8 +480,8 @@ fn wire_e11_no_fragments_on_small_underlay() {
         "E11 small underlay: {} datagrams, {} fragments; stats delta: udp_tx_too_big_drops +{}, udp_tx_errors +{}",
         rows.len(),
         frags.len(),
-        overlay_tests::peers::delta(&before, &after, "udp_tx_too_big_drops"),
-        overlay_tests::peers::delta(&before, &after, "udp_tx_errors"),
+        overlay_tests::host::delta(&before, &after, "udp_tx_too_big_drops"),
+        overlay_tests::host::delta(&before, &after, "udp_tx_errors"),
     );
     assert!(frags.is_empty(), "E11: outer fragments sent: {frags:?}");
     assert!(
@@ -491,7 +492,7 @@ fn wire_e11_no_fragments_on_small_underlay() {
         "E11: a frame larger than the 1420-byte underlay: {rows:?}"
     );
     assert!(
-        overlay_tests::peers::delta(&before, &after, "udp_tx_too_big_drops") >= 1,
+        overlay_tests::host::delta(&before, &after, "udp_tx_too_big_drops") >= 1,
         "E11: the oversize datagram must be a counted drop"
     );
 }
