@@ -21,8 +21,11 @@
 //!
 //! Every operator change is ONE call and ONE transaction that writes the
 //! mapping and the log events for the other hosts on the vnet, as NAPI did
-//! (spec §4); [`plan`] says which events each change produces, so every
-//! store implementation produces the same ones. Every change also bumps a
+//! (spec §4); [`plan`] says which events each change produces, and
+//! [`change`] makes each change (its checks, in order, then the rows and
+//! the events) over the row operations a store supplies
+//! ([`change::ChangeTx`]), so every store implementation refuses the same
+//! changes with the same errors and writes the same events. Every change also bumps a
 //! generation number ([`Store::generation`]), which lets portolan's lookup
 //! cache notice changes made by other processes (the CLI, or other
 //! portolans on the same PostgreSQL database).
@@ -34,6 +37,7 @@
 //! query for the whole batch on PostgreSQL, one prepared statement run per
 //! key on SQLite.
 
+pub mod change;
 pub mod plan;
 pub mod postgres;
 pub mod sqlite;

@@ -37,6 +37,7 @@
 //! dropped; a lookup that failed on one is retried once on a fresh
 //! connection, a change checks its connection before it begins.
 
+mod change_tx;
 mod rows;
 mod schema;
 
@@ -50,7 +51,7 @@ use postgres::types::ToSql;
 use postgres::{Client, Config, GenericClient, NoTls, Row, Statement};
 
 use self::rows::*;
-use super::plan;
+use super::change;
 use super::types::*;
 use super::Store;
 
@@ -188,16 +189,6 @@ const Q_LOG_FETCH: &str = "SELECT h.id, e.id::text, e.host, e.vnet, e.type, e.ma
 const Q_LOG_RM: &str = "DELETE FROM events WHERE id = ANY($1::text[]::uuid[])";
 const Q_GENERATION: &str = "SELECT generation FROM portolan_meta";
 const Q_BUMP: &str = "UPDATE portolan_meta SET generation = generation + 1";
-const Q_HOST_EXISTS: &str = "SELECT 1 FROM hosts WHERE id = $1";
-const Q_HOST_BY_IP: &str = "SELECT id FROM hosts WHERE ip = $1";
-const Q_GET_NIC: &str = "SELECT vnet, mac::text, ip, vlan, host FROM nics \
-                         WHERE vnet = $1 AND mac = $2::text::macaddr";
-const Q_IP_USED: &str = "SELECT 1 FROM nics WHERE vnet = $1 AND ip = $2";
-const Q_VNET_HOSTS: &str = "SELECT DISTINCT host FROM nics WHERE vnet = $1";
-const Q_INSERT_EVENTS: &str = "INSERT INTO events (id, host, vnet, type, mac, ip, vlan) \
-     SELECT u.id::uuid, u.host, $3, $4, $5::text::macaddr, $6, $7 \
-     FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(id, host, n) ORDER BY u.n";
-
 impl PostgresStore {
     /// Connect to the database named by `url` (`postgres://…` or
     /// `postgresql://…`), then create or upgrade its schema. A database
@@ -347,100 +338,6 @@ impl PostgresStore {
     }
 }
 
-/// Checks and reads used inside change transactions.
-impl PostgresStore {
-    fn host_exists(&self, tx: &mut Tx<'_, '_>, id: &str) -> Result<bool, StoreError> {
-        Ok(tx
-            .query_opt(Q_HOST_EXISTS, &[&id])
-            .map_err(|e| self.err(e))?
-            .is_some())
-    }
-
-    fn get_nic(&self, tx: &mut Tx<'_, '_>, vnet: u32, mac: Mac) -> Result<Option<Nic>, StoreError> {
-        let v = vnet_param(vnet)?;
-        tx.query_opt(Q_GET_NIC, &[&v, &mac_text(mac)])
-            .map_err(|e| self.err(e))?
-            .map(|r| nic_of(&r))
-            .transpose()
-    }
-
-    fn vnet_hosts(&self, tx: &mut Tx<'_, '_>, vnet: u32) -> Result<Vec<String>, StoreError> {
-        let v = vnet_param(vnet)?;
-        tx.query(Q_VNET_HOSTS, &[&v])
-            .map_err(|e| self.err(e))?
-            .iter()
-            .map(|r| {
-                r.try_get(0)
-                    .map_err(|e| StoreError::Corrupt(format!("host id: {e}")))
-            })
-            .collect()
-    }
-
-    /// Write `evs`, which one change made: they share a vnet and a record
-    /// and differ in id and host. One statement for all of them.
-    fn insert_events(&self, tx: &mut Tx<'_, '_>, evs: &[LogEvent]) -> Result<(), StoreError> {
-        let Some(first) = evs.first() else {
-            return Ok(());
-        };
-        if evs
-            .iter()
-            .any(|e| e.vnet != first.vnet || e.record != first.record)
-        {
-            // Not one change's events: one statement per event.
-            for e in evs {
-                self.insert_events(tx, std::slice::from_ref(e))?;
-            }
-            return Ok(());
-        }
-        let ids: Vec<String> = evs.iter().map(|e| event_id_text(&e.id)).collect();
-        let hosts: Vec<&str> = evs.iter().map(|e| e.host.as_str()).collect();
-        let vnet = vnet_param(first.vnet)?;
-        let (ty, mac, ip, vlan): (i16, Mac, Option<IpAddr>, Option<i32>) = match &first.record {
-            LogRecord::Vl2 { mac } => (1, *mac, None, None),
-            LogRecord::Vl3 { ip, mac, vlan } => (2, *mac, Some(*ip), Some(i32::from(*vlan))),
-        };
-        tx.execute(
-            Q_INSERT_EVENTS,
-            &[&ids, &hosts, &vnet, &ty, &mac_text(mac), &ip, &vlan],
-        )
-        .map_err(|e| self.err(e))?;
-        Ok(())
-    }
-
-    /// A unique-constraint violation as the matching [`StoreError`] (changes
-    /// are serialised, so this only happens if something else writes the
-    /// tables).
-    fn unique_err(
-        &self,
-        e: postgres::Error,
-        nic: Option<&Nic>,
-        host: Option<(&str, IpAddr)>,
-    ) -> StoreError {
-        let Some(db) = e.as_db_error() else {
-            return self.err(e);
-        };
-        if *db.code() != SqlState::UNIQUE_VIOLATION {
-            return self.err(e);
-        }
-        match (db.constraint(), nic, host) {
-            (Some("nics_pkey"), Some(n), _) => StoreError::MacInUse {
-                mac: n.mac,
-                vnet: n.vnet,
-            },
-            (Some("nics_vnet_ip_key"), Some(n), _) => StoreError::IpInUse {
-                ip: n.ip,
-                vnet: n.vnet,
-            },
-            (Some("hosts_pkey"), _, Some((id, _))) => StoreError::HostExists(id.into()),
-            (Some("hosts_ip_key"), _, Some((_, ip))) => StoreError::UnderlayInUse {
-                ip,
-                host: "?".into(),
-            },
-            _ => self.err(e),
-        }
-    }
-}
-
 impl Store for PostgresStore {
     fn kind(&self) -> &'static str {
         "postgres"
@@ -547,109 +444,20 @@ impl Store for PostgresStore {
     fn add_host(&self, id: &str, ip: IpAddr, port: u16) -> Result<(), StoreError> {
         validate_host_id(id)?;
         let ip = from_wire_ip(to_wire_ip(ip));
-        self.write(|tx| {
-            if self.host_exists(tx, id)? {
-                return Err(StoreError::HostExists(id.into()));
-            }
-            let other = tx
-                .query_opt(Q_HOST_BY_IP, &[&ip])
-                .map_err(|e| self.err(e))?;
-            if let Some(r) = other {
-                return Err(StoreError::UnderlayInUse {
-                    ip,
-                    host: r.try_get(0).unwrap_or_default(),
-                });
-            }
-            tx.execute(
-                "INSERT INTO hosts (id, ip, port) VALUES ($1, $2, $3)",
-                &[&id, &ip, &i32::from(port)],
-            )
-            .map_err(|e| self.unique_err(e, None, Some((id, ip))))?;
-            Ok(())
-        })
+        self.write(|tx| change::add_host(&mut self.change(tx), id, ip, port))
     }
 
     fn remove_host(&self, id: &str) -> Result<(), StoreError> {
-        self.write(|tx| {
-            if !self.host_exists(tx, id)? {
-                return Err(StoreError::UnknownHost(id.into()));
-            }
-            let count: i64 = tx
-                .query_opt("SELECT count(*) FROM nics WHERE host = $1", &[&id])
-                .map_err(|e| self.err(e))?
-                .map_or(Ok(0), |r| r.try_get(0))
-                .map_err(|e| StoreError::Corrupt(format!("count: {e}")))?;
-            if count > 0 {
-                return Err(StoreError::HostHasNics {
-                    host: id.into(),
-                    count: count as u64,
-                });
-            }
-            tx.execute("DELETE FROM events WHERE host = $1", &[&id])
-                .map_err(|e| self.err(e))?;
-            tx.execute("DELETE FROM hosts WHERE id = $1", &[&id])
-                .map_err(|e| self.err(e))?;
-            Ok(())
-        })
+        self.write(|tx| change::remove_host(&mut self.change(tx), id))
     }
 
     fn add_nic(&self, nic: &Nic) -> Result<Vec<LogEvent>, StoreError> {
         validate_nic(nic)?;
-        let vnet = vnet_param(nic.vnet)?;
-        let ip = from_wire_ip(to_wire_ip(nic.ip));
-        self.write(|tx| {
-            if !self.host_exists(tx, &nic.host)? {
-                return Err(StoreError::UnknownHost(nic.host.clone()));
-            }
-            if self.get_nic(tx, nic.vnet, nic.mac)?.is_some() {
-                return Err(StoreError::MacInUse {
-                    mac: nic.mac,
-                    vnet: nic.vnet,
-                });
-            }
-            let used = tx
-                .query_opt(Q_IP_USED, &[&vnet, &ip])
-                .map_err(|e| self.err(e))?;
-            if used.is_some() {
-                return Err(StoreError::IpInUse {
-                    ip: nic.ip,
-                    vnet: nic.vnet,
-                });
-            }
-            let hosts = self.vnet_hosts(tx, nic.vnet)?;
-            tx.execute(
-                "INSERT INTO nics (vnet, mac, ip, vlan, host) \
-                 VALUES ($1, $2::text::macaddr, $3, $4, $5)",
-                &[
-                    &vnet,
-                    &mac_text(nic.mac),
-                    &ip,
-                    &i32::from(nic.vlan),
-                    &nic.host,
-                ],
-            )
-            .map_err(|e| self.unique_err(e, Some(nic), None))?;
-            let evs = plan::add_nic(nic, &hosts);
-            self.insert_events(tx, &evs)?;
-            Ok(evs)
-        })
+        self.write(|tx| change::add_nic(&mut self.change(tx), nic))
     }
 
     fn remove_nic(&self, vnet: u32, mac: Mac) -> Result<(Nic, Vec<LogEvent>), StoreError> {
-        self.write(|tx| {
-            let nic = self
-                .get_nic(tx, vnet, mac)?
-                .ok_or(StoreError::UnknownNic { mac, vnet })?;
-            let hosts = self.vnet_hosts(tx, vnet)?;
-            tx.execute(
-                "DELETE FROM nics WHERE vnet = $1 AND mac = $2::text::macaddr",
-                &[&vnet_param(vnet)?, &mac_text(mac)],
-            )
-            .map_err(|e| self.err(e))?;
-            let evs = plan::remove_nic(&nic, &hosts);
-            self.insert_events(tx, &evs)?;
-            Ok((nic, evs))
-        })
+        self.write(|tx| change::remove_nic(&mut self.change(tx), vnet, mac))
     }
 
     fn move_nic(
@@ -658,34 +466,7 @@ impl Store for PostgresStore {
         mac: Mac,
         host: &str,
     ) -> Result<(Nic, Vec<LogEvent>), StoreError> {
-        self.write(|tx| {
-            let nic = self
-                .get_nic(tx, vnet, mac)?
-                .ok_or(StoreError::UnknownNic { mac, vnet })?;
-            if !self.host_exists(tx, host)? {
-                return Err(StoreError::UnknownHost(host.into()));
-            }
-            if nic.host == host {
-                return Err(StoreError::SameHost {
-                    mac,
-                    vnet,
-                    host: host.into(),
-                });
-            }
-            let hosts = self.vnet_hosts(tx, vnet)?;
-            tx.execute(
-                "UPDATE nics SET host = $3 WHERE vnet = $1 AND mac = $2::text::macaddr",
-                &[&vnet_param(vnet)?, &mac_text(mac), &host],
-            )
-            .map_err(|e| self.err(e))?;
-            let evs = plan::move_nic(&nic, host, &hosts);
-            self.insert_events(tx, &evs)?;
-            let moved = Nic {
-                host: host.into(),
-                ..nic
-            };
-            Ok((moved, evs))
-        })
+        self.write(|tx| change::move_nic(&mut self.change(tx), vnet, mac, host))
     }
 
     fn list_hosts(&self) -> Result<Vec<Host>, StoreError> {

@@ -35,9 +35,12 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, TransactionBehavior};
 
-use super::plan;
+use self::change_tx::SqliteChange;
+use super::change;
 use super::types::*;
 use super::Store;
+
+mod change_tx;
 
 const SCHEMA_VERSION: i64 = 1;
 
@@ -347,30 +350,9 @@ impl SqliteStore {
         })
     }
 
-    fn vnet_hosts(&self, tx: &Connection, vnet: u32) -> Result<Vec<String>, StoreError> {
-        let mut st = tx
-            .prepare_cached("SELECT DISTINCT host FROM nics WHERE vnet = ?1")
-            .map_err(|e| self.err(e))?;
-        let rows = st
-            .query_map(params![vnet], |r| r.get::<_, String>(0))
-            .map_err(|e| self.err(e))?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
-    }
-
-    fn host_exists(&self, tx: &Connection, id: &str) -> Result<bool, StoreError> {
-        tx.prepare_cached("SELECT 1 FROM hosts WHERE id = ?1")
-            .and_then(|mut s| s.exists(params![id]))
-            .map_err(|e| self.err(e))
-    }
-
-    fn get_nic(&self, tx: &Connection, vnet: u32, mac: Mac) -> Result<Option<Nic>, StoreError> {
-        let raw = tx
-            .prepare_cached(
-                "SELECT vnet, mac, ip, vlan, host FROM nics WHERE vnet = ?1 AND mac = ?2",
-            )
-            .and_then(|mut s| s.query_row(params![vnet, &mac.0[..]], raw_nic).optional())
-            .map_err(|e| self.err(e))?;
-        raw.map(nic_of).transpose()
+    /// The row operations on `tx`.
+    fn change<'s, 't, 'c>(&'s self, tx: &'t rusqlite::Transaction<'c>) -> SqliteChange<'s, 't, 'c> {
+        SqliteChange { store: self, tx }
     }
 
     /// One VL2 lookup on `c` (its statement prepared once per connection).
@@ -429,34 +411,6 @@ impl SqliteStore {
             })
         })
         .transpose()
-    }
-
-    fn insert_events(&self, tx: &Connection, evs: &[LogEvent]) -> Result<(), StoreError> {
-        let mut st = tx
-            .prepare_cached(
-                "INSERT INTO events (id, host, vnet, type, mac, ip, vlan) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )
-            .map_err(|e| self.err(e))?;
-        for e in evs {
-            let (ty, mac, ip, vlan) = match &e.record {
-                LogRecord::Vl2 { mac } => (1, mac, None, None),
-                LogRecord::Vl3 { ip, mac, vlan } => {
-                    (2, mac, Some(to_wire_ip(*ip).octets().to_vec()), Some(*vlan))
-                }
-            };
-            st.execute(params![
-                &e.id.0[..],
-                e.host,
-                e.vnet,
-                ty,
-                &mac.0[..],
-                ip,
-                vlan
-            ])
-            .map_err(|e| self.err(e))?;
-        }
-        Ok(())
     }
 }
 
@@ -552,112 +506,20 @@ impl Store for SqliteStore {
 
     fn add_host(&self, id: &str, ip: IpAddr, port: u16) -> Result<(), StoreError> {
         validate_host_id(id)?;
-        let wip = to_wire_ip(ip);
-        self.write(|tx| {
-            if self.host_exists(tx, id)? {
-                return Err(StoreError::HostExists(id.into()));
-            }
-            let other: Option<String> = tx
-                .prepare_cached("SELECT id FROM hosts WHERE ip = ?1")
-                .and_then(|mut s| {
-                    s.query_row(params![&wip.octets()[..]], |r| r.get(0))
-                        .optional()
-                })
-                .map_err(|e| self.err(e))?;
-            if let Some(host) = other {
-                return Err(StoreError::UnderlayInUse { ip, host });
-            }
-            tx.execute(
-                "INSERT INTO hosts (id, ip, port) VALUES (?1, ?2, ?3)",
-                params![id, &wip.octets()[..], port],
-            )
-            .map_err(|e| self.err(e))?;
-            Ok(())
-        })
+        self.write(|tx| change::add_host(&mut self.change(tx), id, ip, port))
     }
 
     fn remove_host(&self, id: &str) -> Result<(), StoreError> {
-        self.write(|tx| {
-            if !self.host_exists(tx, id)? {
-                return Err(StoreError::UnknownHost(id.into()));
-            }
-            let count: i64 = tx
-                .query_row(
-                    "SELECT count(*) FROM nics WHERE host = ?1",
-                    params![id],
-                    |r| r.get(0),
-                )
-                .map_err(|e| self.err(e))?;
-            if count > 0 {
-                return Err(StoreError::HostHasNics {
-                    host: id.into(),
-                    count: count as u64,
-                });
-            }
-            tx.execute("DELETE FROM events WHERE host = ?1", params![id])
-                .map_err(|e| self.err(e))?;
-            tx.execute("DELETE FROM hosts WHERE id = ?1", params![id])
-                .map_err(|e| self.err(e))?;
-            Ok(())
-        })
+        self.write(|tx| change::remove_host(&mut self.change(tx), id))
     }
 
     fn add_nic(&self, nic: &Nic) -> Result<Vec<LogEvent>, StoreError> {
         validate_nic(nic)?;
-        let wip = to_wire_ip(nic.ip);
-        self.write(|tx| {
-            if !self.host_exists(tx, &nic.host)? {
-                return Err(StoreError::UnknownHost(nic.host.clone()));
-            }
-            if self.get_nic(tx, nic.vnet, nic.mac)?.is_some() {
-                return Err(StoreError::MacInUse {
-                    mac: nic.mac,
-                    vnet: nic.vnet,
-                });
-            }
-            let ip_used = tx
-                .prepare_cached("SELECT 1 FROM nics WHERE vnet = ?1 AND ip = ?2")
-                .and_then(|mut s| s.exists(params![nic.vnet, &wip.octets()[..]]))
-                .map_err(|e| self.err(e))?;
-            if ip_used {
-                return Err(StoreError::IpInUse {
-                    ip: nic.ip,
-                    vnet: nic.vnet,
-                });
-            }
-            let hosts = self.vnet_hosts(tx, nic.vnet)?;
-            tx.execute(
-                "INSERT INTO nics (vnet, mac, ip, vlan, host) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
-                    nic.vnet,
-                    &nic.mac.0[..],
-                    &wip.octets()[..],
-                    nic.vlan,
-                    nic.host
-                ],
-            )
-            .map_err(|e| self.err(e))?;
-            let evs = plan::add_nic(nic, &hosts);
-            self.insert_events(tx, &evs)?;
-            Ok(evs)
-        })
+        self.write(|tx| change::add_nic(&mut self.change(tx), nic))
     }
 
     fn remove_nic(&self, vnet: u32, mac: Mac) -> Result<(Nic, Vec<LogEvent>), StoreError> {
-        self.write(|tx| {
-            let nic = self
-                .get_nic(tx, vnet, mac)?
-                .ok_or(StoreError::UnknownNic { mac, vnet })?;
-            let hosts = self.vnet_hosts(tx, vnet)?;
-            tx.execute(
-                "DELETE FROM nics WHERE vnet = ?1 AND mac = ?2",
-                params![vnet, &mac.0[..]],
-            )
-            .map_err(|e| self.err(e))?;
-            let evs = plan::remove_nic(&nic, &hosts);
-            self.insert_events(tx, &evs)?;
-            Ok((nic, evs))
-        })
+        self.write(|tx| change::remove_nic(&mut self.change(tx), vnet, mac))
     }
 
     fn move_nic(
@@ -666,34 +528,7 @@ impl Store for SqliteStore {
         mac: Mac,
         host: &str,
     ) -> Result<(Nic, Vec<LogEvent>), StoreError> {
-        self.write(|tx| {
-            let nic = self
-                .get_nic(tx, vnet, mac)?
-                .ok_or(StoreError::UnknownNic { mac, vnet })?;
-            if !self.host_exists(tx, host)? {
-                return Err(StoreError::UnknownHost(host.into()));
-            }
-            if nic.host == host {
-                return Err(StoreError::SameHost {
-                    mac,
-                    vnet,
-                    host: host.into(),
-                });
-            }
-            let hosts = self.vnet_hosts(tx, vnet)?;
-            tx.execute(
-                "UPDATE nics SET host = ?3 WHERE vnet = ?1 AND mac = ?2",
-                params![vnet, &mac.0[..], host],
-            )
-            .map_err(|e| self.err(e))?;
-            let evs = plan::move_nic(&nic, host, &hosts);
-            self.insert_events(tx, &evs)?;
-            let moved = Nic {
-                host: host.into(),
-                ..nic
-            };
-            Ok((moved, evs))
-        })
+        self.write(|tx| change::move_nic(&mut self.change(tx), vnet, mac, host))
     }
 
     fn list_hosts(&self) -> Result<Vec<Host>, StoreError> {
