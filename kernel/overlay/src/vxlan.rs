@@ -17,7 +17,8 @@
 //! `vxlan/ecn` (STRING `normal` | `off`, default `normal`): RFC 6040 on
 //! both sides ([`crate::ecn`]); `off` is illumos' behaviour (outer ECN
 //! Not-ECT, the outer header ignored on receive). `vxlan/dscp` (STRING
-//! `0`–`63` | `inherit`, default `0`): the outer DSCP. `vxlan/ttl` (UINT
+//! `0`–`63` | `inherit`, default `0`, possible values advertised as `0-63`
+//! and `inherit`): the outer DSCP. `vxlan/ttl` (UINT
 //! 0–255, default 0 = the underlay stack's default hop limit). The three
 //! live in one atomic word so the data path reads them without a lock.
 
@@ -57,6 +58,8 @@ const ECN_NORMAL: &str = "normal";
 const ECN_OFF: &str = "off";
 /// `vxlan/dscp`'s word for "copy the inner DSCP".
 const DSCP_INHERIT: &str = "inherit";
+/// `vxlan/dscp`'s numeric values, advertised as a possible value.
+const DSCP_RANGE: &str = "0-63";
 
 /// The transmit/receive header settings packed in one word: bits 0–7 the
 /// TTL, 8–15 the DSCP (`TXW_INHERIT` = inherit), bit 16 ECN on.
@@ -178,6 +181,10 @@ impl EncapPlugin for Vxlan {
                 ph.set_prot(OVERLAY_PROP_PERM_RW);
                 ph.set_type(OVERLAY_PROP_T_STRING);
                 ph.set_default(b"0")?;
+                // The possible values as dladm shows and checks them: the
+                // decimal range, then the word.
+                ph.set_range_str(DSCP_RANGE);
+                ph.set_range_str(DSCP_INHERIT);
             }
             VXLAN_PROP_TTL => {
                 ph.set_name(name);

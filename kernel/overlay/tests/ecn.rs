@@ -223,6 +223,8 @@ fn properties_defaults_info_and_validation() {
     assert_eq!(pi.oipi_type, OVERLAY_PROP_T_UINT);
     let (_, pi) = propinfo(&o, 1, -1, "vxlan/dscp");
     assert_eq!(&pi.oipi_default[..pi.oipi_defsize as usize], b"0");
+    let poss: Vec<&[u8]> = poss_strings(&pi.oipi_poss).collect();
+    assert_eq!(poss, vec![&b"0-63"[..], &b"inherit"[..]]);
     for (n, bad) in [
         ("vxlan/ecn", s("bogus")),
         ("vxlan/ecn", s("")),
