@@ -127,8 +127,12 @@ pub fn create(
     Ok(linkid)
 }
 
-/// Parse a `-p` property's single value against its description.
+/// Parse a `-p` property's single value against its description; a
+/// property that cannot be set is refused by name.
 fn parse_one(info: &PropInfo, p: &PropArg) -> Result<Vec<u8>, OpErr> {
+    if info.prot & prop::OVERLAY_PROP_PERM_WRITE == 0 {
+        return Err(OpErr::Fatal(prop::read_only_msg(info)));
+    }
     if p.values.len() != 1 {
         let shown = p.values.join(",");
         return Err(OpErr::Fatal(format!(
@@ -178,6 +182,15 @@ pub fn commit_sys(
         };
         let val = parse_one(&info, p)?;
         if let Err(e) = b.ovl_setprop(linkid, info.id, &val) {
+            if e == errno::EINVAL {
+                // The value parsed, so the driver refused it as such.
+                let by = "the overlay driver";
+                return Err(OpErr::Fatal(prop::refused_value_msg(
+                    &info,
+                    &p.values[0],
+                    by,
+                )));
+            }
             errs.append(format!("failed to set property {}", p.name));
             return Err(st(e).into());
         }
@@ -221,8 +234,15 @@ pub fn commit_sys(
                 .varpd_propinfo(id, PropSel::Name(&p.name))
                 .map_err(|e| OpErr::Status(st(e)))?;
             let val = parse_one(&info, p)?;
-            b.varpd_setprop(id, info.id, &val)
-                .map_err(|e| OpErr::Status(st(e)))
+            b.varpd_setprop(id, info.id, &val).map_err(|e| {
+                if e == errno::EINVAL {
+                    // The value parsed, so the plugin refused it as such.
+                    let by = format!("search plugin {search}");
+                    OpErr::Fatal(prop::refused_value_msg(&info, &p.values[0], &by))
+                } else {
+                    OpErr::Status(st(e))
+                }
+            })
         })();
         if let Err(e) = r {
             if matches!(e, OpErr::Status(Status::NotFound)) {

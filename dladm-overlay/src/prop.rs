@@ -236,11 +236,56 @@ fn accepted(info: &PropInfo) -> String {
         }
         OVERLAY_PROP_T_IP => "must be an IPv4 or IPv6 address".into(),
         OVERLAY_PROP_T_STRING => match &info.range {
-            Range::Str(v) if !v.is_empty() => format!("must be one of {}", v.join(",")),
+            Range::Str(v) if !v.is_empty() => {
+                let (ranges, words): (Vec<&String>, Vec<&String>) =
+                    v.iter().partition(|p| num_range(p).is_some());
+                let join =
+                    |l: &[&String]| l.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",");
+                match (ranges.is_empty(), words.len()) {
+                    (true, _) => format!("must be one of {}", join(&words)),
+                    (false, 0) => format!("must be in {}", join(&ranges)),
+                    (false, 1) => format!("must be in {} or {}", join(&ranges), words[0]),
+                    (false, _) => {
+                        format!("must be in {} or one of {}", join(&ranges), join(&words))
+                    }
+                }
+            }
             _ => format!("must be at most {} bytes", PROP_SIZEMAX - 1),
         },
         _ => "unsupported property type".into(),
     }
+}
+
+/// A possible value of a string property written `lo-hi` (decimal): the
+/// numbers it stands for.
+fn num_range(p: &str) -> Option<(u64, u64)> {
+    let (lo, hi) = p.split_once('-')?;
+    let num = |s: &str| {
+        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse::<u64>().ok())
+            .flatten()
+    };
+    let (lo, hi) = (num(lo)?, num(hi)?);
+    (lo <= hi).then_some((lo, hi))
+}
+
+/// The message for a value that parsed but that `by` (the overlay driver,
+/// a search plugin) refused with `EINVAL`.
+pub fn refused_value_msg(info: &PropInfo, value: &str, by: &str) -> String {
+    let hint = if info.ptype == OVERLAY_PROP_T_IP {
+        " (not a usable unicast address)"
+    } else {
+        ""
+    };
+    format!(
+        "invalid value '{}' for property {}: refused by {}{}",
+        value, info.name, by, hint
+    )
+}
+
+/// The message for a value given to a property that cannot be set.
+pub fn read_only_msg(info: &PropInfo) -> String {
+    format!("property {} is read-only", info.name)
 }
 
 /// The message for a refused value.
@@ -293,13 +338,25 @@ pub fn parse_value(info: &PropInfo, value: &str) -> Result<Vec<u8>, String> {
             if value.len() >= PROP_SIZEMAX || value.as_bytes().contains(&0) {
                 return Err(bad());
             }
-            // A property that lists its possible values takes only those.
+            // A property that lists its possible values takes only those;
+            // a `lo-hi` entry stands for the decimal numbers in that range,
+            // sent in canonical form.
+            let mut text = value.to_string();
             if let Range::Str(v) = &info.range {
-                if !v.is_empty() && !v.iter().any(|p| p == value) {
-                    return Err(bad());
+                if !v.is_empty() && !v.iter().any(|p| p == value && num_range(p).is_none()) {
+                    let n = (!value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()))
+                        .then(|| value.parse::<u64>().ok())
+                        .flatten()
+                        .filter(|n| {
+                            v.iter()
+                                .filter_map(|p| num_range(p))
+                                .any(|(lo, hi)| (lo..=hi).contains(n))
+                        })
+                        .ok_or_else(bad)?;
+                    text = n.to_string();
                 }
             }
-            let mut b = value.as_bytes().to_vec();
+            let mut b = text.into_bytes();
             b.push(0);
             Ok(b)
         }
@@ -413,6 +470,22 @@ mod tests {
             parse_value(&e, "on").unwrap_err(),
             "invalid value 'on' for property vxlan/ecn: must be one of normal,off"
         );
+        // A `lo-hi` possible value takes the decimal numbers in it.
+        let mut d = info(
+            OVERLAY_PROP_T_STRING,
+            Range::Str(vec!["0-63".into(), "inherit".into()]),
+        );
+        d.name = "vxlan/dscp".into();
+        assert_eq!(parse_value(&d, "inherit").unwrap(), b"inherit\0");
+        assert_eq!(parse_value(&d, "046").unwrap(), b"46\0");
+        for bad in ["64", "0-63", "-1", "+1", "", "4 "] {
+            assert_eq!(
+                parse_value(&d, bad).unwrap_err(),
+                format!(
+                    "invalid value '{bad}' for property vxlan/dscp: must be in 0-63 or inherit"
+                )
+            );
+        }
     }
 
     #[test]

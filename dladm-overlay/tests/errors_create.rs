@@ -6,6 +6,7 @@
 
 mod common;
 use common::*;
+use dladm_overlay::backend::ConfVal;
 use dladm_overlay::errno;
 use dladm_overlay::fake::FakeBackend;
 
@@ -181,8 +182,7 @@ fn create_library_failures() {
     fails(
         &mut b,
         &format!("{C} {PROPS} -p encap=vxlan -v 7 n0"),
-        "dladm: warning: failed to set property encap\n\
-         dladm: overlay creation failed: permission denied\n",
+        "dladm: property encap is read-only\n",
     );
     // A property of another search plugin, a mistyped one.
     fails(
@@ -308,6 +308,128 @@ fn create_64bit_vnetid_printed_in_full() {
     assert!(out.contains("vnetid:23\n"));
     let v = dladm_overlay::prop::format_value(2, &u64::MAX.to_le_bytes()).unwrap();
     assert_eq!(v, "18446744073709551615");
+}
+
+/// `create-overlay` with `-p <prop>` replacing the seed's value of the
+/// same name, which must fail with `msg` and leave nothing behind.
+fn fails_with_prop(b: &mut FakeBackend, p: &str, msg: &str) {
+    let name = p.split('=').next().unwrap_or("");
+    let base: Vec<&str> = PROPS
+        .split(" -p ")
+        .map(|x| x.trim_start_matches("-p "))
+        .filter(|x| !x.starts_with(&format!("{name}=")))
+        .collect();
+    let cmd = format!("{C} -p {} -p {p} -v 1 demo0", base.join(" -p "));
+    fails(b, &cmd, &format!("dladm: {msg}\n"));
+    assert!(b.is_empty(), "{p}: left state behind: {b:?}");
+}
+
+#[test]
+fn create_vxlan_extension_values() {
+    let mut b = FakeBackend::new();
+    b.vxlan_ext = true;
+    let dscp = "must be in 0-63 or inherit";
+    for v in [
+        "64",
+        "-1",
+        "+5",
+        "6x",
+        "inherits",
+        "0-63",
+        "99999999999999999999999",
+    ] {
+        fails_with_prop(
+            &mut b,
+            &format!("vxlan/dscp={v}"),
+            &format!("invalid value '{v}' for property vxlan/dscp: {dscp}"),
+        );
+    }
+    for v in ["256", "-1", "1x"] {
+        fails_with_prop(
+            &mut b,
+            &format!("vxlan/ttl={v}"),
+            &format!("invalid value '{v}' for property vxlan/ttl: must be in 0-255"),
+        );
+    }
+    for v in ["on", "Normal", "inherit"] {
+        fails_with_prop(
+            &mut b,
+            &format!("vxlan/ecn={v}"),
+            &format!("invalid value '{v}' for property vxlan/ecn: must be one of normal,off"),
+        );
+    }
+    // The accepted values reach the driver, numbers in canonical form.
+    ok(
+        &mut b,
+        &create("-p vxlan/dscp=007 -p vxlan/ttl=255 -p vxlan/ecn=off -v 1 demo0"),
+    );
+    let got = ok(
+        &mut b,
+        "dladm show-overlay -p -o property,value,possible demo0",
+    );
+    for row in [
+        "vxlan/ecn:off:normal,off",
+        "vxlan/dscp:7:0-63,inherit",
+        "vxlan/ttl:255:0-255",
+    ] {
+        assert!(got.lines().any(|l| l == row), "{row} in\n{got}");
+    }
+    ok(&mut b, "dladm delete-overlay demo0");
+    ok(&mut b, &create("-p vxlan/dscp=inherit -v 1 demo0"));
+    let got = ok(&mut b, "dladm show-overlay -p -o property,value demo0");
+    assert!(got.lines().any(|l| l == "vxlan/dscp:inherit"), "{got}");
+}
+
+#[test]
+fn create_values_the_system_refuses() {
+    let mut b = FakeBackend::new();
+    let ip = "(not a usable unicast address)";
+    for v in ["224.0.0.1", "ff02::1", "::10.0.0.1", "2002::1"] {
+        fails_with_prop(
+            &mut b,
+            &format!("vxlan/listen_ip={v}"),
+            &format!(
+                "invalid value '{v}' for property vxlan/listen_ip: \
+                 refused by the overlay driver {ip}"
+            ),
+        );
+    }
+    for v in ["::", "239.1.1.1"] {
+        fails_with_prop(
+            &mut b,
+            &format!("direct/dest_ip={v}"),
+            &format!(
+                "invalid value '{v}' for property direct/dest_ip: \
+                 refused by search plugin direct {ip}"
+            ),
+        );
+    }
+    fails_with_prop(
+        &mut b,
+        "vnetid=99999999",
+        "invalid value '99999999' for property vnetid: refused by the overlay driver",
+    );
+    fails_with_prop(&mut b, "varpd/id=3", "property varpd/id is read-only");
+    fails_with_prop(&mut b, "encap=vxlan", "property encap is read-only");
+    // The same refusals when up-overlay restores a recorded value.
+    ok(&mut b, &create("-v 1 demo0"));
+    let l = b.links.keys().copied().next().unwrap_or(0);
+    b.reboot();
+    if let Some(link) = b.links.get_mut(&l) {
+        link.conf
+            .insert("vxlan/listen_ip".into(), ConfVal::Str("224.0.0.1".into()));
+    }
+    fails(
+        &mut b,
+        "dladm up-overlay",
+        &format!(
+            "dladm: warning: invalid value '224.0.0.1' for property vxlan/listen_ip: \
+             refused by the overlay driver {ip}\n\
+             dladm: warning: failed to set properties for overlay device demo0: \
+             invalid argument\n\
+             dladm: could not bring overlays up: operation failed\n"
+        ),
+    );
 }
 
 // --- rollback at every failure point ---------------------------------------

@@ -45,6 +45,9 @@ pub struct FDev {
     pub mtu: u32,
     pub listen_ip: Option<[u8; 16]>,
     pub listen_port: u64,
+    pub ecn: String,
+    pub dscp: String,
+    pub ttl: u64,
     pub activated: bool,
     pub varpd: Option<u64>,
     pub degraded: Option<String>,
@@ -68,6 +71,10 @@ pub struct FakeBackend {
     pub privileged: bool,
     /// Return a malformed (3-byte) `vxlan/listen_ip` value.
     pub bad_ip_size: bool,
+    /// The VXLAN plugin also has this port's extensions (`vxlan/ecn`,
+    /// `vxlan/dscp`, `vxlan/ttl`), as the real driver does; without it,
+    /// only illumos' `vxlan/listen_ip` and `vxlan/listen_port`.
+    pub vxlan_ext: bool,
     pub varpd_running: bool,
     pub fail: HashMap<String, Errno>,
     pub links: BTreeMap<LinkId, FLink>,
@@ -94,6 +101,7 @@ impl FakeBackend {
         FakeBackend {
             privileged: true,
             bad_ip_size: false,
+            vxlan_ext: false,
             varpd_running: true,
             fail: HashMap::new(),
             links: BTreeMap::new(),

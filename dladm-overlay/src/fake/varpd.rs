@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use super::driver::{ip_of, u64_of};
+use super::driver::{ip_of, ip_unusable, u64_of};
 use super::{FInst, FakeBackend};
 use crate::backend::*;
 use crate::errno::{self, Errno};
@@ -193,7 +193,14 @@ impl FakeBackend {
         }
         match (plugin.as_str(), propid) {
             (_, 0) => return Err(errno::EPERM),
-            ("direct", 1) => i.dest_ip = Some(ip_of(val)?),
+            ("direct", 1) => {
+                // As the direct plugin: also not the unspecified address.
+                let a = ip_of(val)?;
+                if ip_unusable(&a) || std::net::Ipv6Addr::from(a).is_unspecified() {
+                    return Err(errno::EINVAL);
+                }
+                i.dest_ip = Some(a);
+            }
             ("direct", 2) => {
                 let p = u64_of(val)?;
                 if p == 0 || p > 65535 {
