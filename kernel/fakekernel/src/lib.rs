@@ -19,9 +19,13 @@
 //!   segmentation and receive coalescing between TAPs and the underlay,
 //!   batched UDP GSO sends; [`rxcsum`]: a same-host peer's
 //!   partial inner checksums finished on receive;
+//! * [`bufpool`]: per-thread pools of frame buffers (no allocation per
+//!   packet); [`alloccount`]: the counting allocator that checks it;
 //! * [`stats`]: counters for everything moved or dropped;
 //! * [`zone`]: VNICs moved into zones (named network namespaces).
 
+pub mod alloccount;
+pub mod bufpool;
 pub mod client;
 pub mod dlmgmt;
 pub mod fkcmd;

@@ -27,11 +27,13 @@
 //! to the VNICs without a VLAN id only. An untagged VNIC's own tagged frame
 //! goes out as it is and locally to the VNICs of its tag's id.
 //!
-//! Offloads ([`crate::offload`], [`crate::tso`], [`crate::gro`]): a TAP hands its reader TCP segments of up
-//! to 64 KiB (TSO) and frames with unfinished checksums. The reader
-//! finishes checksums, switches a TSO frame to a local VNIC whole, and
-//! otherwise cuts it to wire size and passes all the pieces to `mc_tx` as
-//! one chain. Each burst of reads is one transmit batch
+//! Offloads ([`crate::offload`], [`crate::tso`], [`crate::gro`]): a TAP
+//! hands its reader TCP segments of up to 64 KiB (TSO) and frames with
+//! unfinished checksums. The reader finishes checksums, switches a TSO
+//! frame to a local VNIC whole, and otherwise cuts it to wire size and
+//! passes each piece to `mc_tx` as it is cut. Frames for the driver are
+//! built in pooled buffers ([`crate::bufpool`]), so the reader allocates
+//! nothing per frame. Each burst of reads is one transmit batch
 //! ([`crate::txbatch`]): the driver's sends during it leave in a few
 //! `sendmmsg`/UDP GSO calls. On receive, the underlay's thread marks itself
 //! as batching ([`Mac::rx_batching`]); `mac_rx` on it merges in-order TCP
@@ -39,6 +41,7 @@
 //! the merged frame at the end of the underlay's batch ([`Mac::rx_flush`]),
 //! before any other frame, so nothing is reordered.
 
+use crate::bufpool;
 use crate::gro::Gro;
 use crate::offload::{complete_csum, VnetHdr, F_NEEDS_CSUM, GSO_NONE, VNET_HDR_LEN};
 use crate::rxcsum::{rx_finish_partial, rx_gso_hdr};
@@ -73,49 +76,16 @@ pub trait ProviderOps: Send + Sync {
 /// Frames a TAP reader handles before it flushes its transmit batch.
 const TX_BURST: usize = 32;
 
-/// Frames collected for one `mc_tx` call at most (a 64 KiB TSO frame is
-/// about 45).
-const PENDING_MAX: usize = 64;
-
-/// The frames a TAP reader collected for one provider's `mc_tx` during a
-/// burst: one driver call (one device lock, one in-flight count) for all
-/// of them.
-struct Pending {
-    ops: Option<Arc<dyn ProviderOps>>,
-    chain: MsgBlkChain,
-}
+/// What a TAP reader hands the driver: every frame goes to `mc_tx` on its
+/// own, in a chain of one, which lives inline (a longer chain would
+/// allocate its list per call). Frames are built in pooled buffers
+/// ([`crate::bufpool`]), freed back to the reader's pool when the
+/// transmit batch is flushed.
+struct Pending;
 
 impl Pending {
-    fn new() -> Pending {
-        Pending {
-            ops: None,
-            chain: MsgBlkChain::new(),
-        }
-    }
-
     fn push(&mut self, ops: &Arc<dyn ProviderOps>, m: MsgBlk) {
-        let same = self
-            .ops
-            .as_ref()
-            .is_some_and(|o| std::ptr::addr_eq(Arc::as_ptr(o), Arc::as_ptr(ops)));
-        if !same {
-            self.send();
-            self.ops = Some(Arc::clone(ops));
-        }
-        self.chain.push_back(m);
-        if self.chain.len() >= PENDING_MAX {
-            self.send();
-        }
-    }
-
-    /// Hands the collected frames to `mc_tx`.
-    fn send(&mut self) {
-        if let Some(o) = self.ops.take() {
-            let c = std::mem::replace(&mut self.chain, MsgBlkChain::new());
-            if !c.is_empty() {
-                o.m_tx_chain(c);
-            }
-        }
+        ops.m_tx_chain(MsgBlkChain::single(m));
     }
 }
 
@@ -412,7 +382,8 @@ impl Mac {
     /// [`TX_BURST`] frames per transmit batch.
     fn reader(self: Arc<Self>, client: Arc<Client>) {
         let mut buf = vec![0u8; TAP_READ_MAX];
-        let mut pend = Pending::new();
+        let mut pend = Pending;
+        crate::alloccount::mark_datapath_thread();
         while wait_readable(client.tap.raw_fd(), &client.stop) {
             let mut more = true;
             while more {
@@ -434,7 +405,6 @@ impl Mac {
                             // forever, so stop reading.
                             self.stats.bump(Stat::TapRxErrors);
                             tracing::warn!(vnic = %client.name(), "TAP device gone; no longer reading it");
-                            pend.send();
                             txbatch::flush();
                             return;
                         }
@@ -445,7 +415,6 @@ impl Mac {
                         }
                     }
                 }
-                pend.send();
                 txbatch::flush();
             }
         }
@@ -492,38 +461,35 @@ impl Mac {
                 return;
             }
         }
-        let mut chain = MsgBlkChain::new();
+        // Each segment goes on as soon as it is cut (segment_tcp fails
+        // only before the first one), in a pooled buffer.
+        let group = is_group(dst);
+        let mut segs = 0u64;
         let r = segment_tcp(f, &h, FRAME_HEADROOM, |v| {
-            let mut m = MsgBlk::from_vec(v);
-            // The vector holds FRAME_HEADROOM bytes before the frame.
-            m.strip(FRAME_HEADROOM);
-            chain.push_back(m);
+            segs += 1;
+            let mut m = MsgBlk::esballoc(v, FRAME_HEADROOM, bufpool::give);
+            if group {
+                // TCP to a group address: odd, but handle it like any frame.
+                self.client_tx_to(src, m.data(), Some(&mut *pend));
+                return;
+            }
+            self.stats.bump(Stat::ToOverlay);
+            // Segmented (and checksummed) untagged; the tag goes in last.
+            if src.vid != 0 {
+                if !tag_insert(&mut m, src.vid) {
+                    self.stats.bump(Stat::TapRxOffloadDrops);
+                    return;
+                }
+                self.stats.bump(Stat::VlanTxTagged);
+            }
+            pend.push(&ops, m);
         });
         if r.is_err() {
             self.stats.bump(Stat::TapRxOffloadDrops);
             return;
         }
         self.stats.bump(Stat::TapTsoFrames);
-        self.stats.add(Stat::TapTsoSegments, chain.len() as u64);
-        if is_group(dst) {
-            // TCP to a group address: odd, but handle it like any frame.
-            for m in chain {
-                self.client_tx_to(src, m.data(), Some(pend));
-            }
-            return;
-        }
-        self.stats.add(Stat::ToOverlay, chain.len() as u64);
-        for mut m in chain {
-            // Segmented (and checksummed) untagged; the tag goes in last.
-            if src.vid != 0 {
-                if !tag_insert(&mut m, src.vid) {
-                    self.stats.bump(Stat::TapRxOffloadDrops);
-                    continue;
-                }
-                self.stats.bump(Stat::VlanTxTagged);
-            }
-            pend.push(&ops, m);
-        }
+        self.stats.add(Stat::TapTsoSegments, segs);
     }
 
     /// A frame sent by a VNIC: local switching, else `mc_tx`.
@@ -580,7 +546,7 @@ impl Mac {
         }
         self.stats.bump(Stat::ToOverlay);
         if src.vid != 0 {
-            let mut m = MsgBlk::with_headroom(frame);
+            let mut m = bufpool::msgblk(FRAME_HEADROOM, &[frame]);
             if !tag_insert(&mut m, src.vid) {
                 self.stats.bump(Stat::TapRxRunt);
                 return;
@@ -593,7 +559,7 @@ impl Mac {
             return;
         }
         match pend {
-            Some(p) => p.push(&ops, MsgBlk::with_headroom(frame)),
+            Some(p) => p.push(&ops, bufpool::msgblk(FRAME_HEADROOM, &[frame])),
             None => ops.m_tx(frame),
         }
     }

@@ -13,6 +13,7 @@
 //! counters (`FK_STATS`) and prints them.
 
 use clap::{Parser, Subcommand};
+use fkoverlayd::alloccount::CountingAlloc;
 use fkoverlayd::host::Host;
 use fkoverlayd::server::Server;
 use fkoverlayd::stats::Stats;
@@ -22,6 +23,11 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+
+/// The system allocator, counting the data path's allocations
+/// (`datapath_allocs` in `fkoverlayd stats`).
+#[global_allocator]
+static ALLOC: CountingAlloc = CountingAlloc;
 
 #[derive(Parser, Debug)]
 #[command(

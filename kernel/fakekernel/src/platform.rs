@@ -147,7 +147,9 @@ impl Platform for FkPlatform {
         s.start_rx(
             move |buf, _src, tos| {
                 Mac::rx_batching();
-                mux.recv_tos(MsgBlk::from_vec(buf.to_vec()), tos)
+                // A copy into a pooled buffer, freed back to this
+                // thread's pool once delivered up (crate::bufpool).
+                mux.recv_tos(crate::bufpool::msgblk(0, &[buf]), tos)
             },
             move || mac.rx_flush(),
         )

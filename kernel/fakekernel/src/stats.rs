@@ -96,8 +96,13 @@ impl Stats {
             .map_or(0, |c| c.load(Ordering::Relaxed))
     }
 
-    /// Every counter as (name, value).
+    /// Every counter as (name, value), and `datapath_allocs`: heap
+    /// allocations on data-path threads ([`crate::alloccount`]; 0 unless
+    /// the program installed the counting allocator, as fkoverlayd does).
     pub fn snapshot(&self) -> Vec<(&'static str, u64)> {
-        Stat::ALL.iter().map(|&s| (s.name(), self.get(s))).collect()
+        let mut v: Vec<(&'static str, u64)> =
+            Stat::ALL.iter().map(|&s| (s.name(), self.get(s))).collect();
+        v.push(("datapath_allocs", crate::alloccount::datapath_allocs()));
+        v
     }
 }

@@ -8,6 +8,7 @@
 //! wire (and a peer without offloads) must see. Each segment then goes
 //! through the driver's `mc_tx` like any frame.
 
+use crate::bufpool::take;
 use crate::offload::{
     be16, be32, complete_csum, csum_add, csum_fold, fill_tcp_csum, put16, put32, tcp_layout,
     OffloadError, VnetHdr, F_NEEDS_CSUM, GSO_ECN, GSO_NONE, GSO_TCPV4, GSO_TCPV6, TCP_CWR, TCP_FIN,
@@ -15,8 +16,10 @@ use crate::offload::{
 };
 
 /// Cuts a TSO frame (`f`, the bytes after the vnet header) into wire-sized
-/// frames. Each one is built in a fresh `Vec` with `headroom` bytes in
-/// front and handed to `emit(vec)` (frame at `vec[headroom..]`). Frames
+/// frames. Each one is built in a buffer from this thread's pool
+/// ([`crate::bufpool::take`]) with `headroom` bytes in front and handed to
+/// `emit(vec)` (frame at `vec[headroom..]`). Errors come before the first
+/// frame is emitted. Frames
 /// with `GSO_NONE` are emitted whole, their checksum finished if asked.
 pub fn segment_tcp(
     f: &[u8],
@@ -25,7 +28,7 @@ pub fn segment_tcp(
     mut emit: impl FnMut(Vec<u8>),
 ) -> Result<(), OffloadError> {
     let one = |emit: &mut dyn FnMut(Vec<u8>)| -> Result<(), OffloadError> {
-        let mut v = Vec::with_capacity(headroom + f.len());
+        let mut v = take(headroom + f.len());
         v.resize(headroom, 0);
         v.extend_from_slice(f);
         if h.flags & F_NEEDS_CSUM != 0 {
@@ -47,7 +50,7 @@ pub fn segment_tcp(
     let payload = &f[lay.hl..];
     if payload.len() <= mss {
         // Nothing to cut; the checksum may still be partial.
-        let mut v = Vec::with_capacity(headroom + f.len());
+        let mut v = take(headroom + f.len());
         v.resize(headroom, 0);
         v.extend_from_slice(f);
         fill_tcp_csum(&mut v[headroom..], &lay);
@@ -59,7 +62,7 @@ pub fn segment_tcp(
     let id0 = if lay.v6 { 0 } else { be16(f, lay.l3 + 4) };
     let nseg = payload.len().div_ceil(mss);
     for (i, chunk) in payload.chunks(mss).enumerate() {
-        let mut v = Vec::with_capacity(headroom + lay.hl + chunk.len());
+        let mut v = take(headroom + lay.hl + chunk.len());
         v.resize(headroom, 0);
         v.extend_from_slice(&f[..lay.hl]);
         v.extend_from_slice(chunk);

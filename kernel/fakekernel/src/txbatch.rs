@@ -56,6 +56,29 @@ struct Item {
 struct Batch {
     active: bool,
     items: Vec<Item>,
+    scratch: Scratch,
+}
+
+/// What one flush builds for `sendmmsg`, kept between flushes (cleared,
+/// never shrunk) so a flush allocates nothing once the thread is warm.
+#[derive(Default)]
+struct Scratch {
+    runs: Vec<Run>,
+    iov: Vec<libc::iovec>,
+    ctrl: Vec<TxCmsg>,
+    hdrs: Vec<libc::mmsghdr>,
+}
+
+impl Scratch {
+    /// Room for a full queue, reserved once.
+    fn reserve(&mut self) {
+        if self.iov.capacity() == 0 {
+            self.runs.reserve_exact(MAX_MSGS);
+            self.iov.reserve_exact(MAX_QUEUED);
+            self.ctrl.reserve_exact(MAX_MSGS);
+            self.hdrs.reserve_exact(MAX_MSGS);
+        }
+    }
 }
 
 thread_local! {
@@ -84,6 +107,9 @@ pub(crate) fn queue(
         let mut t = t.borrow_mut();
         if !t.active {
             return Err(msg);
+        }
+        if t.items.capacity() == 0 {
+            t.items.reserve_exact(MAX_QUEUED);
         }
         t.items.push(Item {
             sock: Arc::clone(sock),
@@ -120,9 +146,13 @@ struct Run {
 }
 
 fn send_queued() {
-    let mut items = TX.with(|t| std::mem::take(&mut t.borrow_mut().items));
+    let (mut items, mut sc) = TX.with(|t| {
+        let mut t = t.borrow_mut();
+        (std::mem::take(&mut t.items), std::mem::take(&mut t.scratch))
+    });
+    sc.reserve();
+    let mut runs = std::mem::take(&mut sc.runs);
     let mut i = 0;
-    let mut runs: Vec<Run> = Vec::new();
     while i < items.len() {
         let sock = Arc::clone(&items[i].sock);
         let gso = !sock.gso_off.load(Ordering::Relaxed);
@@ -156,24 +186,30 @@ fn send_queued() {
             });
             j = k;
         }
-        send_runs(&sock, &items, &runs);
+        send_runs(&sock, &items, &runs, &mut sc);
         i = j;
     }
+    // Freeing the sent messages returns their buffers to this thread's
+    // pool (crate::bufpool).
     items.clear();
+    runs.clear();
+    sc.runs = runs;
     TX.with(|t| {
         let mut t = t.borrow_mut();
-        // Keep the allocation for the next burst (unless more was queued
+        // Keep the allocations for the next burst (unless more was queued
         // meanwhile, which flush-in-flush cannot do; be safe anyway).
         if t.items.is_empty() {
             t.items = items;
         }
+        t.scratch = sc;
     });
 }
 
-/// Sends `runs` (all on `sock`) with `sendmmsg`.
-fn send_runs(sock: &Shared, items: &[Item], runs: &[Run]) {
-    let n_dg: usize = runs.iter().map(|r| r.count).sum();
-    let mut iov: Vec<libc::iovec> = Vec::with_capacity(n_dg);
+/// Sends `runs` (all on `sock`) with `sendmmsg`, building the message
+/// headers in `sc`.
+fn send_runs(sock: &Shared, items: &[Item], runs: &[Run], sc: &mut Scratch) {
+    let iov = &mut sc.iov;
+    iov.clear();
     for r in runs {
         for it in &items[r.start..r.start + r.count] {
             let d = it.msg.data();
@@ -184,18 +220,19 @@ fn send_runs(sock: &Shared, items: &[Item], runs: &[Run]) {
         }
     }
     // Each message's control messages: TOS/TTL and the GSO segment size.
-    let mut ctrl: Vec<TxCmsg> = runs
-        .iter()
-        .map(|r| {
-            let it = &items[r.start];
-            // seg <= 65507: it is the length of one datagram of a run
-            // whose total fits MAX_GSO_BYTES.
-            let seg = (r.count > 1).then_some(r.seg as u16);
-            TxCmsg::new(&it.dst, it.hdr, seg)
-        })
-        .collect();
+    let ctrl = &mut sc.ctrl;
+    ctrl.clear();
+    ctrl.extend(runs.iter().map(|r| {
+        let it = &items[r.start];
+        // seg <= 65507: it is the length of one datagram of a run
+        // whose total fits MAX_GSO_BYTES.
+        let seg = (r.count > 1).then_some(r.seg as u16);
+        TxCmsg::new(&it.dst, it.hdr, seg)
+    }));
+    let hdrs = &mut sc.hdrs;
+    hdrs.clear();
     // SAFETY: mmsghdr is plain data; zero is valid.
-    let mut hdrs: Vec<libc::mmsghdr> = vec![unsafe { std::mem::zeroed() }; runs.len()];
+    hdrs.resize(runs.len(), unsafe { std::mem::zeroed() });
     let mut off = 0;
     for (m, r) in runs.iter().enumerate() {
         let h = &mut hdrs[m].msg_hdr;

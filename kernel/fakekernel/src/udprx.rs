@@ -1,8 +1,9 @@
 //! The receive side of an underlay socket.
 //!
 //! Theory of operation: the receive thread of a
-//! [`crate::underlay::UdpSock`] waits in `poll(2)` ([`wait_any`], or
-//! [`crate::tap::wait_readable`] without a source-port pool) and reads with
+//! [`crate::underlay::UdpSock`] waits in `poll(2)` (
+//! [`crate::tap::wait_readable`] without a source-port pool; [`PollSet`]
+//! with one) and reads with
 //! [`RxBufs::recv`]: up to [`RX_BATCH`] datagrams per `recvmmsg(2)` into
 //! buffers allocated once per thread. `UDP_GRO` is on, so the kernel may
 //! hand over a train of equal-sized datagrams of one flow as one buffer
@@ -30,37 +31,54 @@ pub const RX_BATCH: usize = 8;
 /// Largest datagram we accept (a 64 KiB UDP payload).
 const RX_BUF: usize = 65536;
 
-/// Waits until the listen socket (index 0) or pool sockets (1..) are
-/// readable; `None` when stopped.
-pub(crate) fn wait_any(sh: &Shared, pool: &[Arc<Shared>], stop: &StopFd) -> Option<Vec<usize>> {
-    let mut pfd: Vec<libc::pollfd> = std::iter::once(stop.raw_fd())
-        .chain(std::iter::once(sh.fd.as_raw_fd()))
-        .chain(pool.iter().map(|p| p.fd.as_raw_fd()))
-        .map(|fd| libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        })
-        .collect();
-    loop {
-        // SAFETY: pfd is a valid array of pfd.len() pollfds.
-        let r = unsafe { libc::poll(pfd.as_mut_ptr(), pfd.len() as libc::nfds_t, -1) };
-        if r < 0 {
-            if last_errno() == libc::EINTR {
-                continue;
-            }
-            return None;
-        }
-        if pfd[0].revents != 0 {
-            return None;
-        }
-        let ready: Vec<usize> = (1..pfd.len())
-            .filter(|&i| pfd[i].revents != 0)
-            .map(|i| i - 1)
+/// The descriptors a receive thread with a source-port pool polls: the
+/// stop eventfd, the listen socket, the pool sockets; built once.
+pub(crate) struct PollSet {
+    pfd: Vec<libc::pollfd>,
+}
+
+impl PollSet {
+    pub(crate) fn new(sh: &Shared, pool: &[Arc<Shared>], stop: &StopFd) -> PollSet {
+        let pfd = std::iter::once(stop.raw_fd())
+            .chain(std::iter::once(sh.fd.as_raw_fd()))
+            .chain(pool.iter().map(|p| p.fd.as_raw_fd()))
+            .map(|fd| libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            })
             .collect();
-        if !ready.is_empty() {
-            return Some(ready);
+        PollSet { pfd }
+    }
+
+    /// Waits until the listen socket or pool sockets are readable; false
+    /// when stopped. Then [`PollSet::ready`] says which (0: the listen
+    /// socket, 1..: the pool sockets).
+    pub(crate) fn wait(&mut self) -> bool {
+        loop {
+            // SAFETY: pfd is a valid array of pfd.len() pollfds.
+            let r =
+                unsafe { libc::poll(self.pfd.as_mut_ptr(), self.pfd.len() as libc::nfds_t, -1) };
+            if r < 0 {
+                if last_errno() == libc::EINTR {
+                    continue;
+                }
+                return false;
+            }
+            if self.pfd[0].revents != 0 {
+                return false;
+            }
+            if self.pfd[1..].iter().any(|p| p.revents != 0) {
+                return true;
+            }
         }
+    }
+
+    /// The sockets found readable by the last [`PollSet::wait`].
+    pub(crate) fn ready(&self) -> impl Iterator<Item = usize> + '_ {
+        (1..self.pfd.len())
+            .filter(|&i| self.pfd[i].revents != 0)
+            .map(|i| i - 1)
     }
 }
 

@@ -24,7 +24,7 @@
 
 use crate::stats::{Stat, Stats};
 use crate::tap::{wait_readable, StopFd};
-use crate::udprx::{drain, wait_any, RxBufs, UDP_GRO};
+use crate::udprx::{drain, PollSet, RxBufs, UDP_GRO};
 use crate::udptx::{last_errno, set_int, to_sockaddr, Shared, SOL_UDP};
 use overlay::{MsgBlk, TxHdr};
 use overlay_sys::errno::from_linux;
@@ -162,6 +162,8 @@ impl UdpSock {
             .name(format!("udp-rx {}", self.local))
             .spawn(move || {
                 let mut rx = RxBufs::new();
+                let mut ps = PollSet::new(&sh, &pool, &stop);
+                crate::alloccount::mark_datapath_thread();
                 if pool.is_empty() {
                     while wait_readable(sh.fd.as_raw_fd(), &stop) {
                         while rx.recv(&sh, &deliver) {
@@ -170,8 +172,8 @@ impl UdpSock {
                     }
                     return;
                 }
-                while let Some(ready) = wait_any(&sh, &pool, &stop) {
-                    for i in ready {
+                while ps.wait() {
+                    for i in ps.ready() {
                         if i == 0 {
                             while rx.recv(&sh, &deliver) {
                                 end_batch();

@@ -1,6 +1,10 @@
 //! The `Vec`-backed `MsgBlk`/`MsgBlkChain` used outside the kernel. One
 //! frame is one contiguous buffer with `rptr`/`wptr` offsets, so headroom in
 //! front of `rptr` lets a header be prepended without copying the frame.
+//! A host may lend the buffer with a free routine ([`MsgBlk::esballoc`],
+//! as `esballoc(9F)` takes a `frtn_t`): the buffer goes back to it when the
+//! message is freed, so a host with a buffer pool allocates nothing per
+//! frame.
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
@@ -10,11 +14,29 @@ use alloc::vec::Vec;
 pub const DEFAULT_HEADROOM: usize = 128;
 
 /// One frame; see [`crate::msgblk`].
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct MsgBlk {
     buf: Vec<u8>,
     rptr: usize,
     wptr: usize,
+    /// The free routine of a lent buffer ([`MsgBlk::esballoc`]).
+    free: Option<fn(Vec<u8>)>,
+}
+
+impl PartialEq for MsgBlk {
+    fn eq(&self, o: &MsgBlk) -> bool {
+        self.buf == o.buf && self.rptr == o.rptr && self.wptr == o.wptr
+    }
+}
+
+impl Eq for MsgBlk {}
+
+impl Drop for MsgBlk {
+    fn drop(&mut self) {
+        if let Some(free) = self.free {
+            free(core::mem::take(&mut self.buf));
+        }
+    }
 }
 
 impl core::fmt::Debug for MsgBlk {
@@ -39,7 +61,22 @@ impl MsgBlk {
             buf,
             rptr: headroom,
             wptr: headroom + data.len(),
+            free: None,
         })
+    }
+
+    /// A frame over a lent buffer (`esballoc`): the bytes `buf[rptr..]`,
+    /// with `buf[..rptr]` as headroom; `free(buf)` is called when the
+    /// message is freed (or its buffer replaced by a larger one). Vec
+    /// backend only.
+    pub fn esballoc(buf: Vec<u8>, rptr: usize, free: fn(Vec<u8>)) -> MsgBlk {
+        let wptr = buf.len();
+        MsgBlk {
+            buf,
+            rptr: rptr.min(wptr),
+            wptr,
+            free: Some(free),
+        }
     }
 
     /// A frame that takes over `v` (no headroom). Vec backend only.
@@ -49,6 +86,7 @@ impl MsgBlk {
             buf: v,
             rptr: 0,
             wptr: n,
+            free: None,
         }
     }
 
@@ -61,6 +99,7 @@ impl MsgBlk {
             buf,
             rptr: DEFAULT_HEADROOM,
             wptr: DEFAULT_HEADROOM + data.len(),
+            free: None,
         }
     }
 
@@ -140,7 +179,10 @@ impl MsgBlk {
             buf.extend_from_slice(self.data());
             self.wptr = buf.len();
             self.rptr = head;
-            self.buf = buf;
+            let old = core::mem::replace(&mut self.buf, buf);
+            if let Some(free) = self.free {
+                free(old);
+            }
         }
         self.rptr -= n;
         Some(&mut self.buf[self.rptr..self.rptr + n])
@@ -250,6 +292,28 @@ mod tests {
         m.prepend(2, 54, 128).unwrap().copy_from_slice(b"xy");
         assert_eq!(m.data(), b"xyabc");
         assert_eq!(m.headroom(), 126);
+    }
+
+    #[test]
+    fn esballoc_buffer_goes_back_to_its_free_routine() {
+        use core::sync::atomic::{AtomicUsize, Ordering};
+        static FREED: AtomicUsize = AtomicUsize::new(0);
+        fn free(_: Vec<u8>) {
+            FREED.fetch_add(1, Ordering::Relaxed);
+        }
+        let mut v = Vec::with_capacity(64);
+        v.extend_from_slice(b"hhhhframe");
+        let m = MsgBlk::esballoc(v, 4, free);
+        assert_eq!((m.data(), m.headroom()), (&b"frame"[..], 4));
+        drop(m);
+        assert_eq!(FREED.load(Ordering::Relaxed), 1);
+        // A prepend that outgrows the headroom frees the lent buffer.
+        let mut v = Vec::with_capacity(64);
+        v.extend_from_slice(b"frame");
+        let mut m = MsgBlk::esballoc(v, 0, free);
+        m.prepend(8, 54, 128).unwrap().copy_from_slice(b"HEADER!!");
+        assert_eq!(FREED.load(Ordering::Relaxed), 2);
+        assert_eq!(m.data(), b"HEADER!!frame");
     }
 
     #[test]

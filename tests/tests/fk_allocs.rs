@@ -1,0 +1,86 @@
+//! fkoverlayd's data path allocates nothing per packet in steady state.
+//!
+//! Two of our hosts (fkoverlayd + varpd, a `direct` overlay, a VNIC with
+//! an address) in network namespaces over a veth underlay. After a
+//! warm-up (pings, bulk TCP both ways with several streams, so the buffer
+//! pools and batch vectors reach their working size), the counter
+//! `datapath_allocs` (heap allocations on TAP reader and underlay receive
+//! threads, counted by fkoverlayd's global allocator) is read on both
+//! hosts; then more pings and bulk TCP both ways; then it is read again.
+//! It must not have moved, while the traffic counters show that TSO
+//! segmentation, batched sends, receive and GRO all ran in that window.
+
+use overlay_tests::have_root;
+use overlay_tests::netns::Netns;
+use overlay_tests::peers::{delta, iperf3, ping, underlay, Family, OurHost};
+use std::collections::BTreeMap;
+
+fn traffic(a: &OurHost, b: &OurHost, a_ip: &str, b_ip: &str) {
+    assert!(ping(&a.ns, b_ip, 5), "ping {b_ip} failed");
+    assert!(ping(&b.ns, a_ip, 5), "ping {a_ip} failed");
+    let n = iperf3(&b.ns, &a.ns, b_ip, 2).expect("iperf3 a -> b");
+    assert!(n > 0, "iperf3 a -> b moved nothing");
+    let n = iperf3(&a.ns, &b.ns, a_ip, 2).expect("iperf3 b -> a");
+    assert!(n > 0, "iperf3 b -> a moved nothing");
+}
+
+fn report(name: &str, before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>) -> String {
+    format!(
+        "{name}: datapath_allocs +{} over {} TAP frames read, {} TSO segments, {} datagrams sent, \
+         {} received, {} frames delivered up",
+        delta(before, after, "datapath_allocs"),
+        delta(before, after, "tap_rx_frames"),
+        delta(before, after, "tap_tso_segments"),
+        delta(before, after, "udp_tx_datagrams"),
+        delta(before, after, "udp_rx_datagrams"),
+        delta(before, after, "mac_rx_frames"),
+    )
+}
+
+#[test]
+fn fk_datapath_steady_state_allocates_nothing() {
+    if !have_root("fk_datapath_steady_state_allocates_nothing") {
+        return;
+    }
+    let a_ns = Netns::new("al");
+    let b_ns = Netns::new("al");
+    let ul = underlay(&a_ns, &b_ns, Family::V4, 211);
+    let a = OurHost::new(a_ns);
+    let b = OurHost::new(b_ns);
+    a.direct_overlay("ov0", 211, &ul.ip_a, &ul.ip_b, 4789);
+    b.direct_overlay("ov0", 211, &ul.ip_b, &ul.ip_a, 4789);
+    let (a_ip, b_ip) = ("10.211.0.1", "10.211.0.2");
+    a.vnic("ov0", "foo0", None, &format!("{a_ip}/24"));
+    b.vnic("ov0", "foo0", None, &format!("{b_ip}/24"));
+
+    // Warm-up: pools, batch vectors and GRO buffers reach their size.
+    traffic(&a, &b, a_ip, b_ip);
+    traffic(&a, &b, a_ip, b_ip);
+
+    let (a0, b0) = (a.stats(), b.stats());
+    // The counter is live: starting the threads and warming the pools
+    // allocated.
+    for s in [&a0, &b0] {
+        let n = s.get("datapath_allocs").copied();
+        assert!(n.is_some_and(|n| n > 0), "datapath_allocs {n:?}: {s:?}");
+    }
+    traffic(&a, &b, a_ip, b_ip);
+    let (a1, b1) = (a.stats(), b.stats());
+
+    let ra = report("host a", &a0, &a1);
+    let rb = report("host b", &b0, &b1);
+    eprintln!("{ra}\n{rb}");
+    for (before, after, r) in [(&a0, &a1, &ra), (&b0, &b1, &rb)] {
+        // The window really carried traffic through every stage.
+        for k in [
+            "tap_tso_segments",
+            "udp_tx_datagrams",
+            "udp_tx_gso_sends",
+            "udp_rx_datagrams",
+            "vnic_gro_segments",
+        ] {
+            assert!(delta(before, after, k) > 0, "no {k} in the window: {r}");
+        }
+        assert_eq!(delta(before, after, "datapath_allocs"), 0, "{r}");
+    }
+}
