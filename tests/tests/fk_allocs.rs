@@ -11,8 +11,9 @@
 //! segmentation, batched sends, receive and GRO all ran in that window.
 
 use overlay_tests::have_root;
-use overlay_tests::netns::Netns;
-use overlay_tests::peers::{delta, iperf3, ping, underlay, Family, OurHost};
+use overlay_tests::host::{delta, OurHost};
+use overlay_tests::netns::{underlay, Family, Netns};
+use overlay_tests::traffic::{iperf3, ping};
 use std::collections::BTreeMap;
 
 fn traffic(a: &OurHost, b: &OurHost, a_ip: &str, b_ip: &str) {
