@@ -10,9 +10,11 @@
 //! [`TwoHosts`] builds the usual pair: two namespaces (with an optional
 //! sysctl script run in each first), an underlay link between them (a
 //! [`veth`] with fixed addresses or an [`underlay`] by family and subnet),
-//! then the daemons on each. The seed's point-to-point overlay (`demo0`,
+//! then the daemons on each; or, with [`TwoHosts::build_peer`], our host
+//! and a bare namespace for a peer of another kind. The seed's point-to-point overlay (`demo0`,
 //! `direct`, VNI 23, port 4789) is [`seed_overlay_args`] and, with its VNIC
-//! `foo0`, [`OurHost::demo_link`].
+//! `foo0`, [`OurHost::demo_link`]; a `files` overlay is
+//! [`files_overlay_args`].
 //!
 //! Field order is drop order: daemons (varpd before fkoverlayd), then the
 //! root, then the namespace (which removes the veths and TAPs).
@@ -47,6 +49,14 @@ impl OurHost {
         let mut h = OurHost::stopped(ns);
         h.start();
         h
+    }
+
+    /// A host without neighbours: a namespace named after `prefix` with
+    /// the address `cidr` on `lo` (to listen on), and the daemons.
+    pub fn alone(prefix: &str, cidr: &str) -> OurHost {
+        let ns = Netns::new(prefix);
+        ns.exec_ok("ip", &["addr", "add", cidr, "dev", "lo"]);
+        OurHost::new(ns)
     }
 
     /// A host with its root but no daemons yet: see [`OurHost::start`].
@@ -184,6 +194,11 @@ impl OurHost {
         ]);
     }
 
+    /// `dladm create-overlay` of [`files_overlay_args`].
+    pub fn files_overlay(&self, name: &str, vnetid: u32, listen: &str, cfg: &Path) {
+        self.dladm_ok(&files_overlay_args(name, vnetid, listen, cfg));
+    }
+
     /// The seed's overlay and VNIC: `dladm create-overlay` of
     /// [`seed_overlay_args`]`(me, peer)`, `dladm create-vnic -l demo0
     /// foo0`, and the address `cidr` on `foo0`, up.
@@ -276,6 +291,29 @@ pub fn seed_overlay_args(me: &str, peer: &str, extra: &[&str]) -> Vec<String> {
     args
 }
 
+/// `dladm create-overlay -e vxlan -s files -p vxlan/listen_ip=<listen> -p
+/// files/config=<cfg> -v <vnetid> <name>`: a dynamic overlay answered from
+/// an overlay_files(5) table.
+pub fn files_overlay_args(name: &str, vnetid: u32, listen: &str, cfg: &Path) -> Vec<String> {
+    [
+        "create-overlay",
+        "-e",
+        "vxlan",
+        "-s",
+        "files",
+        "-p",
+        &format!("vxlan/listen_ip={listen}"),
+        "-p",
+        &format!("files/config={}", cfg.display()),
+        "-v",
+        &vnetid.to_string(),
+        name,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
 /// Parses `name value` lines.
 pub fn parse_stats(text: &str) -> BTreeMap<String, u64> {
     text.lines()
@@ -308,7 +346,8 @@ enum Link {
     Underlay(Family, u8, bool),
 }
 
-/// Builder of two of our hosts joined by an underlay link:
+/// Builder of two of our hosts (or one and a peer's namespace) joined by
+/// an underlay link:
 ///
 /// ```ignore
 /// let p = TwoHosts::new("dl").veth("10.88.88.69/24", "10.88.88.70/24").build();
@@ -333,6 +372,18 @@ pub struct HostPair {
     /// The second host.
     pub b: OurHost,
     /// The link between them (`if_a`/`ip_a` in `a`).
+    pub ul: Underlay,
+}
+
+/// The result of [`TwoHosts::build_peer`]: one of our hosts and a plain
+/// namespace for a peer of another kind (a Linux `vxlan` device, raw
+/// sockets).
+pub struct PeerPair {
+    /// Our host.
+    pub ours: OurHost,
+    /// The peer's namespace.
+    pub peer: Netns,
+    /// The link between them (`if_a`/`ip_a` in `ours`).
     pub ul: Underlay,
 }
 
@@ -386,6 +437,29 @@ impl TwoHosts {
 
     /// Builds the pair.
     pub fn build(self) -> HostPair {
+        let (na, nb, ul) = self.link();
+        let mut a = OurHost::stopped(na);
+        let mut b = OurHost::stopped(nb);
+        if self.start {
+            a.start();
+            b.start();
+        }
+        HostPair { a, b, ul }
+    }
+
+    /// Builds our host as `a` and leaves `b` a plain namespace for the
+    /// peer.
+    pub fn build_peer(self) -> PeerPair {
+        let (na, peer, ul) = self.link();
+        let mut ours = OurHost::stopped(na);
+        if self.start {
+            ours.start();
+        }
+        PeerPair { ours, peer, ul }
+    }
+
+    /// The namespaces, their sysctls, the link and the programs.
+    fn link(&self) -> (Netns, Netns, Underlay) {
         let na = Netns::new(self.prefix);
         let nb = Netns::new(self.prefix);
         if let Some(script) = self.sysctl {
@@ -415,12 +489,6 @@ impl TwoHosts {
         for p in ["dladm", "fkoverlayd", "varpd"] {
             let _ = bin(p);
         }
-        let mut a = OurHost::stopped(na);
-        let mut b = OurHost::stopped(nb);
-        if self.start {
-            a.start();
-            b.start();
-        }
-        HostPair { a, b, ul }
+        (na, nb, ul)
     }
 }

@@ -4,17 +4,14 @@
 //! point-to-point (`direct`) overlay has no table to change.
 
 use overlay_tests::have_root;
-use overlay_tests::host::OurHost;
-use overlay_tests::netns::Netns;
+use overlay_tests::host::{files_overlay_args, OurHost};
 
 #[test]
 fn dladm_modify_overlay_target_table() {
     if !have_root("dladm_modify_overlay_target_table") {
         return;
     }
-    let ns = Netns::new("dl");
-    ns.exec_ok("ip", &["addr", "add", "10.88.88.69/32", "dev", "lo"]);
-    let h = OurHost::new(ns);
+    let h = OurHost::alone("dl", "10.88.88.69/32");
 
     let conf = h.root.path().join("hosts.json");
     std::fs::write(
@@ -22,21 +19,7 @@ fn dladm_modify_overlay_target_table() {
         r#"{ "de:ad:be:ef:0:1": { "ip": "10.88.88.70", "port": 4789, "arp": "10.55.55.2" } }"#,
     )
     .expect("write files/config");
-    let cfg = format!("files/config={}", conf.display());
-    h.dladm_quiet(&[
-        "create-overlay",
-        "-e",
-        "vxlan",
-        "-s",
-        "files",
-        "-p",
-        "vxlan/listen_ip=10.88.88.69",
-        "-p",
-        &cfg,
-        "-v",
-        "7",
-        "dyn0",
-    ]);
+    h.dladm_quiet(&files_overlay_args("dyn0", 7, "10.88.88.69", &conf));
     let t = [
         "show-overlay",
         "-t",

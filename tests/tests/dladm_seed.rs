@@ -19,7 +19,6 @@ use std::collections::BTreeMap;
 use overlay_tests::daemons::bin;
 use overlay_tests::have_root;
 use overlay_tests::host::{seed_overlay_args, OurHost, TwoHosts};
-use overlay_tests::netns::Netns;
 
 /// What these tests do on a host beyond the shared harness.
 trait Seed {
@@ -182,9 +181,7 @@ fn dladm_real_failures_leave_nothing() {
     if !have_root("dladm_real_failures_leave_nothing") {
         return;
     }
-    let ns = Netns::new("dl");
-    ns.exec_ok("ip", &["addr", "add", "10.88.88.69/32", "dev", "lo"]);
-    let h = OurHost::new(ns);
+    let h = OurHost::alone("dl", "10.88.88.69/32");
 
     // Refused values, missing required properties, unknown plugins: each
     // fails with its message and leaves no link, device or instance.

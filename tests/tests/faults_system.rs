@@ -123,20 +123,7 @@ fn files_overlay(h: &OurHost, me: &str, mac: &str) {
 }"#,
     )
     .expect("write files config");
-    h.dladm_ok(&[
-        "create-overlay",
-        "-e",
-        "vxlan",
-        "-s",
-        "files",
-        "-p",
-        &format!("vxlan/listen_ip={me}"),
-        "-p",
-        &format!("files/config={}", cfg.display()),
-        "-v",
-        "31",
-        "dyn0",
-    ]);
+    h.files_overlay("dyn0", 31, me, &cfg);
     h.dladm_ok(&["create-vnic", "-l", "dyn0", "-m", mac, "dyn1"]);
     h.ns.exec_ok("ip", &["link", "set", "dyn1", "up"]);
 }

@@ -20,7 +20,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use overlay_tests::have_root;
-use overlay_tests::host::{HostPair, OurHost, TwoHosts};
+use overlay_tests::host::{files_overlay_args, HostPair, OurHost, TwoHosts};
 use overlay_tests::netns::{Netns, TempRoot};
 
 const UL_A: &str = "10.88.88.69";
@@ -67,23 +67,8 @@ trait Files {
 
 impl Files for OurHost {
     fn overlay(&self, ul: &str, cfg: &Path, mac: &str, ip4: &str) {
-        let listen = format!("vxlan/listen_ip={ul}");
-        let conf = format!("files/config={}", cfg.display());
         ok(
-            &self.dladm(&[
-                "create-overlay",
-                "-e",
-                "vxlan",
-                "-s",
-                "files",
-                "-p",
-                &listen,
-                "-p",
-                &conf,
-                "-v",
-                "23",
-                "demo0",
-            ]),
+            &self.dladm(&files_overlay_args("demo0", 23, ul, cfg)),
             "create-overlay",
         );
         ok(
@@ -377,22 +362,7 @@ fn files_bad_config_fails_create_and_degrades_restored_overlay() {
         ),
     )
     .unwrap();
-    let listen = format!("vxlan/listen_ip={UL_A}");
-    let conf = format!("files/config={}", cfg.display());
-    let out = a.dladm(&[
-        "create-overlay",
-        "-e",
-        "vxlan",
-        "-s",
-        "files",
-        "-p",
-        &listen,
-        "-p",
-        &conf,
-        "-v",
-        "23",
-        "demo0",
-    ]);
+    let out = a.dladm(&files_overlay_args("demo0", 23, UL_A, &cfg));
     assert!(
         !out.status.success(),
         "create-overlay with a bad file succeeded"

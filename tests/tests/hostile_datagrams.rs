@@ -29,9 +29,9 @@
 //! for by exactly one `mux_rx_*` counter.
 
 use overlay_tests::have_root;
-use overlay_tests::host::{delta, OurHost};
+use overlay_tests::host::{delta, OurHost, PeerPair, TwoHosts};
 use overlay_tests::linux_peer::{linux_vxlan, mac_of};
-use overlay_tests::netns::{underlay, Family, Netns, PacketSocket};
+use overlay_tests::netns::{Family, Netns, PacketSocket};
 use overlay_tests::packets::{
     ether_frame, ipv4_fragments, ipv4_udp, v4, vxlan_hdr, RawSender, UdpCsum,
 };
@@ -122,10 +122,11 @@ fn hostile_datagrams_ipv6_underlay() {
 }
 
 fn run(fam: Family, subnet: u8) {
-    let ours_ns = Netns::new("io");
-    let linux = Netns::new("io");
-    let ul = underlay(&ours_ns, &linux, fam, subnet);
-    let mut ours = OurHost::new(ours_ns);
+    let PeerPair {
+        mut ours,
+        peer: linux,
+        ul,
+    } = TwoHosts::new("io").underlay(fam, subnet).build_peer();
     let o_ip = format!("10.{subnet}.0.1");
     let l_ip = format!("10.{subnet}.0.2");
     ours.direct_overlay("ov0", VNETID, &ul.ip_a, &ul.ip_b, PORT);

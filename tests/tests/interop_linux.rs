@@ -16,9 +16,9 @@
 //! Linux vxlan as a port of a bridge that carries the address.
 
 use overlay_tests::have_root;
-use overlay_tests::host::OurHost;
+use overlay_tests::host::{PeerPair, TwoHosts};
 use overlay_tests::linux_peer::{linux_vxlan, linux_vxlan_with};
-use overlay_tests::netns::{underlay, Family, Netns};
+use overlay_tests::netns::Family;
 use overlay_tests::traffic::{iperf3, ping, ping_df, snmp6};
 
 /// One interop case.
@@ -37,10 +37,11 @@ struct Case {
 const MTU: u32 = 1400;
 
 fn run_case(c: &Case) {
-    let ours_ns = Netns::new("wr");
-    let linux = Netns::new("wr");
-    let ul = underlay(&ours_ns, &linux, c.fam, c.subnet);
-    let ours = OurHost::new(ours_ns);
+    let PeerPair {
+        ours,
+        peer: linux,
+        ul,
+    } = TwoHosts::new("wr").underlay(c.fam, c.subnet).build_peer();
     ours.direct_overlay("ov0", c.vnetid, &ul.ip_a, &ul.ip_b, c.port);
     let o_ip = format!("10.{}.0.1", c.subnet);
     let l_ip = format!("10.{}.0.2", c.subnet);
@@ -239,10 +240,11 @@ fn interop_linux_ipv6_zero_checksum() {
     if !have_root("interop_linux_ipv6_zero_checksum") {
         return;
     }
-    let ours_ns = Netns::new("wr");
-    let linux = Netns::new("wr");
-    let ul = underlay(&ours_ns, &linux, Family::V6, 156);
-    let ours = OurHost::new(ours_ns);
+    let PeerPair {
+        ours,
+        peer: linux,
+        ul,
+    } = TwoHosts::new("wr").underlay(Family::V6, 156).build_peer();
     ours.direct_overlay("ov0", 23, &ul.ip_a, &ul.ip_b, 4789);
     ours.vnic("ov0", "foo0", None, "10.156.0.1/24");
     linux_vxlan_with(

@@ -18,9 +18,10 @@
 use std::path::Path;
 use std::time::Instant;
 
-use overlay_tests::daemons::{bin, dladm, Daemon};
+use overlay_tests::daemons::Daemon;
 use overlay_tests::have_root;
-use overlay_tests::netns::{Netns, TempRoot};
+use overlay_tests::host::OurHost;
+use overlay_tests::netns::Netns;
 
 const WARMUP: usize = 4;
 const DEFAULT_CYCLES: usize = 400;
@@ -80,19 +81,7 @@ fn taps(ns: &Netns) -> usize {
     String::from_utf8_lossy(&o.stdout).lines().count()
 }
 
-fn ok(ns: &Netns, root: &Path, args: &[&str]) {
-    let o = dladm(ns, root, args);
-    assert!(
-        o.status.success(),
-        "dladm {} failed ({}):\nstdout: {}\nstderr: {}",
-        args.join(" "),
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
-fn cycle(ns: &Netns, root: &Path, cfg: &Path, i: usize) {
+fn cycle(h: &OurHost, cfg: &Path, i: usize) {
     let name = format!("ovl{}", i % 7);
     let vnic = format!("vn{}", i % 5);
     let vnetid = (1 + i % 1000).to_string();
@@ -117,11 +106,11 @@ fn cycle(ns: &Netns, root: &Path, cfg: &Path, i: usize) {
         args.extend(["-s", "files", "-p", &cfgp]);
     }
     args.extend(["-v", &vnetid, &name]);
-    ok(ns, root, &args);
-    ok(ns, root, &["create-vnic", "-l", &name, &vnic]);
-    assert!(ns.has_link(&vnic), "cycle {i}: no TAP {vnic}");
-    ok(ns, root, &["delete-vnic", &vnic]);
-    ok(ns, root, &["delete-overlay", &name]);
+    h.dladm_ok(&args);
+    h.dladm_ok(&["create-vnic", "-l", &name, &vnic]);
+    assert!(h.ns.has_link(&vnic), "cycle {i}: no TAP {vnic}");
+    h.dladm_ok(&["delete-vnic", &vnic]);
+    h.dladm_ok(&["delete-overlay", &name]);
 }
 
 #[test]
@@ -133,32 +122,27 @@ fn leak_create_delete_cycles() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(DEFAULT_CYCLES);
-    let ns = Netns::new("ft");
-    ns.exec_ok("ip", &["addr", "add", "192.168.234.1/24", "dev", "lo"]);
-    let root = TempRoot::new("ft");
-    let _ = bin("dladm");
-    let fk = Daemon::fkoverlayd(&ns, root.path());
-    let varpd = Daemon::varpd(&ns, root.path());
-    let cfg = root.path().join("hosts.json");
+    let h = OurHost::alone("ft", "192.168.234.1/24");
+    let cfg = h.root().join("hosts.json");
     std::fs::write(
         &cfg,
         r#"{ "02:08:20:00:00:0b": { "ip": "192.168.234.2", "port": 4789 } }"#,
     )
     .expect("write files config");
-    let fk_pid = fk.pid().expect("fkoverlayd pid");
-    let vp_pid = varpd.pid().expect("varpd pid");
-    let taps0 = taps(&ns);
+    let fk_pid = h.fk.as_ref().and_then(Daemon::pid).expect("fkoverlayd pid");
+    let vp_pid = h.varpd.as_ref().and_then(Daemon::pid).expect("varpd pid");
+    let taps0 = taps(&h.ns);
 
     for i in 0..WARMUP {
-        cycle(&ns, root.path(), &cfg, i);
+        cycle(&h, &cfg, i);
     }
     let fk0 = settled_usage(fk_pid);
     let vp0 = settled_usage(vp_pid);
     let start = Instant::now();
     let mut half = (fk0, vp0);
     for i in WARMUP..WARMUP + cycles {
-        cycle(&ns, root.path(), &cfg, i);
-        assert_eq!(taps(&ns), taps0, "cycle {i}: TAP left behind");
+        cycle(&h, &cfg, i);
+        assert_eq!(taps(&h.ns), taps0, "cycle {i}: TAP left behind");
         if i == WARMUP + cycles / 2 {
             half = (usage(fk_pid), usage(vp_pid));
         }
@@ -166,7 +150,7 @@ fn leak_create_delete_cycles() {
     let secs = start.elapsed().as_secs_f64();
     let fk1 = settled_usage(fk_pid);
     let vp1 = settled_usage(vp_pid);
-    let state_files = std::fs::read_dir(root.path().join("run/varpd"))
+    let state_files = std::fs::read_dir(h.root().join("run/varpd"))
         .map(|d| {
             d.filter_map(|e| e.ok())
                 .filter(|e| e.file_name().to_string_lossy().ends_with(".varpd"))
@@ -193,14 +177,14 @@ fn leak_create_delete_cycles() {
         half.1.rss_kib,
         vp1.rss_kib,
         taps0,
-        taps(&ns),
+        taps(&h.ns),
         state_files,
     );
     assert_eq!(fk1.fds, fk0.fds, "fkoverlayd leaks file descriptors");
     assert_eq!(vp1.fds, vp0.fds, "varpd leaks file descriptors");
     assert_eq!(fk1.threads, fk0.threads, "fkoverlayd leaks threads");
     assert_eq!(vp1.threads, vp0.threads, "varpd leaks threads");
-    assert_eq!(taps(&ns), taps0, "TAP devices leak");
+    assert_eq!(taps(&h.ns), taps0, "TAP devices leak");
     assert_eq!(state_files, 0, "varpd state files left behind");
     // Memory: allow allocator noise (1 MiB) plus 2 KiB per cycle; a leak
     // of one device, VNIC or instance per cycle is far more.
@@ -214,6 +198,6 @@ fn leak_create_delete_cycles() {
         );
     }
     // Nothing left in the link table either.
-    let o = dladm(&ns, root.path(), &["show-link", "-P"]);
+    let o = h.dladm(&["show-link", "-P"]);
     assert_eq!(String::from_utf8_lossy(&o.stdout), "");
 }

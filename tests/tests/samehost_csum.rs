@@ -18,9 +18,9 @@
 //! | TCP SYN, bad checksum | dropped by the stack, no RST | `Tcp InCsumErrors` +1 |
 
 use overlay_tests::have_root;
-use overlay_tests::host::{delta, OurHost};
+use overlay_tests::host::{delta, PeerPair, TwoHosts};
 use overlay_tests::linux_peer::mac_of;
-use overlay_tests::netns::{underlay, Family, Netns};
+use overlay_tests::netns::Family;
 use overlay_tests::packets::{ether_frame, inet_csum, ipv4_udp, vxlan_hdr, UdpCsum};
 use overlay_tests::traffic::snmp;
 use std::net::UdpSocket;
@@ -73,10 +73,7 @@ fn partial_inner_checksums_are_finished_bad_ones_delivered_as_is() {
     if !have_root("partial_inner_checksums_are_finished_bad_ones_delivered_as_is") {
         return;
     }
-    let ours_ns = Netns::new("sh");
-    let peer = Netns::new("sh");
-    let ul = underlay(&ours_ns, &peer, Family::V4, 174);
-    let ours = OurHost::new(ours_ns);
+    let PeerPair { ours, peer, ul } = TwoHosts::new("sh").underlay(Family::V4, 174).build_peer();
     ours.direct_overlay("ov0", VNETID, &ul.ip_a, &ul.ip_b, PORT);
     ours.vnic("ov0", "foo0", None, "10.174.0.1/24");
     let vnic_mac = mac_of(&ours.ns, "foo0");

@@ -26,6 +26,7 @@ use overlay_sys::errno;
 use overlay_sys::fk::*;
 use overlay_tests::daemons::{bin, dld_socket, overlay_socket, varpd_door, Daemon, FkConn};
 use overlay_tests::have_root;
+use overlay_tests::host::files_overlay_args;
 use overlay_tests::netns::{Netns, TempRoot};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -187,24 +188,9 @@ fn files_overlay(ns: &Netns, root: &Path) -> u64 {
         r#"{ "02:08:20:00:00:0a": { "ip": "10.99.0.1", "port": 4789, "arp": "10.231.9.1" } }"#,
     )
     .expect("write files config");
-    dladm_root(
-        ns,
-        root,
-        &[
-            "create-overlay",
-            "-e",
-            "vxlan",
-            "-s",
-            "files",
-            "-p",
-            "vxlan/listen_ip=10.99.0.1",
-            "-p",
-            &format!("files/config={}", cfg.display()),
-            "-v",
-            "31",
-            "dyn0",
-        ],
-    );
+    let create = files_overlay_args("dyn0", 31, "10.99.0.1", &cfg);
+    let create: Vec<&str> = create.iter().map(String::as_str).collect();
+    dladm_root(ns, root, &create);
     dladm_root(ns, root, &["create-vnic", "-l", "dyn0", "vn0"]);
     let props = dladm_root(
         ns,

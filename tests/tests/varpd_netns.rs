@@ -264,20 +264,7 @@ fn files_overlay(h: &OurHost, me: &str, mac: &str, cidr: &str) {
 }"#,
     )
     .unwrap();
-    h.dladm_ok(&[
-        "create-overlay",
-        "-e",
-        "vxlan",
-        "-s",
-        "files",
-        "-p",
-        &format!("vxlan/listen_ip={me}"),
-        "-p",
-        &format!("files/config={}", cfg.display()),
-        "-v",
-        "31",
-        "dyn0",
-    ]);
+    h.files_overlay("dyn0", 31, me, &cfg);
     h.dladm_ok(&["create-vnic", "-l", "dyn0", "-m", mac, "dyn1"]);
     h.ns.plumb("dyn1", cidr);
 }

@@ -36,9 +36,9 @@ use overlay_sys::fk::{fk_dl_info_t, fk_set_str, FK_DL_NAME2ID};
 use overlay_tests::capture::Capture;
 use overlay_tests::daemons::FkConn;
 use overlay_tests::have_root;
-use overlay_tests::host::{delta, HostPair, OurHost, TwoHosts};
+use overlay_tests::host::{delta, HostPair, OurHost, PeerPair, TwoHosts};
 use overlay_tests::linux_peer::{linux_vxlan, mac_of};
-use overlay_tests::netns::{underlay, Family, Netns, PacketSocket, TempRoot};
+use overlay_tests::netns::{Family, Netns, PacketSocket, TempRoot};
 use overlay_tests::packets::ether_frame;
 use overlay_tests::traffic::{iperf3, ping};
 
@@ -49,10 +49,6 @@ const ETHERTYPE_ARP: u16 = 0x0806;
 /// counters below count only the test's frames.
 const QUIET: &str =
     "sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1";
-
-fn quiet(ns: &Netns) {
-    ns.sh(QUIET);
-}
 
 /// Two of our hosts with the direct overlay `ov0` (VNI 23) between them,
 /// software checksums on the underlay so tshark sees the real values.
@@ -354,20 +350,7 @@ fn files_config(ip_a: &str, ip_b: &str) -> String {
 }
 
 fn files_overlay(h: &OurHost, listen: &str, cfg: &std::path::Path) {
-    h.dladm_ok(&[
-        "create-overlay",
-        "-e",
-        "vxlan",
-        "-s",
-        "files",
-        "-p",
-        &format!("vxlan/listen_ip={listen}"),
-        "-p",
-        &format!("files/config={}", cfg.display()),
-        "-v",
-        "23",
-        "ov0",
-    ]);
+    h.files_overlay("ov0", 23, listen, cfg);
 }
 
 #[test]
@@ -464,12 +447,14 @@ fn vlan_vnic_interop_linux_vxlan_tagged_frames() {
     if !have_root("vlan_vnic_interop_linux_vxlan_tagged_frames") {
         return;
     }
-    let na = Netns::new("vi");
-    let linux = Netns::new("vi");
-    quiet(&na);
-    quiet(&linux);
-    let ul = underlay(&na, &linux, Family::V4, 63);
-    let a = OurHost::new(na);
+    let PeerPair {
+        ours: a,
+        peer: linux,
+        ul,
+    } = TwoHosts::new("vi")
+        .sysctl(QUIET)
+        .underlay(Family::V4, 63)
+        .build_peer();
     a.direct_overlay("ov0", 23, &ul.ip_a, &ul.ip_b, 4789);
     vnic(&a, "a5v0", Some(5), None);
     vnic(&a, "a0u0", None, Some("10.5.8.1/24"));

@@ -25,9 +25,9 @@
 
 use overlay_tests::capture::{unhex, Capture};
 use overlay_tests::have_root;
-use overlay_tests::host::OurHost;
+use overlay_tests::host::{OurHost, PeerPair, TwoHosts};
 use overlay_tests::linux_peer::{linux_vxlan, mac_of};
-use overlay_tests::netns::{underlay, Family, Netns, TempRoot};
+use overlay_tests::netns::{Family, Netns, TempRoot};
 use overlay_tests::packets::ether_frame;
 use overlay_tests::traffic::{iperf3, ping};
 use std::time::Duration;
@@ -58,14 +58,16 @@ struct Setup {
 }
 
 fn setup(fam: Family, port: u16, subnet: u8) -> Setup {
-    let ours_ns = Netns::new("wr");
-    let linux = Netns::new("wr");
-    let ul = underlay(&ours_ns, &linux, fam, subnet);
     // Checksums computed in software on both ends, so the capture shows
     // the real values (a veth has no NIC to complete them).
-    ours_ns.tx_checksum_off(&ul.if_a);
-    linux.tx_checksum_off(&ul.if_b);
-    let ours = OurHost::new(ours_ns);
+    let PeerPair {
+        ours,
+        peer: linux,
+        ul,
+    } = TwoHosts::new("wr")
+        .underlay(fam, subnet)
+        .tx_checksum_off()
+        .build_peer();
     let vnetid = VNETID.to_string();
     let lip = format!("vxlan/listen_ip={}", ul.ip_a);
     let dip = format!("direct/dest_ip={}", ul.ip_b);
@@ -504,9 +506,7 @@ fn wire_e4_vnetid_over_24_bits_refused() {
     if !have_root("wire_e4_vnetid_over_24_bits_refused") {
         return;
     }
-    let ns = Netns::new("wr");
-    ns.exec_ok("ip", &["addr", "add", "10.99.1.1/32", "dev", "lo"]);
-    let ours = OurHost::new(ns);
+    let ours = OurHost::alone("wr", "10.99.1.1/32");
     for v in ["16777216", "4294967296", "-1"] {
         let o = ours.dladm(&[
             "create-overlay",
