@@ -17,16 +17,16 @@
 
 mod ops;
 
-use std::io::{Read, Write};
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signal::SigSet;
+use overlay_daemon::handshake::{self, Fork, Ready};
+use overlay_daemon::{fds, pidfile, signals};
 use portolan::config::Config;
 use portolan::server::{Server, ServerConfig};
 use portolan::stats::{Stats, StatsServer};
@@ -112,56 +112,17 @@ fn parse_listen(v: &[String]) -> Result<Vec<SocketAddr>, String> {
         .collect()
 }
 
-/// Close inherited descriptors above stderr.
-fn close_inherited() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: close_range only closes descriptors; this runs first in main
-    // before anything of ours is open above stderr.
-    unsafe {
-        libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
-    }
-}
-
+/// Blocks the stop signals before any thread starts (so only sigwait in
+/// the main thread sees them) and ignores SIGPIPE.
 fn block_signals() -> SigSet {
-    let mut set = SigSet::empty();
-    set.add(Signal::SIGTERM);
-    set.add(Signal::SIGINT);
-    set.add(Signal::SIGHUP);
-    let _ = set.thread_block();
-    // SAFETY: SIG_IGN installs no handler code.
-    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    let set = signals::stop_signals(&[]);
+    let _ = signals::block(&set);
+    signals::ignore_sigpipe();
     set
 }
 
 fn init_logging(foreground: bool, root: &Path) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    if foreground {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_writer(std::io::stderr)
-            .try_init();
-        return;
-    }
-    let f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(paths::log_file(root));
-    match f {
-        Ok(f) => {
-            let _ = tracing_subscriber::fmt()
-                .with_env_filter(filter)
-                .with_ansi(false)
-                .with_writer(std::sync::Mutex::new(f))
-                .try_init();
-        }
-        Err(_) => {
-            let _ = tracing_subscriber::fmt()
-                .with_env_filter(filter)
-                .with_writer(std::io::sink)
-                .try_init();
-        }
-    }
+    overlay_daemon::log::init(foreground, &paths::log_file(root));
 }
 
 struct Running {
@@ -178,7 +139,7 @@ fn start(root: &Path, spec: &str, scfg: &ServerConfig) -> Result<Running, String
     let server = Server::start(scfg, Arc::clone(&store), Arc::clone(&stats))?;
     let sp = paths::stats_socket(root);
     let stats_srv = StatsServer::start(&sp, stats).map_err(|e| format!("{}: {e}", sp.display()))?;
-    let _ = std::fs::write(paths::pid_file(root), format!("{}\n", std::process::id()));
+    pidfile::write(&paths::pid_file(root));
     tracing::info!(
         store = store.kind(),
         db = %portolan::store_name(spec),
@@ -191,17 +152,13 @@ fn start(root: &Path, spec: &str, scfg: &ServerConfig) -> Result<Running, String
 fn stop(r: Running, root: &Path) {
     r.stats_srv.stop();
     r.server.shutdown();
-    let _ = std::fs::remove_file(paths::pid_file(root));
+    pidfile::remove(&paths::pid_file(root));
     tracing::info!("portolan stopped");
 }
 
 fn wait_for_signal(set: &SigSet) {
-    loop {
-        if let Ok(s) = set.wait() {
-            tracing::info!(signal = ?s, "stopping");
-            return;
-        }
-    }
+    let s = signals::wait_for_stop(set);
+    tracing::info!(signal = ?s, "stopping");
 }
 
 fn serve(cli: &Cli, root: &Path, cfg: &Config) -> ExitCode {
@@ -241,73 +198,42 @@ fn serve(cli: &Cli, root: &Path, cfg: &Config) -> ExitCode {
             }
         };
     }
-    let mut fds = [0i32; 2];
-    // SAFETY: pipe2 writes two descriptors into fds.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
-        eprintln!("portolan: pipe: {}", std::io::Error::last_os_error());
-        return ExitCode::FAILURE;
-    }
-    // SAFETY: both descriptors were just created and are owned here.
-    let (rd, wr) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
     // SAFETY: single-threaded here (no thread started yet), so the child
     // may run arbitrary code after fork.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        eprintln!("portolan: fork: {}", std::io::Error::last_os_error());
-        return ExitCode::FAILURE;
-    }
-    if pid > 0 {
-        drop(wr);
-        let mut f = std::fs::File::from(rd);
-        let mut msg = String::new();
-        let _ = f.read_to_string(&mut msg);
-        if msg == "ok" {
-            return ExitCode::SUCCESS;
+    let mut ready: Ready = match unsafe { handshake::fork() } {
+        Err(e) => {
+            eprintln!("portolan: {e}");
+            return ExitCode::FAILURE;
         }
-        if msg.is_empty() {
-            msg = "daemon exited during start-up".into();
-        }
-        eprintln!("portolan: {msg}");
-        return ExitCode::FAILURE;
-    }
-    drop(rd);
-    // SAFETY: setsid has no preconditions.
-    unsafe { libc::setsid() };
+        Ok(Fork::Invoker(inv)) => return inv.exit_code("portolan"),
+        Ok(Fork::Daemon(ready)) => ready,
+    };
     let _ = std::env::set_current_dir("/");
     let run = paths::run_dir(root);
     let _ = std::fs::create_dir_all(&run);
     init_logging(false, root);
     let set = block_signals();
-    let mut w = std::fs::File::from(wr);
     match start(root, &spec, &scfg) {
         Ok(r) => {
             // Ready: detach stdio, then tell the invoker.
-            if let Ok(null) = std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .open("/dev/null")
-            {
-                for fd in 0..3 {
-                    // SAFETY: dup2 onto the standard descriptors.
-                    unsafe { libc::dup2(null.as_raw_fd(), fd) };
-                }
-            }
-            let _ = w.write_all(b"ok");
-            drop(w);
+            fds::stdio_to_null(&[0, 1, 2]);
+            ready.ok();
             wait_for_signal(&set);
             stop(r, root);
             ExitCode::SUCCESS
         }
         Err(e) => {
             tracing::error!("{e}");
-            let _ = w.write_all(e.as_bytes());
+            ready.fail(&e);
             ExitCode::FAILURE
         }
     }
 }
 
 fn main() -> ExitCode {
-    close_inherited();
+    // Descriptors the invoker left open must not stay open for the
+    // daemon's lifetime.
+    fds::close_inherited();
     let cli = Cli::parse();
     let mut root = root_of(&cli);
     if cli.cmd.is_none() {

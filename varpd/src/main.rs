@@ -22,8 +22,6 @@
 
 mod privs;
 
-use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::exit;
 use std::sync::Arc;
@@ -34,7 +32,9 @@ use libvarpd::kdev::KDev;
 use libvarpd::ksys::{FEXCL, FREAD, FWRITE};
 use libvarpd::plugin::TargetDev;
 use libvarpd::{paths, Errno, Varpd};
-use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signal::Signal;
+use overlay_daemon::handshake::{self, Fork, ForkError};
+use overlay_daemon::{fds, signals};
 
 /// `VARPD_EXIT_REQUESTED` (`SMF_EXIT_OK`).
 const VARPD_EXIT_REQUESTED: i32 = 0;
@@ -126,9 +126,9 @@ fn fatal(msg: &str) -> ! {
     exit(VARPD_EXIT_FATAL);
 }
 
-/// The daemonise handshake: the write end of the pipe in the child, and
+/// The daemonise handshake: the daemon's end of the readiness pipe, and
 /// the log file that takes over standard output and error once ready.
-struct Ready(Option<OwnedFd>, Option<std::fs::File>);
+struct Ready(handshake::Ready, Option<std::fs::File>);
 
 impl Ready {
     /// Detaches from the invoker's output (its terminal, pipe or `$(...)`)
@@ -137,62 +137,34 @@ impl Ready {
     /// and fail at its next log line once the reader went away.
     fn detach_and_report(&mut self, status: i32) {
         if let Some(log) = self.1.take() {
-            for fd in [1, 2] {
-                // SAFETY: dup2 onto the standard descriptors; log is open.
-                unsafe { libc::dup2(log.as_raw_fd(), fd) };
-            }
+            fds::stdio_to(&log, &[1, 2]);
         }
-        self.report(status);
-    }
-
-    fn report(&mut self, status: i32) {
-        if let Some(fd) = self.0.take() {
-            let mut f = std::fs::File::from(fd);
-            let _ = f.write_all(&status.to_ne_bytes());
-        }
+        self.0.status(status);
     }
 
     /// `varpd_dfatal`: fatal after daemonising; tell the parent.
     fn fatal(&mut self, msg: &str) -> ! {
         eprintln!("{}: {msg}", pname());
         tracing::error!("{msg}");
-        self.report(VARPD_EXIT_FATAL);
+        self.0.status(VARPD_EXIT_FATAL);
         exit(VARPD_EXIT_FATAL);
     }
 }
 
-/// `varpd_daemonize`: fork; the parent exits with the child's report.
+/// `varpd_daemonize`: fork; the parent exits with the child's report (or,
+/// if it died without one, its exit status).
 fn daemonize() -> Ready {
-    let (rd, wr) = match nix::unistd::pipe() {
-        Ok(p) => p,
-        Err(e) => fatal(&format!(
-            "failed to create pipe: {}",
-            Errno::from_host(e as i32)
-        )),
-    };
     // SAFETY: the process is single-threaded here (no thread has been
     // started yet), so the child may continue running arbitrary code.
-    match unsafe { nix::unistd::fork() } {
-        Err(e) => fatal(&format!("failed to fork: {}", Errno::from_host(e as i32))),
-        Ok(nix::unistd::ForkResult::Parent { child }) => {
-            drop(wr);
-            let mut f = std::fs::File::from(rd);
-            let mut b = [0u8; 4];
-            match f.read_exact(&mut b) {
-                Ok(()) => exit(i32::from_ne_bytes(b)),
-                Err(_) => match nix::sys::wait::waitpid(child, None) {
-                    Ok(nix::sys::wait::WaitStatus::Exited(_, st)) => exit(st),
-                    _ => exit(VARPD_EXIT_FATAL),
-                },
-            }
-        }
-        Ok(nix::unistd::ForkResult::Child) => {
-            drop(rd);
-            let _ = nix::unistd::setsid();
+    match unsafe { handshake::fork() } {
+        Err(ForkError::Pipe(e)) => fatal(&format!("failed to create pipe: {}", Errno::from_io(&e))),
+        Err(ForkError::Fork(e)) => fatal(&format!("failed to fork: {}", Errno::from_io(&e))),
+        Ok(Fork::Invoker(inv)) => exit(inv.status(VARPD_EXIT_FATAL)),
+        Ok(Fork::Daemon(ready)) => {
             if let Ok(devnull) = std::fs::File::open("/dev/null") {
-                let _ = nix::unistd::dup2(devnull.as_raw_fd(), 0);
+                fds::stdio_to(&devnull, &[0]);
             }
-            Ready(Some(wr), None)
+            Ready(ready, None)
         }
     }
 }
@@ -258,7 +230,7 @@ fn main() {
     }
 
     let mut ready = if opts.foreground {
-        Ready(None, None)
+        Ready(handshake::Ready::foreground(), None)
     } else {
         let mut r = daemonize();
         // Opened while privileged; it replaces stdout/stderr once we serve.
@@ -304,16 +276,8 @@ fn main() {
     }
 
     // Termination signals are taken synchronously by this thread only.
-    let mut sigs = SigSet::empty();
-    for s in [
-        Signal::SIGTERM,
-        Signal::SIGINT,
-        Signal::SIGHUP,
-        Signal::SIGQUIT,
-    ] {
-        sigs.add(s);
-    }
-    if let Err(e) = sigs.thread_block() {
+    let sigs = signals::stop_signals(&[Signal::SIGQUIT]);
+    if let Err(e) = signals::block(&sigs) {
         ready.fatal(&format!("failed to block signals: {e}"));
     }
     if let Err(e) = privs::drop_privileges() {
@@ -370,14 +334,11 @@ fn main() {
     tracing::info!(door = %door.display(), lookup_threads = nthr, "varpd ready");
     ready.detach_and_report(0);
 
-    let sig = loop {
-        match sigs.wait() {
-            Ok(s) => break s,
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => {
-                tracing::error!("sigwait: {e}");
-                std::process::abort();
-            }
+    let sig = match signals::wait(&sigs) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("sigwait: {e}");
+            std::process::abort();
         }
     };
     tracing::info!(signal = ?sig, "exiting");

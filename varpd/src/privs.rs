@@ -42,20 +42,9 @@ pub fn dir_setup(dir: &Path) -> std::io::Result<()> {
 /// Close inherited descriptors above stderr (`closefrom(3)`), allow core
 /// files of any size and raise the descriptor limit to its maximum.
 pub fn fd_hygiene() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: close_range only closes descriptors; nothing in this process
-    // holds any above 2 yet (this runs first thing in main).
-    unsafe {
-        libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
-    }
-    #[cfg(target_os = "illumos")]
-    {
-        extern "C" {
-            fn closefrom(lowfd: libc::c_int);
-        }
-        // SAFETY: as above.
-        unsafe { closefrom(3) };
-    }
+    // First thing in main: nothing in this process holds a descriptor
+    // above 2 yet.
+    overlay_daemon::fds::close_inherited();
     // SAFETY: getrlimit/setrlimit write/read the struct we pass.
     unsafe {
         let inf = libc::rlimit {

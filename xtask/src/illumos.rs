@@ -16,6 +16,7 @@ pub const TARGET: &str = "x86_64-unknown-illumos";
 /// The crates userland links on illumos.
 pub const USERLAND: &[&str] = &[
     "overlay-sys",
+    "overlay-daemon",
     "libvarpd",
     "varpd",
     "dladm-overlay",

@@ -17,9 +17,9 @@ use fkoverlayd::alloccount::CountingAlloc;
 use fkoverlayd::host::Host;
 use fkoverlayd::server::Server;
 use fkoverlayd::stats::Stats;
-use nix::sys::signal::{SigSet, Signal};
-use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use nix::sys::signal::SigSet;
+use overlay_daemon::handshake::{self, Fork, Ready};
+use overlay_daemon::{fds, pidfile, signals};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -105,8 +105,7 @@ fn start(root: &Path, opts: &Opts) -> Result<(Arc<Host>, Server), String> {
         opts.group,
         stats,
     )?;
-    let pid = root.join("run/overlay/fkoverlayd.pid");
-    let _ = std::fs::write(&pid, format!("{}\n", std::process::id()));
+    pidfile::write(&root.join("run/overlay/fkoverlayd.pid"));
     publish_dl_config_uids(root, &opts.uids)?;
     Ok((host, server))
 }
@@ -132,82 +131,39 @@ fn publish_dl_config_uids(root: &Path, uids: &[u32]) -> Result<(), String> {
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 
-fn wait_for_signal() {
-    let mut set = SigSet::empty();
-    set.add(Signal::SIGTERM);
-    set.add(Signal::SIGINT);
-    set.add(Signal::SIGHUP);
-    loop {
-        match set.wait() {
-            Ok(s) => {
-                tracing::info!(signal = ?s, "stopping");
-                return;
-            }
-            Err(_) => continue,
-        }
-    }
+fn wait_for_signal(set: &SigSet) {
+    let s = signals::wait_for_stop(set);
+    tracing::info!(signal = ?s, "stopping");
 }
 
-fn block_signals() {
-    let mut set = SigSet::empty();
-    set.add(Signal::SIGTERM);
-    set.add(Signal::SIGINT);
-    set.add(Signal::SIGHUP);
-    // Blocked before any thread starts, so every thread inherits the mask
-    // and only sigwait in the main thread sees these signals.
-    let _ = set.thread_block();
-    // A dead client must not kill us with SIGPIPE.
-    // SAFETY: setting SIGPIPE to SIG_IGN installs no handler code.
-    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+/// Blocks the stop signals before any thread starts, so every thread
+/// inherits the mask and only sigwait in the main thread sees them; a dead
+/// client must not kill us with SIGPIPE.
+fn block_signals() -> SigSet {
+    let set = signals::stop_signals(&[]);
+    let _ = signals::block(&set);
+    signals::ignore_sigpipe();
+    set
 }
 
 fn init_logging(foreground: bool, root: &Path) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    if foreground {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_writer(std::io::stderr)
-            .try_init();
-    } else {
-        let dir = root.join("run/overlay");
-        let _ = std::fs::create_dir_all(&dir);
-        match std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.join("fkoverlayd.log"))
-        {
-            Ok(f) => {
-                let _ = tracing_subscriber::fmt()
-                    .with_env_filter(filter)
-                    .with_ansi(false)
-                    .with_writer(std::sync::Mutex::new(f))
-                    .try_init();
-            }
-            Err(_) => {
-                let _ = tracing_subscriber::fmt()
-                    .with_env_filter(filter)
-                    .with_writer(std::io::sink)
-                    .try_init();
-            }
-        }
-    }
+    overlay_daemon::log::init(foreground, &root.join("run/overlay/fkoverlayd.log"));
 }
 
 fn stop(host: &Host, server: &Server, root: &Path) {
     server.unlink();
     host.shutdown();
-    let _ = std::fs::remove_file(root.join("run/overlay/fkoverlayd.pid"));
+    pidfile::remove(&root.join("run/overlay/fkoverlayd.pid"));
     let _ = std::fs::remove_file(root.join("run/overlay/dl_config_uids"));
 }
 
 fn run_foreground(root: &Path, opts: &Opts) -> ExitCode {
     init_logging(true, root);
-    block_signals();
+    let set = block_signals();
     match start(root, opts) {
         Ok((host, server)) => {
             tracing::info!(root = %root.display(), "fkoverlayd serving");
-            wait_for_signal();
+            wait_for_signal(&set);
             stop(&host, &server, root);
             ExitCode::SUCCESS
         }
@@ -219,66 +175,33 @@ fn run_foreground(root: &Path, opts: &Opts) -> ExitCode {
 }
 
 fn run_daemon(root: &Path, opts: &Opts) -> ExitCode {
-    let mut fds = [0i32; 2];
-    // SAFETY: pipe2 writes two descriptors into fds.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
-        eprintln!("fkoverlayd: pipe: {}", std::io::Error::last_os_error());
-        return ExitCode::FAILURE;
-    }
-    // SAFETY: both descriptors were just created and are owned here.
-    let (rd, wr) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
     // SAFETY: we are single-threaded here (no thread has been started), so
     // the child may run arbitrary code after fork.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        eprintln!("fkoverlayd: fork: {}", std::io::Error::last_os_error());
-        return ExitCode::FAILURE;
-    }
-    if pid > 0 {
+    let mut ready: Ready = match unsafe { handshake::fork() } {
+        Err(e) => {
+            eprintln!("fkoverlayd: {e}");
+            return ExitCode::FAILURE;
+        }
         // The invoking process: wait for the daemon's verdict.
-        drop(wr);
-        let mut f = std::fs::File::from(rd);
-        let mut msg = String::new();
-        let _ = f.read_to_string(&mut msg);
-        if msg == "ok" {
-            return ExitCode::SUCCESS;
-        }
-        if msg.is_empty() {
-            msg = "daemon exited during start-up".into();
-        }
-        eprintln!("fkoverlayd: {msg}");
-        return ExitCode::FAILURE;
-    }
-    drop(rd);
-    // SAFETY: setsid has no preconditions.
-    unsafe { libc::setsid() };
+        Ok(Fork::Invoker(inv)) => return inv.exit_code("fkoverlayd"),
+        Ok(Fork::Daemon(ready)) => ready,
+    };
     // stdin/stdout/stderr to /dev/null; logging goes to a file.
-    if let Ok(null) = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/null")
-    {
-        for fd in 0..3 {
-            // SAFETY: dup2 onto the standard descriptors.
-            unsafe { libc::dup2(null.as_raw_fd(), fd) };
-        }
-    }
+    fds::stdio_to_null(&[0, 1, 2]);
     let _ = std::env::set_current_dir("/");
     init_logging(false, root);
-    block_signals();
-    let mut w = std::fs::File::from(wr);
+    let set = block_signals();
     match start(root, opts) {
         Ok((host, server)) => {
             tracing::info!(root = %root.display(), "fkoverlayd serving");
-            let _ = w.write_all(b"ok");
-            drop(w);
-            wait_for_signal();
+            ready.ok();
+            wait_for_signal(&set);
             stop(&host, &server, root);
             ExitCode::SUCCESS
         }
         Err(e) => {
             tracing::error!("{e}");
-            let _ = w.write_all(e.as_bytes());
+            ready.fail(&e);
             ExitCode::FAILURE
         }
     }
@@ -299,19 +222,10 @@ fn stats(root: &Path) -> ExitCode {
     }
 }
 
-/// Closes every descriptor above stderr inherited from the invoker (an
-/// open pipe or file of the caller must not stay open for the daemon's
-/// lifetime); runs first, before this process opens anything.
-fn close_inherited() {
-    // SAFETY: close_range only closes descriptors; nothing in this process
-    // holds any above 2 yet.
-    unsafe {
-        libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
-    }
-}
-
 fn main() -> ExitCode {
-    close_inherited();
+    // An open pipe or file of the invoker must not stay open for the
+    // daemon's lifetime.
+    fds::close_inherited();
     let cli = Cli::parse();
     let mut root = root_of(&cli);
     // Absolute, since the daemon changes directory to /.
