@@ -19,6 +19,7 @@ pub mod persist;
 pub mod plugin;
 pub mod plugins;
 pub mod proxy;
+pub mod stats;
 pub mod testing;
 
 pub use errno::Errno;

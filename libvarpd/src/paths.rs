@@ -94,6 +94,11 @@ pub fn door_path(root: &Path) -> PathBuf {
     varpd_dir(root).join("varpd.door")
 }
 
+/// The socket of `varpd stats` (an extension: counters, read-only).
+pub fn stats_path(root: &Path) -> PathBuf {
+    varpd_dir(root).join("varpd.stats")
+}
+
 /// The default door under [`root`] (what dladm uses).
 pub fn default_door_path() -> PathBuf {
     door_path(&root())

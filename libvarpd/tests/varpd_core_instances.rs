@@ -363,3 +363,32 @@ fn remaining_command_errors() {
     .encode(&mut b[VCA_UN..]);
     assert_eq!(call(&f, &mut b, &ROOT), Errno::ENOENT.0 as u32);
 }
+
+#[test]
+fn stats_socket_reports_every_instance() {
+    let f = fixture("stats");
+    let id = direct_up(&f, 5);
+    let (e, fid) = create(&f, 6, "files", &ROOT);
+    assert_eq!(e, 0);
+    let path = f.dir.join("varpd.stats");
+    let srv = libvarpd::stats::StatsServer::create(&path, &f.vh).unwrap();
+    let text = libvarpd::stats::fetch(&path).unwrap();
+    assert!(text.starts_with("varpd\n  lookups 0\n"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "instance {id} linkid 5 vnetid 23 plugin direct activated 1\n"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "instance {fid} linkid 6 vnetid 24 plugin files activated 0\n  vaf_nmisses 0\n  vaf_narp 0\n"
+        )),
+        "{text}"
+    );
+    // The report is what libvarpd::stats::report makes.
+    assert_eq!(text, libvarpd::stats::report(&f.vh));
+    drop(srv);
+    assert!(!path.exists());
+    assert!(libvarpd::stats::fetch(&path).is_err());
+}

@@ -19,6 +19,10 @@
 //! 6. wait for SIGTERM/SIGINT/SIGHUP/SIGQUIT, then revoke the door and
 //!    quiesce the lookup threads. Instances are left persisted, so a new
 //!    varpd restores them with the same ids.
+//!
+//! Beside the door (illumos' ABI, unchanged) varpd serves its counters on
+//! a socket of its own (`libvarpd::stats`); `varpd stats` is the client
+//! that prints them.
 
 mod privs;
 
@@ -47,6 +51,7 @@ const VARPD_EXIT_USAGE: i32 = 96;
 static DEVICE_LOST: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 const USAGE: &str = "usage: varpd [-f] [-i plugin-dir]... [-d door-path]\n\
+\x20      varpd stats\n\
 \t-f\t\tstay in the foreground\n\
 \t-i dir\t\tadditional plugin directory\n\
 \t-d path\t\tdoor path (default: <root>/run/varpd/varpd.door)\n\
@@ -169,7 +174,28 @@ fn daemonize() -> Ready {
     }
 }
 
+/// `varpd stats`: print the counters of the varpd serving this root.
+fn stats_cmd() -> i32 {
+    if let Some(a) = std::env::args().nth(2) {
+        usage_exit(Some(&format!("stats: unexpected argument: {a}")));
+    }
+    let path = paths::stats_path(&paths::root());
+    match libvarpd::stats::fetch(&path) {
+        Ok(report) => {
+            print!("{report}");
+            0
+        }
+        Err(e) => {
+            eprintln!("{}: stats: cannot read {}: {e}", pname(), path.display());
+            1
+        }
+    }
+}
+
 fn main() {
+    if std::env::args().nth(1).as_deref() == Some("stats") {
+        exit(stats_cmd());
+    }
     // fd hygiene (closefrom(3)), core and descriptor limits (§6.2, §6.3).
     privs::fd_hygiene();
     let opts = parse_args();
@@ -331,6 +357,15 @@ fn main() {
             door.display()
         )),
     };
+    // The counters' socket; varpd serves without it if it cannot be made.
+    let stats_path = paths::stats_path(&root);
+    let stats = match libvarpd::stats::StatsServer::create(&stats_path, &vh) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::warn!("cannot serve counters at {}: {e}", stats_path.display());
+            None
+        }
+    };
     tracing::info!(door = %door.display(), lookup_threads = nthr, "varpd ready");
     ready.detach_and_report(0);
 
@@ -343,6 +378,7 @@ fn main() {
     };
     tracing::info!(signal = ?sig, "exiting");
     ds.destroy();
+    drop(stats);
     vh.lookup_quiesce();
     if DEVICE_LOST.load(std::sync::atomic::Ordering::SeqCst) {
         eprintln!("{}: lost /dev/overlay", pname());

@@ -197,6 +197,12 @@ pub trait SearchPlugin: Send + Sync {
         hdl: ProviderHandle,
         dest: Dest,
     ) -> Result<Box<dyn SearchInstance>, Errno>;
+
+    /// Counters of the whole plugin for `varpd stats` (an extension; no
+    /// illumos entry point): `(name, value)`, names without white space.
+    fn counters(&self) -> Vec<(String, u64)> {
+        Vec::new()
+    }
 }
 
 /// `varpd_plugin_ops_t` entry points on one instance (the C `void *arg`).
@@ -240,6 +246,11 @@ pub trait SearchInstance: Send + Sync {
     fn dhcp(&self, q: DhcpQuery) {
         tracing::error!("plugin asked to do dhcp, but has no method");
         q.reply(None)
+    }
+    /// Counters and state of this instance for `varpd stats` (an
+    /// extension, like [`SearchPlugin::counters`]).
+    fn counters(&self) -> Vec<(String, u64)> {
+        Vec::new()
     }
 }
 

@@ -399,6 +399,13 @@ impl SearchInstance for Files {
         Ok(())
     }
 
+    fn counters(&self) -> Vec<(String, u64)> {
+        vec![
+            ("vaf_nmisses".into(), self.nmisses.load(Ordering::Relaxed)),
+            ("vaf_narp".into(), self.narp.load(Ordering::Relaxed)),
+        ]
+    }
+
     fn save(&self) -> Result<serde_json::Value, Errno> {
         let st = self.state();
         let mut m = serde_json::Map::new();

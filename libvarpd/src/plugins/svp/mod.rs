@@ -57,6 +57,7 @@ pub mod shootdown;
 pub mod timer;
 
 use std::net::Ipv6Addr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::errno::Errno;
@@ -215,6 +216,17 @@ impl SearchPlugin for SvpPlugin {
         };
         Ok(Box::new(Svp::new(self, hdl, props)))
     }
+
+    /// The plugin-wide counters ([`SvpStats`]), zero before the first
+    /// start (asking does not make the runtime).
+    fn counters(&self) -> Vec<(String, u64)> {
+        let rt = self.rt.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let snap = match rt {
+            Some(rt) => rt.ctx().stats.snapshot(),
+            None => SvpStats::default().snapshot(),
+        };
+        snap.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+    }
 }
 
 /// The properties of one instance (0 = unset for the ports).
@@ -252,6 +264,25 @@ pub struct Svp {
     vid: u64,
     plugin_rt: Result<Arc<SvpRuntime>, Errno>,
     st: Mutex<SvpState>,
+    counts: Arc<SvpInstStats>,
+}
+
+/// What one instance's lookups did (`varpd stats`).
+#[derive(Debug, Default)]
+struct SvpInstStats {
+    /// Unicast misses asked as VL2_REQ, and those answered.
+    vl2_lookups: AtomicU64,
+    vl2_answered: AtomicU64,
+    /// ARP requests and neighbour solicitations asked as VL3_REQ, and
+    /// those answered.
+    vl3_lookups: AtomicU64,
+    vl3_answered: AtomicU64,
+    /// Misses dropped without asking: broadcast, multicast, not started.
+    dropped: AtomicU64,
+}
+
+fn bump(c: &AtomicU64) {
+    c.fetch_add(1, Ordering::Relaxed);
 }
 
 impl Svp {
@@ -265,6 +296,7 @@ impl Svp {
                 remote: None,
                 rt: None,
             }),
+            counts: Arc::default(),
         }
     }
 
@@ -334,6 +366,7 @@ impl SearchInstance for Svp {
 
     fn lookup(&self, q: Query) {
         let Some(srp) = self.remote() else {
+            bump(&self.counts.dropped);
             return q.reply(LookupAction::Drop);
         };
         let l = *q.lookup();
@@ -344,21 +377,28 @@ impl SearchInstance for Svp {
             if l.sap == u32::from(ETHERTYPE_IPV6) {
                 return self.hdl.proxy_ndp(q);
             }
+            bump(&self.counts.dropped);
             return q.reply(LookupAction::Drop);
         }
         if l.dstaddr == ETHER_BROADCAST || l.dstaddr[0] & 0x01 == 0x01 {
+            bump(&self.counts.dropped);
             return q.reply(LookupAction::Drop);
         }
+        bump(&self.counts.vl2_lookups);
+        let counts = self.counts.clone();
         // svp_vl2_lookup_cb.
         srp.vl2_lookup(
             l.dstaddr,
             self.vid,
             Box::new(move |_status, ack| match ack {
-                Some((ip, port)) => q.reply(LookupAction::Ok(TargetPoint {
-                    mac: [0; 6],
-                    ip,
-                    port,
-                })),
+                Some((ip, port)) => {
+                    bump(&counts.vl2_answered);
+                    q.reply(LookupAction::Ok(TargetPoint {
+                        mac: [0; 6],
+                        ip,
+                        port,
+                    }))
+                }
                 None => q.reply(LookupAction::Drop),
             }),
         );
@@ -366,11 +406,15 @@ impl SearchInstance for Svp {
 
     fn arp(&self, q: ArpQuery) {
         if q.qtype() != VARPD_QTYPE_ETHERNET {
+            bump(&self.counts.dropped);
             return q.reply(None);
         }
         let Some(srp) = self.remote() else {
+            bump(&self.counts.dropped);
             return q.reply(None);
         };
+        bump(&self.counts.vl3_lookups);
+        let counts = self.counts.clone();
         let hdl = self.hdl.clone();
         let addr = q.addr();
         // svp_vl3_lookup_cb: inject the VL2 mapping, then answer the L3.
@@ -379,6 +423,7 @@ impl SearchInstance for Svp {
             self.vid,
             Box::new(move |_status, ack| match ack {
                 Some((mac, uip, uport)) => {
+                    bump(&counts.vl3_answered);
                     let point = TargetPoint {
                         mac: [0; 6],
                         ip: uip,
@@ -472,6 +517,38 @@ impl SearchInstance for Svp {
             _ => st.props.uport = prop_set_port(val)?,
         }
         Ok(())
+    }
+
+    fn counters(&self) -> Vec<(String, u64)> {
+        let c = &self.counts;
+        let l = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let mut v: Vec<(String, u64)> = vec![
+            ("vl2_lookups".into(), l(&c.vl2_lookups)),
+            ("vl2_answered".into(), l(&c.vl2_answered)),
+            ("vl3_lookups".into(), l(&c.vl3_lookups)),
+            ("vl3_answered".into(), l(&c.vl3_answered)),
+            ("dropped".into(), l(&c.dropped)),
+        ];
+        if let Some(srp) = self.remote() {
+            let r = srp.snapshot();
+            let active = r
+                .conns
+                .iter()
+                .filter(|c| c.state == conn::SvpConnState::Active)
+                .count();
+            v.extend([
+                ("remote_degrade".into(), u64::from(r.degrade)),
+                ("remote_dns_gen".into(), r.dns_gen),
+                ("remote_conns".into(), r.conns.len() as u64),
+                ("remote_conns_active".into(), active as u64),
+                (
+                    "remote_queries".into(),
+                    r.conns.iter().map(|c| c.queries as u64).sum(),
+                ),
+                ("remote_log_pending".into(), r.log_pending as u64),
+            ]);
+        }
+        v
     }
 
     fn save(&self) -> Result<serde_json::Value, Errno> {
