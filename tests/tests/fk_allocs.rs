@@ -11,8 +11,8 @@
 //! segmentation, batched sends, receive and GRO all ran in that window.
 
 use overlay_tests::have_root;
-use overlay_tests::host::{delta, OurHost};
-use overlay_tests::netns::{underlay, Family, Netns};
+use overlay_tests::host::{delta, HostPair, OurHost, TwoHosts};
+use overlay_tests::netns::Family;
 use overlay_tests::traffic::{iperf3, ping};
 use std::collections::BTreeMap;
 
@@ -43,11 +43,7 @@ fn fk_datapath_steady_state_allocates_nothing() {
     if !have_root("fk_datapath_steady_state_allocates_nothing") {
         return;
     }
-    let a_ns = Netns::new("al");
-    let b_ns = Netns::new("al");
-    let ul = underlay(&a_ns, &b_ns, Family::V4, 211);
-    let a = OurHost::new(a_ns);
-    let b = OurHost::new(b_ns);
+    let HostPair { a, b, ul } = TwoHosts::new("al").underlay(Family::V4, 211).build();
     a.direct_overlay("ov0", 211, &ul.ip_a, &ul.ip_b, 4789);
     b.direct_overlay("ov0", 211, &ul.ip_b, &ul.ip_a, 4789);
     let (a_ip, b_ip) = ("10.211.0.1", "10.211.0.2");
