@@ -288,6 +288,32 @@ impl FkConn {
         })
     }
 
+    /// Sets property `name` of overlay `linkid` to the raw bytes `val`
+    /// (`OVERLAY_IOC_PROPINFO` for its id, then `OVERLAY_IOC_SETPROP`);
+    /// returns SETPROP's errno. Panics if PROPINFO fails.
+    pub fn setprop(&mut self, linkid: u32, name: &str, val: &[u8]) -> u32 {
+        use overlay_sys::fk::fk_set_str;
+        use overlay_sys::{
+            overlay_ioc_prop_t, overlay_ioc_propinfo_t, OVERLAY_IOC_PROPINFO, OVERLAY_IOC_SETPROP,
+        };
+        let mut pi = overlay_ioc_propinfo_t {
+            oipi_linkid: linkid,
+            oipi_id: -1,
+            ..Default::default()
+        };
+        fk_set_str(&mut pi.oipi_name, name);
+        let (e, pi) = self.ioctl(OVERLAY_IOC_PROPINFO, &pi);
+        assert_eq!(e, 0, "PROPINFO {name}");
+        let mut p = overlay_ioc_prop_t {
+            oip_linkid: linkid,
+            oip_id: pi.oipi_id,
+            ..Default::default()
+        };
+        p.oip_value[..val.len()].copy_from_slice(val);
+        p.oip_size = val.len() as u32;
+        self.ioctl(OVERLAY_IOC_SETPROP, &p).0
+    }
+
     /// Like [`FkConn::call`] with a `Pod` argument: returns the errno and
     /// the copied-out struct (the input when nothing was copied out).
     pub fn ioctl<T: overlay_sys::Pod>(&mut self, cmd: u32, arg: &T) -> (u32, T) {

@@ -286,22 +286,7 @@ fn dynamic_overlay(h: &Host, targ: &mut Conn) -> u32 {
         ),
         ("vxlan/listen_port", u64::from(PORT).to_le_bytes().to_vec()),
     ] {
-        let mut pi = overlay_ioc_propinfo_t {
-            oipi_linkid: linkid,
-            oipi_id: -1,
-            ..Default::default()
-        };
-        fk_set_str(&mut pi.oipi_name, prop);
-        let (e, pi) = dld.ioctl(OVERLAY_IOC_PROPINFO, &pi);
-        assert_eq!(e, 0, "PROPINFO {prop}");
-        let mut p = overlay_ioc_prop_t {
-            oip_linkid: linkid,
-            oip_id: pi.oipi_id,
-            ..Default::default()
-        };
-        p.oip_value[..val.len()].copy_from_slice(&val);
-        p.oip_size = val.len() as u32;
-        assert_eq!(dld.ioctl(OVERLAY_IOC_SETPROP, &p).0, 0, "SETPROP {prop}");
+        assert_eq!(dld.setprop(linkid, prop, &val), 0, "SETPROP {prop}");
     }
     let a = overlay_targ_associate_t {
         ota_linkid: linkid,

@@ -24,22 +24,7 @@ fn create_id(c: &mut FkConn, name: &str, class: u32, flags: u32) -> u32 {
 }
 
 fn setprop(c: &mut FkConn, linkid: u32, name: &str, val: &[u8]) {
-    let mut pi = overlay_ioc_propinfo_t {
-        oipi_linkid: linkid,
-        oipi_id: -1,
-        ..Default::default()
-    };
-    fk_set_str(&mut pi.oipi_name, name);
-    let (e, pi) = c.ioctl(OVERLAY_IOC_PROPINFO, &pi);
-    assert_eq!(e, 0, "PROPINFO {name}");
-    let mut p = overlay_ioc_prop_t {
-        oip_linkid: linkid,
-        oip_id: pi.oipi_id,
-        ..Default::default()
-    };
-    p.oip_value[..val.len()].copy_from_slice(val);
-    p.oip_size = val.len() as u32;
-    assert_eq!(c.ioctl(OVERLAY_IOC_SETPROP, &p).0, 0, "SETPROP {name}");
+    assert_eq!(c.setprop(linkid, name, val), 0, "SETPROP {name}");
 }
 
 /// OVERLAY_IOC_CREATE + listen props + ASSOCIATE (POINT or DYNAMIC) +

@@ -75,31 +75,13 @@ fn create_overlay6(h: &mut Host, name: &str, vnetid: u64, listen: in6_addr) -> u
     fk_set_str(&mut oc.oic_encap, "vxlan");
     let (e, _) = h.dld.ioctl(OVERLAY_IOC_CREATE, &oc);
     assert_eq!(e, 0, "OVERLAY_IOC_CREATE");
-    assert_eq!(setprop(h, linkid, "vxlan/listen_ip", &listen.s6_addr), 0);
+    assert_eq!(h.dld.setprop(linkid, "vxlan/listen_ip", &listen.s6_addr), 0);
     assert_eq!(
-        setprop(h, linkid, "vxlan/listen_port", &(PORT as u64).to_le_bytes()),
+        h.dld
+            .setprop(linkid, "vxlan/listen_port", &(PORT as u64).to_le_bytes()),
         0
     );
     linkid
-}
-
-fn setprop(h: &mut Host, linkid: u32, name: &str, val: &[u8]) -> u32 {
-    let mut pi = overlay_ioc_propinfo_t {
-        oipi_linkid: linkid,
-        oipi_id: -1,
-        ..Default::default()
-    };
-    fk_set_str(&mut pi.oipi_name, name);
-    let (e, pi) = h.dld.ioctl(OVERLAY_IOC_PROPINFO, &pi);
-    assert_eq!(e, 0, "PROPINFO {name}");
-    let mut p = overlay_ioc_prop_t {
-        oip_linkid: linkid,
-        oip_id: pi.oipi_id,
-        ..Default::default()
-    };
-    p.oip_value[..val.len()].copy_from_slice(val);
-    p.oip_size = val.len() as u32;
-    h.dld.ioctl(OVERLAY_IOC_SETPROP, &p).0
 }
 
 fn open_targ(h: &Host) -> FkConn {
