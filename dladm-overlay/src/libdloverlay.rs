@@ -86,9 +86,33 @@ pub fn create(
     }
     let linkid = b
         .create_datalink_id(name, DATALINK_CLASS_OVERLAY, flags)
+        .inspect_err(|&e| {
+            if e == errno::EEXIST {
+                errs.append(format!("link {name} already exists"));
+            }
+        })
         .map_err(st)?;
     if let Err(e) = b.ovl_create(linkid, vnetid, encap) {
         let _ = b.destroy_datalink_id(linkid, flags);
+        // Name what the driver refused (OVERLAY_IOC_CREATE: an invalid
+        // plugin name or a vnetid too large for the plugin is EINVAL, an
+        // unknown plugin ENOENT).
+        if e == errno::EINVAL {
+            errs.append(if encap.is_empty() || encap.contains('/') {
+                format!("invalid encapsulation plugin name '{encap}'")
+            } else {
+                format!(
+                    "the overlay driver refused virtual network id {vnetid}: \
+                     out of range for encapsulation plugin {encap}"
+                )
+            });
+        } else if e == errno::ENOENT {
+            errs.append(format!("unknown encapsulation plugin '{encap}'"));
+        } else if e == errno::EEXIST {
+            errs.append(format!(
+                "virtual network id {vnetid} is already used by another {encap} overlay"
+            ));
+        }
         return Err(st(e).into());
     }
     let persist = flags & DLADM_OPT_PERSIST != 0;
@@ -219,6 +243,9 @@ pub fn commit_sys(
         Ok(id) => id,
         Err(e) => {
             errs.append(format!("failed to create varpd instance: {}", strerror(e)));
+            if e == errno::ENOENT {
+                errs.append(format!("unknown search plugin '{search}'"));
+            }
             return Err(st(e).into());
         }
     };
@@ -663,11 +690,45 @@ pub fn cache_set(
     linkid: LinkId,
     key: [u8; 6],
     value: &str,
+    errs: &mut ErrList,
 ) -> Result<(), Status> {
     let id = lookup(b, linkid)?;
     let (dest, _mode) = b.varpd_target_mode(id).map_err(st)?;
-    let ent = parse_cache_value(value, dest)?;
+    let ent = parse_cache_value(value, dest).inspect_err(|_| {
+        errs.append(format!(
+            "invalid destination '{value}': expected {}",
+            dest_syntax(dest)
+        ))
+    })?;
     b.varpd_cache_set(id, key, &ent).map_err(st)
+}
+
+/// What `modify-overlay -s mac=<dest>` takes for an overlay whose
+/// destinations have the parts `dest` (`OVERLAY_PLUGIN_D_*`).
+pub fn dest_syntax(dest: u32) -> String {
+    let eth = dest & OVERLAY_PLUGIN_D_ETHERNET != 0;
+    let ip = dest & OVERLAY_PLUGIN_D_IP != 0;
+    let port = dest & OVERLAY_PLUGIN_D_PORT != 0;
+    let mut forms: Vec<String> = match (ip, port) {
+        (true, true) => vec!["ip:port".into(), "[ipv6]:port".into()],
+        (true, false) => vec!["ip".into()],
+        (false, true) => vec!["port".into()],
+        (false, false) => vec![],
+    };
+    if eth {
+        if forms.is_empty() {
+            forms.push("mac".into());
+        } else {
+            forms = forms.into_iter().map(|f| format!("mac,{f}")).collect();
+        }
+    }
+    forms.push("drop".into());
+    let last = forms.pop().unwrap_or_default();
+    if forms.is_empty() {
+        last
+    } else {
+        format!("{} or {last}", forms.join(", "))
+    }
 }
 
 /// The destination syntax of `modify-overlay -s mac=<dest>`.

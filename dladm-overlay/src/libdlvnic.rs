@@ -47,6 +47,11 @@ pub fn create(
     }
     let lower = b.id2info(over).map_err(st)?;
     if lower.class == DATALINK_CLASS_VNIC || lower.class == DATALINK_CLASS_VLAN {
+        errs.append(format!(
+            "cannot create a VNIC over {}: it is a {}",
+            lower.name,
+            class2str(lower.class)
+        ));
         return Err(Status::BadArg);
     }
     if flags & DLADM_OPT_PERSIST != 0 && lower.flags & DLADM_OPT_PERSIST == 0 {
@@ -60,12 +65,16 @@ pub fn create(
         MacSpec::Fixed(m) => {
             // A VNIC needs a unicast address.
             if m[0] & 1 != 0 || m == [0u8; 6] {
+                errs.append(format!(
+                    "MAC address {} is not a unicast address",
+                    crate::linkname::ether_ntoa(&m)
+                ));
                 return Err(Status::InvalidMacAddr);
             }
             (VNIC_MAC_ADDR_TYPE_FIXED, m)
         }
     };
-    b.vnic_create(&VnicCreate {
+    let res = b.vnic_create(&VnicCreate {
         linkid: None,
         name: name.to_string(),
         over,
@@ -74,18 +83,50 @@ pub fn create(
         mac: addr,
         mtu,
         vid,
-    })
-    .map_err(|e| {
+    });
+    let e = match res {
+        Ok(a) => return Ok(a),
+        Err(e) => e,
+    };
+    if e == crate::errno::EADDRNOTAVAIL {
         // The first VNIC starts the overlay, which opens its underlay
         // socket on vxlan/listen_ip (spec §7.10).
-        if e == crate::errno::EADDRNOTAVAIL {
+        errs.append(format!(
+            "failed to start overlay device; could not open underlay socket: {}",
+            Status::AddrNotAvail
+        ));
+    } else if e == crate::errno::EEXIST {
+        // Say what exists: the name, or (VNICs of an overlay need
+        // distinct addresses) the MAC address.
+        if b.name2info(name).is_ok() {
+            errs.append(format!("link {name} already exists"));
+        } else if mac_type == VNIC_MAC_ADDR_TYPE_FIXED {
             errs.append(format!(
-                "failed to start overlay device; could not open underlay socket: {}",
-                Status::AddrNotAvail
+                "MAC address {} is already in use over {}",
+                crate::linkname::ether_ntoa(&addr),
+                lower.name
             ));
         }
-        st(e)
-    })
+    }
+    Err(st(e))
+}
+
+/// The MTUs a VNIC over overlay `over` may have: from the smallest the
+/// overlay's `mtu` property advertises up to the overlay's own MTU.
+/// `None` when they cannot be read (`over` is not an overlay).
+pub fn mtu_range(b: &mut dyn Backend, over: LinkId) -> Option<(u32, u32)> {
+    let info = b.id2info(over).ok()?;
+    if info.class != DATALINK_CLASS_OVERLAY {
+        return None;
+    }
+    let pi = b.ovl_propinfo(over, PropSel::Name("mtu")).ok()?;
+    let lo = match &pi.range {
+        crate::prop::Range::Uint32(r) => r.iter().map(|&(lo, _)| lo).min()?,
+        _ => 1,
+    };
+    let (hi, _) = link_attr(b, &info);
+    let hi = hi?;
+    (lo <= hi).then_some((lo, hi))
 }
 
 /// `dladm_vnic_delete()`.

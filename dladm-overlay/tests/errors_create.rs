@@ -141,27 +141,39 @@ fn create_library_failures() {
     fails(
         &mut b,
         &create("-v 99 demo0"),
-        "dladm: overlay creation failed: object already exists\n",
+        "dladm: warning: link demo0 already exists\n\
+         dladm: overlay creation failed: object already exists\n",
     );
     fails(
         &mut b,
         &create("-v 23 other0"),
-        "dladm: overlay creation failed: object already exists\n",
+        "dladm: warning: virtual network id 23 is already used by another vxlan overlay\n\
+         dladm: overlay creation failed: object already exists\n",
     );
     fails(
         &mut b,
         &format!("dladm create-overlay -e geneve -s direct {PROPS} -v 1 g0"),
-        "dladm: overlay creation failed: object not found\n",
+        "dladm: warning: unknown encapsulation plugin 'geneve'\n\
+         dladm: overlay creation failed: object not found\n",
     );
     fails(
         &mut b,
         &create("-v 16777216 big0"),
-        "dladm: overlay creation failed: invalid argument\n",
+        "dladm: warning: the overlay driver refused virtual network id 16777216: \
+         out of range for encapsulation plugin vxlan\n\
+         dladm: overlay creation failed: invalid argument\n",
+    );
+    fails(
+        &mut b,
+        &format!("dladm create-overlay -e vx/lan -s direct {PROPS} -v 1 g0"),
+        "dladm: warning: invalid encapsulation plugin name 'vx/lan'\n\
+         dladm: overlay creation failed: invalid argument\n",
     );
     fails(
         &mut b,
         "dladm create-overlay -e vxlan -s nosuch -p vxlan/listen_ip=10.0.0.1 -v 7 n0",
         "dladm: warning: failed to create varpd instance: No such file or directory\n\
+         dladm: warning: unknown search plugin 'nosuch'\n\
          dladm: overlay creation failed: object not found\n",
     );
     fails(

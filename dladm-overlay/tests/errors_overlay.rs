@@ -139,12 +139,14 @@ fn modify_overlay_messages() {
     fails(
         &mut b,
         "dladm modify-overlay -s 1:2:3:4:5:6=10.0.0.1 dyn0",
-        "dladm: failed to set target 1:2:3:4:5:6 for overlay target cache dyn0: invalid argument\n",
+        "dladm: warning: invalid destination '10.0.0.1': expected ip:port, [ipv6]:port or drop\n\
+         dladm: failed to set target 1:2:3:4:5:6 for overlay target cache dyn0: invalid argument\n",
     );
     fails(
         &mut b,
         "dladm modify-overlay -s 1:2:3:4:5:6=fd00::1:80 dyn0",
-        "dladm: failed to set target 1:2:3:4:5:6 for overlay target cache dyn0: invalid argument\n",
+        "dladm: warning: invalid destination 'fd00::1:80': expected ip:port, [ipv6]:port or drop\n\
+         dladm: failed to set target 1:2:3:4:5:6 for overlay target cache dyn0: invalid argument\n",
     );
     ok(
         &mut b,
@@ -155,12 +157,21 @@ fn modify_overlay_messages() {
     fails(
         &mut b,
         "dladm modify-overlay -f demo0",
-        "dladm: failed to flush target cache for overlay demo0: operation not supported\n",
+        "dladm: warning: demo0 is a point-to-point overlay: it has no target table\n\
+         dladm: failed to flush target cache for overlay demo0: operation not supported\n",
     );
     fails(
         &mut b,
         "dladm modify-overlay -d 1:2:3:4:5:6 demo0",
-        "dladm: failed to flush target 1:2:3:4:5:6 from overlay target cache demo0: \
+        "dladm: warning: demo0 is a point-to-point overlay: it has no target table\n\
+         dladm: failed to flush target 1:2:3:4:5:6 from overlay target cache demo0: \
+         operation not supported\n",
+    );
+    fails(
+        &mut b,
+        "dladm modify-overlay -s 1:2:3:4:5:6=10.0.0.1:1 demo0",
+        "dladm: warning: demo0 is a point-to-point overlay: it has no target table\n\
+         dladm: failed to set target 1:2:3:4:5:6 for overlay target cache demo0: \
          operation not supported\n",
     );
     b.privileged = false;

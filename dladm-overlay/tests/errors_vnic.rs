@@ -33,7 +33,8 @@ fn vnic_messages() {
     fails(
         &mut b,
         "dladm create-vnic -l demo0 foo0",
-        "dladm: vnic creation over demo0 failed: object already exists\n",
+        "dladm: warning: link foo0 already exists\n\
+         dladm: vnic creation over demo0 failed: object already exists\n",
     );
     fails(
         &mut b,
@@ -43,7 +44,8 @@ fn vnic_messages() {
     fails(
         &mut b,
         "dladm create-vnic -l foo0 bar0",
-        "dladm: vnic creation over foo0 failed: invalid argument\n",
+        "dladm: warning: cannot create a VNIC over foo0: it is a vnic\n\
+         dladm: vnic creation over foo0 failed: invalid argument\n",
     );
     fails(
         &mut b,
@@ -63,17 +65,19 @@ fn vnic_messages() {
     fails(
         &mut b,
         "dladm create-vnic -m 1:2:3 -l demo0 bar0",
-        "dladm: invalid MAC address\n",
+        "dladm: invalid MAC address '1:2:3'\n",
     );
     fails(
         &mut b,
         "dladm create-vnic -m 1:2:3:4:5:6 -l demo0 bar0",
-        "dladm: vnic creation over demo0 failed: invalid MAC address\n",
+        "dladm: warning: MAC address 1:2:3:4:5:6 is not a unicast address\n\
+         dladm: vnic creation over demo0 failed: invalid MAC address\n",
     );
     fails(
         &mut b,
         "dladm create-vnic -m factory -l demo0 bar0",
-        "dladm: vnic creation over demo0 failed: operation not supported\n",
+        "dladm: warning: MAC address type 'factory' is not supported over an overlay\n\
+         dladm: vnic creation over demo0 failed: operation not supported\n",
     );
     fails(
         &mut b,
@@ -83,17 +87,33 @@ fn vnic_messages() {
     fails(
         &mut b,
         "dladm create-vnic -p mtu=x -l demo0 bar0",
-        "dladm: vnic creation over demo0 failed: invalid value\n",
+        "dladm: invalid value 'x' for property mtu: must be in 576-1400\n",
     );
     fails(
         &mut b,
         "dladm create-vnic -p mtu=1500 -l demo0 bar0",
-        "dladm: vnic creation over demo0 failed: invalid argument\n",
+        "dladm: invalid value '1500' for property mtu: must be in 576-1400\n",
     );
+    ok(&mut b, "dladm create-vnic -m 2:8:20:1:2:3 -l demo0 mac0");
+    fails(
+        &mut b,
+        "dladm create-vnic -m 2:8:20:1:2:3 -v 7 -l demo0 mac1",
+        "dladm: warning: MAC address 2:8:20:1:2:3 is already in use over demo0\n\
+         dladm: vnic creation over demo0 failed: object already exists\n",
+    );
+    ok(&mut b, "dladm delete-vnic mac0");
+    for v in ["575", "0", "-1", "1400x", "576,600"] {
+        fails(
+            &mut b,
+            &format!("dladm create-vnic -p mtu={v} -l demo0 bar0"),
+            &format!("dladm: invalid value '{v}' for property mtu: must be in 576-1400\n"),
+        );
+    }
     fails(
         &mut b,
         "dladm create-vnic -p maxbw=100 -l demo0 bar0",
-        "dladm: vnic creation over demo0 failed: operation not supported\n",
+        "dladm: warning: unsupported property 'maxbw': a VNIC over an overlay takes only mtu\n\
+         dladm: vnic creation over demo0 failed: operation not supported\n",
     );
     let long = "a".repeat(32);
     fails(

@@ -80,6 +80,20 @@ fn zone_errors() {
         "dladm set-linkprop -p zone=z1 demo0",
         "dladm: warning: cannot set link property 'zone' on 'demo0': operation not supported\n",
     );
+    // An overlay's own properties are fixed once it runs.
+    fails(
+        &mut b,
+        "dladm set-linkprop -p vxlan/listen_port=5,color=red demo0",
+        "dladm: warning: cannot set link property 'vxlan/listen_port' on 'demo0': overlay \
+         properties are set when the overlay is created (create-overlay -p)\n\
+         dladm: warning: invalid link property 'color'\n",
+    );
+    fails(
+        &mut b,
+        "dladm reset-linkprop -p mtu demo0",
+        "dladm: warning: cannot reset link property 'mtu' on 'demo0': overlay \
+         properties are set when the overlay is created (create-overlay -p)\n",
+    );
     fails(
         &mut b,
         "dladm set-linkprop -p zone=z1 nosuch0",

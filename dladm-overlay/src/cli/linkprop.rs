@@ -73,7 +73,20 @@ impl<'a> Cli<'a> {
                 continue;
             }
             if name != PROP_ZONE {
-                self.warn(&format!("invalid link property '{name}'"));
+                // An overlay's own properties exist, but are fixed once
+                // it runs: say so rather than that the name is unknown.
+                let is_overlay = self
+                    .b
+                    .id2info(linkid)
+                    .is_ok_and(|i| i.class == DATALINK_CLASS_OVERLAY);
+                if is_overlay && self.b.ovl_propinfo(linkid, PropSel::Name(&name)).is_ok() {
+                    self.warn(&format!(
+                        "cannot {verb} link property '{name}' on '{link}': overlay \
+                         properties are set when the overlay is created (create-overlay -p)"
+                    ));
+                } else {
+                    self.warn(&format!("invalid link property '{name}'"));
+                }
                 failed = true;
                 continue;
             }

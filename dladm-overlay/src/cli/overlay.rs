@@ -16,7 +16,7 @@ use crate::libdloverlay::{self as ovl, OpErr};
 use crate::libdlvnic as vnic;
 use crate::linkname::{ether_aton, valid_linkname, MAXLINKNAMELEN};
 use crate::prop;
-use crate::status::ErrList;
+use crate::status::{ErrList, Status};
 
 impl<'a> Cli<'a> {
     // --- create-overlay ----------------------------------------------------
@@ -184,8 +184,18 @@ impl<'a> Cli<'a> {
             Ok(l) => l,
             Err(s) => return Err(self.die_dlerr(s, &format!("failed to find overlay {name}"))),
         };
+        // The target table operations of a point-to-point overlay are
+        // refused by varpd with ENOTSUP; say why.
+        let no_table = |cli: &mut Cli<'_>, s: Status| {
+            if s == Status::NotSup {
+                cli.warn(&format!(
+                    "{name} is a point-to-point overlay: it has no target table"
+                ));
+            }
+        };
         if flush {
             if let Err(s) = ovl::cache_flush(self.b, linkid) {
+                no_table(self, s);
                 return Err(self.die_dlerr(
                     s,
                     &format!("failed to flush target cache for overlay {name}"),
@@ -194,6 +204,7 @@ impl<'a> Cli<'a> {
         }
         if delete {
             if let Err(s) = ovl::cache_delete(self.b, linkid, mac) {
+                no_table(self, s);
                 return Err(self.die_dlerr(
                     s,
                     &format!("failed to flush target {mactext} from overlay target cache {name}"),
@@ -201,9 +212,12 @@ impl<'a> Cli<'a> {
             }
         }
         if set {
-            if let Err(s) = ovl::cache_set(self.b, linkid, mac, &dest) {
-                return Err(self.die_dlerr(
+            let mut errs = ErrList::new();
+            if let Err(s) = ovl::cache_set(self.b, linkid, mac, &dest, &mut errs) {
+                no_table(self, s);
+                return Err(self.die_dlerrlist(
                     s,
+                    &errs,
                     &format!("failed to set target {mactext} for overlay target cache {name}"),
                 ));
             }

@@ -59,7 +59,7 @@ impl<'a> Cli<'a> {
                         "factory" | "vrrp" => unsupported_type = Some(a.clone()),
                         _ => match ether_aton(a) {
                             Some(m) => mac = Some(MacSpec::Fixed(m)),
-                            None => return Err(self.die("invalid MAC address")),
+                            None => return Err(self.die(&format!("invalid MAC address '{a}'"))),
                         },
                     }
                 }
@@ -106,17 +106,37 @@ impl<'a> Cli<'a> {
         };
         let failmsg = format!("vnic creation over {devname} failed");
         let mut errs = ErrList::new();
-        if unsupported_type.is_some() {
+        if let Some(t) = &unsupported_type {
+            errs.append(format!(
+                "MAC address type '{t}' is not supported over an overlay"
+            ));
             return Err(self.die_dlerrlist(Status::NotSup, &errs, &failmsg));
         }
         let mut mtu = 0u32;
         for pa in &props {
             match pa.name.as_str() {
-                "mtu" => match parse_mtu(pa) {
-                    Some(m) => mtu = m,
-                    None => return Err(self.die_dlerrlist(Status::BadVal, &errs, &failmsg)),
-                },
-                _ => return Err(self.die_dlerrlist(Status::NotSup, &errs, &failmsg)),
+                "mtu" => {
+                    let range = vnic::mtu_range(self.b, over);
+                    match parse_mtu(pa) {
+                        Some(m) if range.is_none_or(|(lo, hi)| (lo..=hi).contains(&m)) => mtu = m,
+                        _ => {
+                            let why = match range {
+                                Some((lo, hi)) => format!("must be in {lo}-{hi}"),
+                                None => "must be a positive decimal number".into(),
+                            };
+                            return Err(self.die(&format!(
+                                "invalid value '{}' for property mtu: {why}",
+                                pa.values.join(",")
+                            )));
+                        }
+                    }
+                }
+                other => {
+                    errs.append(format!(
+                        "unsupported property '{other}': a VNIC over an overlay takes only mtu"
+                    ));
+                    return Err(self.die_dlerrlist(Status::NotSup, &errs, &failmsg));
+                }
             }
         }
         let mac = mac.unwrap_or(MacSpec::Auto);

@@ -35,6 +35,14 @@ impl FakeBackend {
         } else {
             self.random_mac()
         };
+        // VNICs of one overlay need distinct addresses.
+        if self
+            .vnics
+            .values()
+            .any(|v| v.over == req.over && v.mac == mac)
+        {
+            return Err(errno::EEXIST);
+        }
         let linkid = match req.linkid {
             Some(l) => {
                 let li = self.links.get_mut(&l).ok_or(errno::ENOENT)?;
