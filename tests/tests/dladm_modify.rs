@@ -53,7 +53,9 @@ fn dladm_modify_overlay_target_table() {
     );
     h.dladm_fails(
         &["modify-overlay", "-s", "2:8:20:1:2:5=10.88.88.71", "dyn0"],
-        "dladm: failed to set target 2:8:20:1:2:5 for overlay target cache dyn0: \
+        "dladm: warning: invalid destination '10.88.88.71': expected ip:port, [ipv6]:port \
+         or drop\n\
+         dladm: failed to set target 2:8:20:1:2:5 for overlay target cache dyn0: \
          invalid argument\n",
     );
 
@@ -87,7 +89,8 @@ fn dladm_modify_overlay_target_table() {
     );
     h.dladm_fails(
         &["modify-overlay", "-f", "demo0"],
-        "dladm: failed to flush target cache for overlay demo0: operation not supported\n",
+        "dladm: warning: demo0 is a point-to-point overlay: it has no target table\n\
+         dladm: failed to flush target cache for overlay demo0: operation not supported\n",
     );
     h.dladm_fails(
         &["modify-overlay", "-f", "nope0"],
