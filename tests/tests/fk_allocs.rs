@@ -28,13 +28,16 @@ fn traffic(a: &OurHost, b: &OurHost, a_ip: &str, b_ip: &str) {
 fn report(name: &str, before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>) -> String {
     format!(
         "{name}: datapath_allocs +{} over {} TAP frames read, {} TSO segments, {} datagrams sent, \
-         {} received, {} frames delivered up",
+         {} received, {} frames delivered up; {:.2} copies per byte between system calls",
         delta(before, after, "datapath_allocs"),
         delta(before, after, "tap_rx_frames"),
         delta(before, after, "tap_tso_segments"),
         delta(before, after, "udp_tx_datagrams"),
         delta(before, after, "udp_rx_datagrams"),
         delta(before, after, "mac_rx_frames"),
+        delta(before, after, "datapath_copy_bytes") as f64
+            / (delta(before, after, "dev_tx_bytes") + delta(before, after, "dev_rx_bytes")).max(1)
+                as f64,
     )
 }
 

@@ -4,7 +4,10 @@
 //! of one flow (same addresses, ports, ack, window, options; every segment
 //! but the last a full `mss`) into one frame with a `GSO_TCPV4`/`GSO_TCPV6`
 //! vnet header and a partial checksum, written to the TAP in one call; the
-//! Linux stack takes it as a GRO'd packet. UDP datagrams of one flow merge
+//! Linux stack takes it as a GRO'd packet. The segments are not copied
+//! into a new buffer: [`Gro`] keeps their messages, rewrites the first
+//! one's headers for the merged frame, and hands out the parts (vnet
+//! header, first segment, the others' payloads) for one `writev(2)`. UDP datagrams of one flow merge
 //! the same way into a `GSO_UDP_L4` frame. Each segment's own checksums
 //! are verified before it is merged (an unverifiable segment is delivered
 //! on its own, so the stack above drops it as it would without us).
@@ -14,9 +17,11 @@ use crate::offload::{
     F_NEEDS_CSUM, GSO_TCPV4, GSO_TCPV6, GSO_UDP_L4, TCP_ACK, TCP_CWR, TCP_ECE, TCP_FIN, TCP_PSH,
     TCP_RST, TCP_SYN, TCP_URG, VNET_HDR_LEN,
 };
+use overlay::MsgBlk;
 
-/// Most datagrams [`Gro`] merges into one UDP frame.
-const GRO_MAX_UDP_SEGS: u32 = 64;
+/// Most segments (TCP) or datagrams (UDP) [`Gro`] merges into one frame
+/// (and parts of one `writev`: this many and the vnet header).
+pub const GRO_MAX_SEGS: usize = 64;
 
 /// Largest frame [`Gro`] builds (IP length field limit).
 const GRO_MAX_IP: usize = 65535;
@@ -24,12 +29,17 @@ const GRO_MAX_IP: usize = 65535;
 /// Receive coalescing of one TCP flow at a time; see the module comment.
 #[derive(Debug)]
 pub struct Gro {
-    /// Vnet header room followed by the merged frame.
-    buf: Vec<u8>,
+    /// The merged frame's vnet header.
+    hdr: [u8; VNET_HDR_LEN],
+    /// The segments, in order; the first one's headers become the merged
+    /// frame's.
+    frames: Vec<MsgBlk>,
+    /// Length of the merged frame: the first segment, then the payload of
+    /// the others.
+    total: usize,
     lay: Layout,
     mss: usize,
     next_seq: u32,
-    segs: u32,
     last_len: usize,
     flush_now: bool,
 }
@@ -53,7 +63,9 @@ impl Gro {
     /// An empty coalescer.
     pub fn new() -> Gro {
         Gro {
-            buf: Vec::with_capacity(VNET_HDR_LEN + 18 + GRO_MAX_IP),
+            hdr: [0; VNET_HDR_LEN],
+            frames: Vec::with_capacity(GRO_MAX_SEGS),
+            total: 0,
             lay: Layout {
                 v6: false,
                 udp: false,
@@ -63,7 +75,6 @@ impl Gro {
             },
             mss: 0,
             next_seq: 0,
-            segs: 0,
             last_len: 0,
             flush_now: false,
         }
@@ -71,12 +82,13 @@ impl Gro {
 
     /// Whether a merged frame is pending.
     pub fn is_empty(&self) -> bool {
-        self.segs == 0
+        self.frames.is_empty()
     }
 
     /// Segments in the pending frame.
     pub fn segs(&self) -> u32 {
-        self.segs
+        // At most GRO_MAX_SEGS.
+        self.frames.len() as u32
     }
 
     /// Whether the pending frame should be written now (PSH seen, or full).
@@ -137,50 +149,57 @@ impl Gro {
         })
     }
 
-    /// Starts a merged frame from `f` if it qualifies (the coalescer must
-    /// be empty). False: deliver `f` on its own.
-    pub fn start(&mut self, f: &[u8]) -> bool {
+    /// Starts a merged frame with `m` if it qualifies (the coalescer must
+    /// be empty). `Err(m)`: deliver it on its own.
+    pub fn start(&mut self, m: MsgBlk) -> Result<(), MsgBlk> {
         debug_assert!(self.is_empty());
-        let Some(s) = Gro::check(f) else {
-            return false;
+        let Some(s) = Gro::check(m.data()) else {
+            return Err(m);
         };
-        self.buf.clear();
-        self.buf.extend_from_slice(&[0u8; VNET_HDR_LEN]);
-        self.buf.extend_from_slice(f);
+        self.total = m.len();
+        self.frames.push(m);
         self.lay = s.lay;
         self.mss = s.len;
         self.next_seq = s.seq.wrapping_add(s.len as u32);
-        self.segs = 1;
         self.last_len = s.len;
         self.flush_now = s.flags & TCP_PSH != 0;
-        true
+        Ok(())
     }
 
-    /// Appends `f` to the pending frame if it continues it. False: flush
-    /// the pending frame, then [`Gro::start`] with `f`.
-    pub fn append(&mut self, f: &[u8]) -> bool {
-        if self.is_empty() || self.flush_now || self.last_len != self.mss {
-            return false;
+    /// Appends `m` to the pending frame if it continues it. `Err(m)`:
+    /// flush the pending frame, then [`Gro::start`] with `m`.
+    pub fn append(&mut self, m: MsgBlk) -> Result<(), MsgBlk> {
+        match self.continues(m.data()) {
+            Some(s) => {
+                self.add(m, s);
+                Ok(())
+            }
+            None => Err(m),
         }
-        let Some(s) = Gro::check(f) else {
-            return false;
-        };
-        let p = &self.buf[VNET_HDR_LEN..];
+    }
+
+    /// Whether `f` continues the pending frame; what it is if so.
+    fn continues(&self, f: &[u8]) -> Option<Seg> {
+        if self.is_empty() || self.flush_now || self.last_len != self.mss {
+            return None;
+        }
+        let s = Gro::check(f)?;
+        let p = self.frames[0].data();
         let lay = self.lay;
         if s.lay != lay || s.len > self.mss || !lay.udp && s.seq != self.next_seq {
-            return false;
+            return None;
         }
-        if lay.udp && self.segs >= GRO_MAX_UDP_SEGS {
-            return false;
+        if self.frames.len() >= GRO_MAX_SEGS {
+            return None;
         }
-        if p.len() + s.len - lay.l3 > GRO_MAX_IP {
-            return false;
+        if self.total + s.len - lay.l3 > GRO_MAX_IP {
+            return None;
         }
         // Same link-layer header, same IP header except length, ID and
         // checksum (v4) or length (v6), same TCP header except sequence
         // number, flags (PSH) and checksum.
         if p[..lay.l3] != f[..lay.l3] {
-            return false;
+            return None;
         }
         let ip_same = if lay.v6 {
             p[lay.l3..lay.l3 + 4] == f[lay.l3..lay.l3 + 4]
@@ -197,40 +216,70 @@ impl Gro {
                 && p[lay.l4 + 14..lay.l4 + 16] == f[lay.l4 + 14..lay.l4 + 16]
                 && p[lay.l4 + 18..lay.hl] == f[lay.l4 + 18..lay.hl];
         if !ip_same || !ports_same || !tcp_same {
-            return false;
+            return None;
         }
-        self.buf.extend_from_slice(&f[lay.hl..]);
-        if s.flags & TCP_PSH != 0 {
-            let at = VNET_HDR_LEN + lay.l4 + 13;
-            self.buf[at] |= TCP_PSH;
-            self.flush_now = true;
-        }
-        self.next_seq = s.seq.wrapping_add(s.len as u32);
-        self.segs += 1;
-        self.last_len = s.len;
-        if self.buf.len() - VNET_HDR_LEN - lay.l3 + self.mss > GRO_MAX_IP
-            || lay.udp && self.segs >= GRO_MAX_UDP_SEGS
-        {
-            self.flush_now = true;
-        }
-        true
+        Some(s)
     }
 
-    /// Finishes the pending frame and returns it with its vnet header in
-    /// front, ready for one TAP write; the coalescer is empty afterwards.
-    pub fn take(&mut self) -> &[u8] {
-        let segs = self.segs;
-        self.segs = 0;
-        self.flush_now = false;
-        if segs <= 1 {
-            // One segment, unchanged: an all-zero header (checksums as
-            // received, verified by the stack).
-            self.buf[..VNET_HDR_LEN].fill(0);
-            return &self.buf;
-        }
+    /// Adds `m` (checked by [`Gro::continues`]) to the pending frame: kept
+    /// as it is, its payload written out behind the others by
+    /// [`Gro::finish`] (no copy).
+    fn add(&mut self, m: MsgBlk, s: Seg) {
         let lay = self.lay;
-        let (h, p) = self.buf.split_at_mut(VNET_HDR_LEN);
-        let tcp_len = p.len() - lay.l4;
+        if s.flags & TCP_PSH != 0 {
+            if let Some(p) = self.frames[0].first_mut() {
+                p[lay.l4 + 13] |= TCP_PSH;
+            }
+            self.flush_now = true;
+        }
+        self.total += s.len;
+        self.frames.push(m);
+        self.next_seq = s.seq.wrapping_add(s.len as u32);
+        self.last_len = s.len;
+        if self.total - lay.l3 + self.mss > GRO_MAX_IP || self.frames.len() >= GRO_MAX_SEGS {
+            self.flush_now = true;
+        }
+    }
+
+    /// Finishes the pending frame: its vnet header, then its bytes as
+    /// parts (the first segment whole, with its IP length and checksum and
+    /// partial TCP/UDP checksum rewritten in place, then the other
+    /// segments' payloads), ready for one `writev` to the TAP. Call
+    /// [`Gro::clear`] afterwards.
+    pub fn finish(&mut self) -> impl Iterator<Item = &[u8]> + '_ {
+        self.flush_now = false;
+        let multi = self.frames.len() > 1;
+        self.hdr = [0; VNET_HDR_LEN];
+        if multi {
+            // Not None: we own the segments' buffers (MsgBlk::from_vec or
+            // a pooled esballoc), never shared.
+            if let Some(p) = self.frames[0].first_mut() {
+                self.hdr = Gro::rewrite(p, self.lay, self.mss, self.total);
+            }
+        }
+        // One segment, unchanged: an all-zero header (checksums as
+        // received, verified by the stack).
+        let hl = self.lay.hl;
+        std::iter::once(&self.hdr[..]).chain(self.frames.iter().enumerate().map(move |(i, m)| {
+            if i == 0 {
+                m.data()
+            } else {
+                &m.data()[hl..]
+            }
+        }))
+    }
+
+    /// Empties the coalescer (frees the segments).
+    pub fn clear(&mut self) {
+        self.frames.clear();
+        self.total = 0;
+        self.flush_now = false;
+    }
+
+    /// Rewrites the first segment's headers for a merged frame of `total`
+    /// bytes; returns its vnet header.
+    fn rewrite(p: &mut [u8], lay: Layout, mss: usize, total: usize) -> [u8; VNET_HDR_LEN] {
+        let tcp_len = total - lay.l4;
         if lay.udp {
             put16(p, lay.l4 + 4, tcp_len as u16);
         }
@@ -253,16 +302,15 @@ impl Gro {
             (false, false) => GSO_TCPV4,
             (false, true) => GSO_TCPV6,
         };
-        let vh = VnetHdr {
+        VnetHdr {
             flags: F_NEEDS_CSUM,
             gso_type,
             hdr_len: lay.hl as u16,
-            gso_size: self.mss as u16,
+            gso_size: mss as u16,
             csum_start: lay.l4 as u16,
             csum_offset: csum_offset as u16,
-        };
-        h.copy_from_slice(&vh.bytes());
-        &self.buf
+        }
+        .bytes()
     }
 }
 
@@ -272,6 +320,22 @@ mod tests {
     use crate::offload::testframes::{tcp4, tcp6, tso_of, udp4};
     use crate::offload::{complete_csum, tcp_layout};
     use crate::tso::segment_tcp;
+
+    fn start(g: &mut Gro, f: &[u8]) -> bool {
+        g.start(MsgBlk::from_vec(f.to_vec())).is_ok()
+    }
+
+    fn append(g: &mut Gro, f: &[u8]) -> bool {
+        g.append(MsgBlk::from_vec(f.to_vec())).is_ok()
+    }
+
+    /// The merged frame's bytes (vnet header first), as one writev would
+    /// write them; the coalescer is empty afterwards.
+    fn take(g: &mut Gro) -> Vec<u8> {
+        let v: Vec<u8> = g.finish().flatten().copied().collect();
+        g.clear();
+        v
+    }
     fn valid(f: &[u8]) -> bool {
         Gro::check(f).is_some()
     }
@@ -312,12 +376,12 @@ mod tests {
 
             // GRO back into one frame.
             let mut g = Gro::new();
-            assert!(g.start(&segs[0]));
+            assert!(start(&mut g, &segs[0]));
             for s in &segs[1..] {
-                assert!(g.append(s));
+                assert!(append(&mut g, s));
             }
             assert!(g.must_flush(), "PSH ends the merge");
-            let out = g.take().to_vec();
+            let out = take(&mut g);
             let vh = VnetHdr::parse(&out).unwrap();
             assert_eq!(vh.gso_size, 1448);
             assert_eq!(vh.flags, F_NEEDS_CSUM);
@@ -341,29 +405,29 @@ mod tests {
         let p = [9u8; 100];
         let a = tcp4(1, TCP_ACK, &p, &[]);
         let mut g = Gro::new();
-        assert!(g.start(&a));
+        assert!(start(&mut g, &a));
         // Out of order, different flow, FIN, bad checksum, longer than mss.
-        assert!(!g.append(&tcp4(500, TCP_ACK, &p, &[])));
+        assert!(!append(&mut g, &tcp4(500, TCP_ACK, &p, &[])));
         let mut other = tcp4(101, TCP_ACK, &p, &[]);
         other[37] ^= 1; // source port
-        assert!(!g.append(&other));
-        assert!(!g.append(&tcp4(101, TCP_ACK | TCP_FIN, &p, &[])));
+        assert!(!append(&mut g, &other));
+        assert!(!append(&mut g, &tcp4(101, TCP_ACK | TCP_FIN, &p, &[])));
         let mut bad = tcp4(101, TCP_ACK, &p, &[]);
         *bad.last_mut().unwrap() ^= 0xff;
-        assert!(!g.append(&bad));
-        assert!(!g.append(&tcp4(101, TCP_ACK, &[1u8; 101], &[])));
+        assert!(!append(&mut g, &bad));
+        assert!(!append(&mut g, &tcp4(101, TCP_ACK, &[1u8; 101], &[])));
         // A short one ends the run.
-        assert!(g.append(&tcp4(101, TCP_ACK, &[1u8; 50], &[])));
-        assert!(!g.append(&tcp4(151, TCP_ACK, &[1u8; 50], &[])));
-        let out = g.take();
-        assert_eq!(VnetHdr::parse(out).unwrap().gso_type, GSO_TCPV4);
+        assert!(append(&mut g, &tcp4(101, TCP_ACK, &[1u8; 50], &[])));
+        assert!(!append(&mut g, &tcp4(151, TCP_ACK, &[1u8; 50], &[])));
+        let out = take(&mut g);
+        assert_eq!(VnetHdr::parse(&out).unwrap().gso_type, GSO_TCPV4);
         // Pure ACKs, SYNs and non-TCP never start a merge.
-        assert!(!g.start(&tcp4(1, TCP_ACK, &[], &[])));
-        assert!(!g.start(&tcp4(1, TCP_SYN, &p, &[])));
-        assert!(!g.start(&[0u8; 60]));
+        assert!(!start(&mut g, &tcp4(1, TCP_ACK, &[], &[])));
+        assert!(!start(&mut g, &tcp4(1, TCP_SYN, &p, &[])));
+        assert!(!start(&mut g, &[0u8; 60]));
         // One segment comes back unchanged with a zero header.
-        assert!(g.start(&a));
-        let out = g.take();
+        assert!(start(&mut g, &a));
+        let out = take(&mut g);
         assert_eq!(&out[..VNET_HDR_LEN], &[0u8; VNET_HDR_LEN]);
         assert_eq!(&out[VNET_HDR_LEN..], &a[..]);
     }
@@ -371,20 +435,20 @@ mod tests {
     #[test]
     fn gro_merges_udp_datagrams_of_one_flow() {
         let mut g = Gro::new();
-        assert!(g.start(&udp4(9000, &[1u8; 64], true)));
-        assert!(g.append(&udp4(9000, &[2u8; 64], false)));
-        assert!(!g.append(&udp4(9001, &[3u8; 64], true)), "other flow");
-        assert!(!g.append(&udp4(9000, &[3u8; 65], true)), "longer");
+        assert!(start(&mut g, &udp4(9000, &[1u8; 64], true)));
+        assert!(append(&mut g, &udp4(9000, &[2u8; 64], false)));
+        assert!(!append(&mut g, &udp4(9001, &[3u8; 64], true)), "other flow");
+        assert!(!append(&mut g, &udp4(9000, &[3u8; 65], true)), "longer");
         let mut bad = udp4(9000, &[3u8; 64], true);
         bad[50] ^= 1;
-        assert!(!g.append(&bad), "bad checksum");
-        assert!(g.append(&udp4(9000, &[3u8; 10], true)));
+        assert!(!append(&mut g, &bad), "bad checksum");
+        assert!(append(&mut g, &udp4(9000, &[3u8; 10], true)));
         assert!(
-            !g.append(&udp4(9000, &[4u8; 10], true)),
+            !append(&mut g, &udp4(9000, &[4u8; 10], true)),
             "after a short one"
         );
         assert_eq!(g.segs(), 3);
-        let out = g.take().to_vec();
+        let out = take(&mut g);
         let vh = VnetHdr::parse(&out).unwrap();
         assert_eq!(vh.gso_type, GSO_UDP_L4);
         assert_eq!(
@@ -401,11 +465,11 @@ mod tests {
         let lay = l4_layout(&m).unwrap();
         assert_eq!(csum_fold(csum_add(&m[34..], pseudo(&m, &lay, 146))), 0xffff);
         // At most 64 datagrams per merged frame.
-        assert!(g.start(&udp4(1, &[0u8; 8], true)));
-        for _ in 1..GRO_MAX_UDP_SEGS {
-            assert!(g.append(&udp4(1, &[0u8; 8], true)));
+        assert!(start(&mut g, &udp4(1, &[0u8; 8], true)));
+        for _ in 1..GRO_MAX_SEGS {
+            assert!(append(&mut g, &udp4(1, &[0u8; 8], true)));
         }
         assert!(g.must_flush());
-        assert!(!g.append(&udp4(1, &[0u8; 8], true)));
+        assert!(!append(&mut g, &udp4(1, &[0u8; 8], true)));
     }
 }

@@ -109,7 +109,8 @@ fn rx_flush_locked(g: &mut RxCoalesce, stats: &Stats) {
             stats.bump(Stat::VnicGroFrames);
             stats.add(Stat::VnicGroSegments, u64::from(segs));
         }
-        c.deliver_vnet(g.gro.take(), stats);
+        count_write(c.tap.write_parts(g.gro.finish()), stats);
+        g.gro.clear();
     }
 }
 
@@ -467,6 +468,8 @@ impl Mac {
         let mut segs = 0u64;
         let r = segment_tcp(f, &h, FRAME_HEADROOM, |v| {
             segs += 1;
+            self.stats
+                .add(Stat::CopyBytes, (v.len() - FRAME_HEADROOM) as u64);
             let mut m = MsgBlk::esballoc(v, FRAME_HEADROOM, bufpool::give);
             if group {
                 // TCP to a group address: odd, but handle it like any frame.
@@ -545,6 +548,9 @@ impl Mac {
             return;
         }
         self.stats.bump(Stat::ToOverlay);
+        if pend.is_some() {
+            self.stats.add(Stat::CopyBytes, frame.len() as u64);
+        }
         if src.vid != 0 {
             let mut m = bufpool::msgblk(FRAME_HEADROOM, &[frame]);
             if !tag_insert(&mut m, src.vid) {
@@ -566,10 +572,11 @@ impl Mac {
 
     /// `mac_rx`: a frame the driver delivers up on overlay `linkid`. A
     /// same-host peer's partial inner checksum is finished first
-    /// ([`crate::rxcsum`]).
-    pub fn rx(&self, linkid: u32, frame: &mut [u8]) {
+    /// ([`crate::rxcsum`]). The message is ours: receive coalescing may
+    /// keep it until the end of the underlay's batch.
+    pub fn rx(&self, linkid: u32, mut m: MsgBlk) {
         self.stats.bump(Stat::MacRxFrames);
-        if frame.len() < ETHER_HDR {
+        if m.len() < ETHER_HDR {
             self.stats.bump(Stat::MacRxRunt);
             return;
         }
@@ -577,26 +584,28 @@ impl Mac {
             self.stats.bump(Stat::MacRxNoClient);
             return;
         };
-        match frame_vid(frame) {
+        match frame_vid(m.data()) {
             None => {
-                self.rx_classify(&clients, 0, frame);
+                self.rx_classify(&clients, 0, m);
             }
-            Some(_) if frame.len() < ETHER_HDR + crate::vlan::VLAN_TAGSZ => {
+            Some(_) if m.len() < ETHER_HDR + crate::vlan::VLAN_TAGSZ => {
                 self.stats.bump(Stat::MacRxRunt);
             }
             Some(vid) => {
                 // The driver's buffer is ours: the tag goes in place.
-                let f = tag_strip_in_place(frame);
-                if self.rx_classify(&clients, vid, f) && vid != 0 {
+                tag_strip_in_place(m.data_mut());
+                m.strip(crate::vlan::VLAN_TAGSZ);
+                if self.rx_classify(&clients, vid, m) && vid != 0 {
                     self.stats.bump(Stat::VlanRxUntagged);
                 }
             }
         }
     }
 
-    /// Delivers `frame` (untagged) of VLAN `vid` to the VNICs it is for;
+    /// Delivers `m` (untagged) of VLAN `vid` to the VNICs it is for;
     /// false if it was dropped.
-    fn rx_classify(&self, clients: &[Arc<Client>], vid: u16, frame: &mut [u8]) -> bool {
+    fn rx_classify(&self, clients: &[Arc<Client>], vid: u16, mut m: MsgBlk) -> bool {
+        let frame = m.data_mut();
         let group = is_group(&frame[0..6]);
         let to = clients
             .iter()
@@ -613,12 +622,11 @@ impl Mac {
         if rx_finish_partial(frame) {
             self.stats.bump(Stat::MacRxCsumPartial);
         }
-        let frame = &*frame;
         if group {
             self.rx_flush();
             let mut any = false;
             for c in clients.iter().filter(|c| c.vid == vid) {
-                c.deliver(frame, &self.stats);
+                c.deliver(m.data(), &self.stats);
                 any = true;
             }
             if !any {
@@ -626,7 +634,7 @@ impl Mac {
             }
             any
         } else if let Some(c) = to {
-            self.deliver_coalesced(c, frame);
+            self.deliver_coalesced(c, m);
             true
         } else {
             if clients.iter().any(|c| c.vid == vid) {
@@ -652,30 +660,37 @@ impl Mac {
 
     /// Unicast delivery to `c`, merged with the pending frame when this
     /// thread batches and the frame continues it.
-    fn deliver_coalesced(&self, c: &Arc<Client>, frame: &[u8]) {
+    fn deliver_coalesced(&self, c: &Arc<Client>, m: MsgBlk) {
         RXC.with(|g| {
             let mut g = g.borrow_mut();
             let g = &mut *g;
             if !g.on {
-                c.deliver(frame, &self.stats);
+                c.deliver(m.data(), &self.stats);
                 return;
             }
+            let mut m = m;
             if let Some(p) = &g.to {
-                if Arc::ptr_eq(p, c) && g.gro.append(frame) {
-                    if g.gro.must_flush() {
-                        rx_flush_locked(g, &self.stats);
+                if Arc::ptr_eq(p, c) {
+                    match g.gro.append(m) {
+                        Ok(()) => {
+                            if g.gro.must_flush() {
+                                rx_flush_locked(g, &self.stats);
+                            }
+                            return;
+                        }
+                        Err(back) => m = back,
                     }
-                    return;
                 }
                 rx_flush_locked(g, &self.stats);
             }
-            if g.gro.start(frame) {
-                g.to = Some(Arc::clone(c));
-                if g.gro.must_flush() {
-                    rx_flush_locked(g, &self.stats);
+            match g.gro.start(m) {
+                Ok(()) => {
+                    g.to = Some(Arc::clone(c));
+                    if g.gro.must_flush() {
+                        rx_flush_locked(g, &self.stats);
+                    }
                 }
-            } else {
-                c.deliver(frame, &self.stats);
+                Err(m) => c.deliver(m.data(), &self.stats),
             }
         });
     }

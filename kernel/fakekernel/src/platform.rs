@@ -128,8 +128,8 @@ impl Platform for FkPlatform {
     }
 
     fn mac_rx(&self, mac: &FkMacReg, chain: MsgBlkChain) {
-        for mut m in chain {
-            self.mac.rx(mac.linkid, m.data_mut());
+        for m in chain {
+            self.mac.rx(mac.linkid, m);
         }
     }
 
@@ -144,9 +144,11 @@ impl Platform for FkPlatform {
         s.open_pool();
         let mux = Arc::clone(mux);
         let mac = Arc::clone(&self.mac);
+        let stats = Arc::clone(&self.stats);
         s.start_rx(
             move |buf, _src, tos| {
                 Mac::rx_batching();
+                stats.add(crate::stats::Stat::CopyBytes, buf.len() as u64);
                 // A copy into a pooled buffer, freed back to this
                 // thread's pool once delivered up (crate::bufpool).
                 mux.recv_tos(crate::bufpool::msgblk(0, &[buf]), tos)

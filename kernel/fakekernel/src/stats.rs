@@ -60,6 +60,7 @@ stats! {
     TapTsoSegments => "tap_tso_segments": "frames those TSO frames were cut into",
     VnicGroFrames => "vnic_gro_frames": "merged TCP frames written to VNICs",
     VnicGroSegments => "vnic_gro_segments": "segments merged into those frames",
+    CopyBytes => "datapath_copy_bytes": "frame bytes copied in fkoverlayd between system calls (TSO segments and VNIC frames into messages for mc_tx, received datagrams into messages)",
 }
 
 /// The counter set.

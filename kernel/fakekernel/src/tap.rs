@@ -206,9 +206,37 @@ impl Tap {
         Ok(())
     }
 
-    /// Writes a buffer that starts with its own vnet header (a merged
-    /// frame from [`crate::gro::Gro`], or a TSO frame switched between
-    /// local VNICs). Never blocks; errors as for [`Tap::write`].
+    /// Writes one frame given as parts, the first its vnet header (a
+    /// merged frame from [`crate::gro::Gro`]), with one `writev`. Never
+    /// blocks; errors as for [`Tap::write`], and `EMSGSIZE` for more than
+    /// [`WRITE_PARTS_MAX`] parts.
+    pub fn write_parts<'a>(&self, parts: impl Iterator<Item = &'a [u8]>) -> Result<(), i32> {
+        let mut iov = [libc::iovec {
+            iov_base: std::ptr::null_mut(),
+            iov_len: 0,
+        }; WRITE_PARTS_MAX];
+        let mut n = 0;
+        for p in parts {
+            let Some(v) = iov.get_mut(n) else {
+                return Err(libc::EMSGSIZE);
+            };
+            *v = libc::iovec {
+                iov_base: p.as_ptr() as *mut libc::c_void,
+                iov_len: p.len(),
+            };
+            n += 1;
+        }
+        // SAFETY: iov[..n] describe valid readable buffers (borrowed for
+        // the call); writev only reads them.
+        let r = unsafe { libc::writev(self.fd.as_raw_fd(), iov.as_ptr(), n as libc::c_int) };
+        if r < 0 {
+            return Err(last_errno());
+        }
+        Ok(())
+    }
+
+    /// Writes a buffer that starts with its own vnet header (a TSO frame
+    /// switched between local VNICs). Never blocks; errors as for [`Tap::write`].
     pub fn write_vnet(&self, buf: &[u8]) -> Result<(), i32> {
         // SAFETY: buf is a valid readable buffer of buf.len() bytes.
         let n = unsafe { libc::write(self.fd.as_raw_fd(), buf.as_ptr().cast(), buf.len()) };
@@ -218,6 +246,10 @@ impl Tap {
         Ok(())
     }
 }
+
+/// Most parts of one [`Tap::write_parts`]: a vnet header and
+/// [`crate::gro::GRO_MAX_SEGS`] segments.
+pub const WRITE_PARTS_MAX: usize = 1 + crate::gro::GRO_MAX_SEGS;
 
 /// An eventfd used to wake and stop poll loops.
 #[derive(Debug)]
