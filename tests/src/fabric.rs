@@ -47,8 +47,9 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::bridge::{attach, underlay_bridge};
-use crate::daemons::{bin, dladm, kill9, Daemon};
-use crate::netns::{Netns, TempRoot};
+use crate::daemons::{bin, kill9, Daemon};
+use crate::host::OurHost;
+use crate::netns::{expect_success, Netns, TempRoot};
 use crate::postgres::{DbKind, TestDb};
 
 /// The underlay subnet: host `i` (from 0) is `.i+1`, portolan `k` is
@@ -131,43 +132,40 @@ impl Drop for NetnsEtc {
     }
 }
 
-/// One host: its namespace, root and daemons. Field order is drop order.
+/// One host of the fabric: one of our hosts ([`OurHost`]: namespace, root,
+/// daemons; reached through `Deref`) with its id and underlay address.
+/// Field order is drop order.
 #[derive(Debug)]
 pub struct FabricHost {
-    /// varpd, `None` while it is down.
-    pub varpd: Option<Daemon>,
-    /// fkoverlayd, `None` while it is down.
-    pub fk: Option<Daemon>,
+    /// The host itself.
+    pub host: OurHost,
     /// The host's id in portolan (`cn1`, `cn2`, …).
     pub id: String,
     /// The underlay address.
     pub ul: Ipv4Addr,
-    /// The `OVERLAY_ROOT` of its daemons and dladm.
-    pub root: TempRoot,
     _etc: Option<NetnsEtc>,
-    /// The namespace.
-    pub ns: Netns,
+}
+
+impl std::ops::Deref for FabricHost {
+    type Target = OurHost;
+
+    fn deref(&self) -> &OurHost {
+        &self.host
+    }
+}
+
+impl std::ops::DerefMut for FabricHost {
+    fn deref_mut(&mut self) -> &mut OurHost {
+        &mut self.host
+    }
 }
 
 impl FabricHost {
-    /// Runs dladm on this host; the output whatever the status.
-    pub fn dladm(&self, args: &[&str]) -> Output {
-        dladm(&self.ns, self.root.path(), args)
-    }
-
-    /// Runs dladm and requires success; returns stdout.
+    /// Runs dladm and requires success; returns stdout. Failures name the
+    /// host.
     pub fn dladm_ok(&self, args: &[&str]) -> String {
         let o = self.dladm(args);
-        assert!(
-            o.status.success(),
-            "[{}] dladm {} failed ({}):\nstdout: {}\nstderr: {}",
-            self.id,
-            args.join(" "),
-            o.status,
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8_lossy(&o.stdout).into_owned()
+        expect_success(&o, &format!("[{}] dladm {}", self.id, args.join(" ")))
     }
 
     /// `dladm show-overlay -f -p -o status,details fabric0`: (status,
@@ -218,17 +216,6 @@ impl FabricHost {
     pub fn cache_has(&self, mac: &[u8; 6]) -> bool {
         let m = ether_ntoa(mac);
         self.cache().iter().any(|(t, _)| *t == m)
-    }
-
-    /// `kill -9` of varpd, reaped.
-    pub fn kill9_varpd(&mut self) {
-        kill9(&mut self.varpd);
-    }
-
-    /// Starts varpd again (it restores its instances from its state).
-    pub fn start_varpd(&mut self) {
-        assert!(self.varpd.is_none(), "varpd already runs");
-        self.varpd = Some(Daemon::varpd(&self.ns, self.root.path()));
     }
 
     /// The TCP connections of this host to `port`, from `ss -tn` in its
@@ -440,17 +427,13 @@ impl Fabric {
                 std::fs::write(dir.join("hosts"), text).expect("write netns hosts file");
                 NetnsEtc(dir)
             });
-            let root = TempRoot::new(cfg.prefix);
-            let fk = Daemon::fkoverlayd(&ns, root.path());
-            let varpd = Daemon::varpd(&ns, root.path());
+            let mut host = OurHost::stopped_in(ns, TempRoot::new(cfg.prefix));
+            host.start();
             let h = FabricHost {
-                varpd: Some(varpd),
-                fk: Some(fk),
+                host,
                 id: format!("cn{}", i + 1),
                 ul,
-                root,
                 _etc: etc,
-                ns,
             };
             f.portolan_ok(&["add-host", &h.id, &ul.to_string()]);
             let svp_host = cfg
@@ -518,15 +501,7 @@ impl Fabric {
     /// stdout.
     pub fn portolan_ok(&self, args: &[&str]) -> String {
         let o = self.portolan(args);
-        assert!(
-            o.status.success(),
-            "portolan {} failed ({}):\nstdout: {}\nstderr: {}",
-            args.join(" "),
-            o.status,
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8_lossy(&o.stdout).into_owned()
+        expect_success(&o, &format!("portolan {}", args.join(" ")))
     }
 
     /// The MAC and address of VM number `n` (from 1).

@@ -20,13 +20,14 @@
 //! root, then the namespace (which removes the veths and TAPs).
 
 use crate::daemons::{bin, dladm, kill9, Daemon};
-use crate::netns::{underlay, veth, Family, Netns, TempRoot, Underlay};
+use crate::netns::{expect_success, underlay, veth, Family, Netns, TempRoot, Underlay};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Output, Stdio};
 
 /// One of our hosts: fkoverlayd and varpd in a namespace with their own
 /// root. Field order is drop order.
+#[derive(Debug)]
 pub struct OurHost {
     /// varpd (dropped first), `None` while it is down.
     pub varpd: Option<Daemon>,
@@ -61,12 +62,17 @@ impl OurHost {
 
     /// A host with its root but no daemons yet: see [`OurHost::start`].
     pub fn stopped(ns: Netns) -> OurHost {
+        OurHost::stopped_in(ns, TempRoot::new("wr"))
+    }
+
+    /// [`OurHost::stopped`] with the root `root`.
+    pub fn stopped_in(ns: Netns, root: TempRoot) -> OurHost {
         // Build dladm before the daemons run (bin() may build it).
         let _ = bin("dladm");
         OurHost {
             varpd: None,
             fk: None,
-            root: TempRoot::new("wr"),
+            root,
             ns,
         }
     }
@@ -137,15 +143,7 @@ impl OurHost {
     /// Runs dladm and requires success; returns stdout.
     pub fn dladm_ok<S: AsRef<str>>(&self, args: &[S]) -> String {
         let o = self.dladm(args);
-        assert!(
-            o.status.success(),
-            "dladm {} failed ({}):\nstdout: {}\nstderr: {}",
-            strs(args).join(" "),
-            o.status,
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8_lossy(&o.stdout).into_owned()
+        expect_success(&o, &format!("dladm {}", strs(args).join(" ")))
     }
 
     /// Runs dladm and requires success with nothing on stderr; returns

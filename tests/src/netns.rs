@@ -26,6 +26,29 @@ pub fn unique_name(prefix: &str) -> String {
     format!("{prefix}{}x{n}", std::process::id() % 100_000)
 }
 
+/// Panics, naming the command `what` and showing its exit status, stdout
+/// and stderr, unless `out` is a success; returns its stdout.
+pub fn expect_success(out: &Output, what: &str) -> String {
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `prog args…` as one string, for messages.
+fn command_line<S: AsRef<OsStr>>(prog: &str, args: &[S]) -> String {
+    let mut s = prog.to_string();
+    for a in args {
+        s.push(' ');
+        s.push_str(&a.as_ref().to_string_lossy());
+    }
+    s
+}
+
 /// Runs a command, panicking with its output if it fails.
 pub fn run<S: AsRef<OsStr>>(prog: &str, args: &[S]) -> Output {
     let out = Command::new(prog)
@@ -33,16 +56,7 @@ pub fn run<S: AsRef<OsStr>>(prog: &str, args: &[S]) -> Output {
         .stdin(Stdio::null())
         .output()
         .unwrap_or_else(|e| panic!("{prog}: cannot run: {e}"));
-    if !out.status.success() {
-        let a: Vec<_> = args.iter().map(|a| a.as_ref().to_string_lossy()).collect();
-        panic!(
-            "{prog} {} failed ({}):\nstdout: {}\nstderr: {}",
-            a.join(" "),
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    expect_success(&out, &command_line(prog, args));
     out
 }
 
@@ -88,17 +102,10 @@ impl Netns {
     /// fails.
     pub fn exec_ok<S: AsRef<OsStr>>(&self, prog: &str, args: &[S]) -> Output {
         let out = self.exec(prog, args);
-        if !out.status.success() {
-            let a: Vec<_> = args.iter().map(|a| a.as_ref().to_string_lossy()).collect();
-            panic!(
-                "[{}] {prog} {} failed ({}):\nstdout: {}\nstderr: {}",
-                self.name,
-                a.join(" "),
-                out.status,
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
+        expect_success(
+            &out,
+            &format!("[{}] {}", self.name, command_line(prog, args)),
+        );
         out
     }
 

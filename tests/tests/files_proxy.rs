@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use overlay_tests::have_root;
 use overlay_tests::host::{files_overlay_args, HostPair, OurHost, TwoHosts};
-use overlay_tests::netns::{Netns, TempRoot};
+use overlay_tests::netns::{expect_success, Netns, TempRoot};
 
 const UL_A: &str = "10.88.88.69";
 const UL_B: &str = "10.88.88.70";
@@ -36,16 +36,6 @@ fn config(port: &str) -> String {
 }}
 "#
     )
-}
-
-fn ok(out: &std::process::Output, what: &str) {
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// Two hosts on UL_A/UL_B, daemons running; IPv6 addresses usable at once
@@ -67,11 +57,11 @@ trait Files {
 
 impl Files for OurHost {
     fn overlay(&self, ul: &str, cfg: &Path, mac: &str, ip4: &str) {
-        ok(
+        expect_success(
             &self.dladm(&files_overlay_args("demo0", 23, ul, cfg)),
             "create-overlay",
         );
-        ok(
+        expect_success(
             &self.dladm(&["create-vnic", "-l", "demo0", "-m", mac, "foo0"]),
             "create-vnic",
         );
