@@ -135,9 +135,19 @@ impl Daemon {
         d
     }
 
-    /// `fkoverlayd -f` in `ns` with `root`.
+    /// `fkoverlayd -f` in `ns` with `root`, once both its sockets accept:
+    /// it binds the dld socket before the overlay socket, and a varpd
+    /// started in between would find no `/dev/overlay`. (A connection
+    /// closed before its first frame is no protocol error.)
     pub fn fkoverlayd(ns: &Netns, root: &Path) -> Daemon {
-        Daemon::start(ns, "fkoverlayd", &[], root, &dld_socket(root))
+        let d = Daemon::start(ns, "fkoverlayd", &[], root, &dld_socket(root));
+        let ovl = overlay_socket(root);
+        assert!(
+            wait_for_socket(&ovl, Duration::from_secs(10)),
+            "fkoverlayd did not come up ({} not accepting)",
+            ovl.display()
+        );
+        d
     }
 
     /// `varpd -f` in `ns` with `root`.
