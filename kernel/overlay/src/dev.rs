@@ -46,7 +46,7 @@ use crate::once::OnceSlot;
 use crate::platform::{Platform, SockaddrIn6};
 use crate::plugin::{EncapInfo, EncapInstance, OverlayPlugin};
 use crate::stats::{add, inc, DevCounters, DevStats};
-use crate::target::{Target, TxLookup};
+use crate::target::{Target, TxLookup, TxRoute};
 use crate::Overlay;
 use alloc::boxed::Box;
 use alloc::sync::{Arc, Weak};
@@ -429,31 +429,39 @@ impl<P: Platform> OverlayDev<P> {
                     continue;
                 }
             }
-            let (sa, mut m) = match t.tx_lookup(m) {
-                TxLookup::Send(sa, m) => (sa, m),
-                TxLookup::Drop => {
+            // The common case decides by reference; only a miss hands the
+            // frame over (to be queued, or sent if it raced a RESPOND).
+            let (sa, mut m) = match t.tx_route(&m) {
+                TxRoute::Send(sa) => (sa, m),
+                TxRoute::Drop => {
                     inc(&self.stats.tx_drop_lookup);
                     continue;
                 }
-                TxLookup::QueueFull => {
-                    inc(&self.stats.tx_drop_queue_full);
-                    continue;
-                }
-                TxLookup::Queued(req) => {
-                    inc(&self.stats.tx_queued);
-                    if let Some(e) = req {
-                        self.ovl.targ_enqueue(self, t, e);
+                TxRoute::Miss => match t.tx_lookup(m) {
+                    TxLookup::Send(sa, m) => (sa, m),
+                    TxLookup::Drop => {
+                        inc(&self.stats.tx_drop_lookup);
+                        continue;
                     }
-                    continue;
-                }
+                    TxLookup::QueueFull => {
+                        inc(&self.stats.tx_drop_queue_full);
+                        continue;
+                    }
+                    TxLookup::Queued(req) => {
+                        inc(&self.stats.tx_queued);
+                        if let Some(e) = req {
+                            self.ovl.targ_enqueue(self, t, e);
+                        }
+                        continue;
+                    }
+                },
             };
             let len = m.len() as u64;
-            let hdr = self.inst.tx_hdr(&m);
-            if self.inst.encap(&mut m, &info).is_err() {
+            let Ok(hdr) = self.inst.encap_tx(&mut m, &info) else {
                 inc(&self.stats.tx_drop_encap);
                 add(&self.stats.tx_drop_encap, chain.len() as u64);
                 break;
-            }
+            };
             if self
                 .ovl
                 .platform

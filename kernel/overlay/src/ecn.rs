@@ -59,6 +59,7 @@ pub const fn rfc6040_decap(inner: u8, outer: u8) -> Option<u8> {
 
 /// The ECN field to put in the outer header for an inner packet's ECN
 /// field: copied (RFC 6040 normal mode), except CE → ECT(0) as Linux does.
+#[inline]
 pub const fn ecn_encap(inner: u8) -> u8 {
     match inner & ECN_MASK {
         ECN_CE => ECN_ECT0,
@@ -78,6 +79,7 @@ pub enum InnerIp {
 /// Find the inner IP header of an Ethernet frame whose first bytes are
 /// `f`: after the Ethernet header and at most one 802.1Q tag. `None` for
 /// other ethertypes or when the header does not lie in `f`.
+#[inline]
 pub fn inner_ip(f: &[u8]) -> Option<InnerIp> {
     if f.len() < ETHER_HDR_LEN {
         return None;
@@ -105,6 +107,7 @@ pub fn inner_ip(f: &[u8]) -> Option<InnerIp> {
 }
 
 /// The inner packet's TOS byte (IPv4) or traffic class (IPv6).
+#[inline]
 pub fn inner_tos(f: &[u8]) -> Option<u8> {
     match inner_ip(f)? {
         InnerIp::V4(o) => Some(f[o + 1]),
@@ -205,6 +208,7 @@ pub enum DscpMode {
 /// The outer TOS / traffic-class byte for the inner frame whose first
 /// bytes are `f`: the DSCP by `dscp`, the ECN field by [`ecn_encap`] when
 /// `ecn` is on (else Not-ECT, illumos' behaviour).
+#[inline]
 pub fn encap_tos(f: &[u8], dscp: DscpMode, ecn: bool) -> u8 {
     let fixed = match dscp {
         DscpMode::Fixed(d) => (d & 0x3f) << 2,

@@ -75,11 +75,10 @@ pub(crate) fn flood_send<P: Platform>(
             inc(&stats.tx_flood_drops);
             continue;
         };
-        let hdr = inst.tx_hdr(&c);
-        if inst.encap(&mut c, info).is_err() {
+        let Ok(hdr) = inst.encap_tx(&mut c, info) else {
             inc(&stats.tx_flood_drops);
             continue;
-        }
+        };
         if platform.socket_send(sock, dst, c, hdr).is_err() {
             inc(&stats.tx_flood_drops);
             continue;

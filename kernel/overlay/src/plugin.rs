@@ -55,6 +55,14 @@ pub trait EncapInstance: Send + Sync {
     fn tx_hdr(&self, _msg: &MsgBlk) -> TxHdr {
         TxHdr::default()
     }
+    /// The transmit path's call: `tx_hdr` then `encap`, in one call so a
+    /// plugin can read its settings once per frame. Plugins override it
+    /// only to go faster; the result must equal the default's.
+    fn encap_tx(&self, msg: &mut MsgBlk, info: &EncapInfo) -> Result<TxHdr, Errno> {
+        let hdr = self.tx_hdr(msg);
+        self.encap(msg, info)?;
+        Ok(hdr)
+    }
     /// Extension: whether received datagrams get RFC 6040 decapsulation
     /// (the mux asks only when the outer ECN field is ECT(1) or CE).
     fn ecn_decap(&self) -> bool {

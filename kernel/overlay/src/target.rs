@@ -69,8 +69,21 @@ pub(crate) struct Target<P: Platform> {
     pub dest: u32,
     pub varpd_id: u64,
     pub point: overlay_target_point_t,
+    /// `point` as a socket address, made once.
+    pub point_sa: SockaddrIn6,
     pub st: KMutex<TargetState<P>>,
     pub cv: KCondvar,
+}
+
+/// The transmit path's first question about a frame, asked without
+/// taking the frame: where it goes, or whether it needs the slow path.
+pub(crate) enum TxRoute {
+    /// Send to this address now.
+    Send(SockaddrIn6),
+    /// Free the frame (drop entry, bad header, unsupported dest).
+    Drop,
+    /// No valid or drop entry: hand the frame to [`Target::tx_lookup`].
+    Miss,
 }
 
 /// What the transmit path does with one frame.
@@ -94,6 +107,7 @@ impl<P: Platform> Target<P> {
             dest,
             varpd_id,
             point,
+            point_sa: SockaddrIn6::new(point.otp_ip, point.otp_port),
             st: KMutex::new(TargetState {
                 teardown: false,
                 ocount: 0,
@@ -104,13 +118,51 @@ impl<P: Platform> Target<P> {
         })
     }
 
+    /// `overlay_target_lookup`'s common case, by reference: the route of a
+    /// frame to a POINT target or to a valid (or drop) cache entry.
+    /// [`TxRoute::Miss`] sends the frame to [`Self::tx_lookup`], which
+    /// decides again under the locks and queues it.
+    #[inline]
+    pub fn tx_route(&self, m: &MsgBlk) -> TxRoute {
+        if self.dest != OVERLAY_PLUGIN_D_IP | OVERLAY_PLUGIN_D_PORT {
+            return TxRoute::Drop;
+        }
+        if self.mode == OVERLAY_TARGET_POINT {
+            return TxRoute::Send(self.point_sa);
+        }
+        if self.mode != OVERLAY_TARGET_DYNAMIC {
+            return TxRoute::Drop;
+        }
+        let f = m.first();
+        let Some(dst) = f.get(..6) else {
+            return TxRoute::Miss;
+        };
+        if m.len() < crate::ether::ETHER_HDR_LEN {
+            return TxRoute::Drop;
+        }
+        let mut mac = [0u8; 6];
+        mac.copy_from_slice(dst);
+        let st = self.st.lock();
+        let Some(ent) = st.hash.get(&mac) else {
+            return TxRoute::Miss;
+        };
+        let es = ent.st.lock();
+        if es.flags & OVERLAY_ENTRY_F_DROP != 0 {
+            TxRoute::Drop
+        } else if es.flags & OVERLAY_ENTRY_F_VALID != 0 {
+            TxRoute::Send(SockaddrIn6::new(es.dest.otp_ip, es.dest.otp_port))
+        } else {
+            TxRoute::Miss
+        }
+    }
+
     /// `overlay_target_lookup` for one frame (§10.2, §9.1).
     pub fn tx_lookup(&self, m: MsgBlk) -> TxLookup<P> {
         if self.dest != OVERLAY_PLUGIN_D_IP | OVERLAY_PLUGIN_D_PORT {
             return TxLookup::Drop;
         }
         if self.mode == OVERLAY_TARGET_POINT {
-            return TxLookup::Send(SockaddrIn6::new(self.point.otp_ip, self.point.otp_port), m);
+            return TxLookup::Send(self.point_sa, m);
         }
         if self.mode != OVERLAY_TARGET_DYNAMIC {
             return TxLookup::Drop;

@@ -67,6 +67,23 @@ const TXW_INHERIT: u32 = 0xff;
 const TXW_ECN: u32 = 1 << 16;
 const TXW_DEFAULT: u32 = TXW_ECN;
 
+/// The outer header for the inner frame starting with `f` under settings
+/// word `w`: with ECN off and a fixed DSCP (illumos' behaviour, and any
+/// fixed marking) the TOS comes from the word alone and the inner headers
+/// are not read.
+#[inline]
+fn txw_hdr(w: u32, f: &[u8]) -> TxHdr {
+    let d = (w >> 8) & 0xff;
+    let ecn = w & TXW_ECN != 0;
+    let tos = if !ecn && d != TXW_INHERIT {
+        ((d & 0x3f) << 2) as u8
+    } else {
+        encap_tos(f, txw_dscp(w), ecn)
+    };
+    TxHdr { tos, ttl: w as u8 }
+}
+
+#[inline]
 fn txw_dscp(w: u32) -> DscpMode {
     match (w >> 8) & 0xff {
         TXW_INHERIT => DscpMode::Inherit,
@@ -222,6 +239,7 @@ impl VxlanInst {
 }
 
 impl EncapInstance for VxlanInst {
+    #[inline]
     fn encap(&self, msg: &mut MsgBlk, info: &EncapInfo) -> Result<(), Errno> {
         let h = msg
             .prepend(VXLAN_HDR_LEN, VXLAN_NOALLOC_MIN, VXLAN_ALLOC_SIZE)
@@ -231,11 +249,13 @@ impl EncapInstance for VxlanInst {
     }
 
     fn tx_hdr(&self, msg: &MsgBlk) -> TxHdr {
-        let w = self.txw.load(Ordering::Relaxed);
-        TxHdr {
-            tos: encap_tos(msg.first(), txw_dscp(w), w & TXW_ECN != 0),
-            ttl: w as u8,
-        }
+        txw_hdr(self.txw.load(Ordering::Relaxed), msg.first())
+    }
+
+    fn encap_tx(&self, msg: &mut MsgBlk, info: &EncapInfo) -> Result<TxHdr, Errno> {
+        let hdr = txw_hdr(self.txw.load(Ordering::Relaxed), msg.first());
+        self.encap(msg, info)?;
+        Ok(hdr)
     }
 
     fn ecn_decap(&self) -> bool {

@@ -284,6 +284,12 @@ fn teardown_stops_new_requests() {
     o.dev_by_linkid(1).unwrap().m_stop();
     let o2 = o.clone();
     let th = std::thread::spawn(move || delete(&o2, 1));
+    // Delete unlinks the device, then sets TEARDOWN: wait for the first,
+    // then give it time for the second (a loaded machine may not have
+    // started the thread within a fixed sleep).
+    while o.dev_by_linkid(1).is_some() {
+        std::thread::sleep(Duration::from_millis(1));
+    }
     std::thread::sleep(Duration::from_millis(100));
     // DROP with a frame left would re-queue; during teardown it does not,
     // and the request is finished so delete completes.
