@@ -71,6 +71,7 @@ pub mod platform;
 pub mod plugin;
 pub mod prop;
 pub mod props;
+mod route;
 pub mod stats;
 #[cfg(not(any(feature = "std", feature = "kernel")))]
 mod sync_spin;

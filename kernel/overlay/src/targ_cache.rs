@@ -55,7 +55,7 @@ impl<P: Platform> Overlay<P> {
             c.otc_entry.otce_dest = t.point;
         } else {
             let e = t.entry(&c.otc_entry.otce_mac).ok_or(Errno::ENOENT)?;
-            let es = e.st.lock();
+            let es = e.lock();
             if es.flags & OVERLAY_ENTRY_F_DROP != 0 {
                 c.otc_entry.otce_flags = OVERLAY_TARGET_CACHE_DROP;
             } else if es.flags & OVERLAY_ENTRY_F_VALID != 0 {
@@ -82,7 +82,7 @@ impl<P: Platform> Overlay<P> {
             .entry_get_or_create(c.otc_entry.otce_mac)
             .ok_or(Errno::ENOMEM)?;
         let chain = {
-            let mut es = e.st.lock();
+            let mut es = e.lock();
             if c.otc_entry.otce_flags & OVERLAY_TARGET_CACHE_DROP != 0 {
                 es.flags |= OVERLAY_ENTRY_F_DROP;
                 None
@@ -109,7 +109,7 @@ impl<P: Platform> Overlay<P> {
             return Err(Errno::ENOTSUP);
         }
         let e = t.entry(&c.otc_entry.otce_mac).ok_or(Errno::ENOENT)?;
-        e.st.lock().flags &= !OVERLAY_ENTRY_F_VALID_MASK;
+        e.lock().flags &= !OVERLAY_ENTRY_F_VALID_MASK;
         Ok(())
     }
 
@@ -121,7 +121,7 @@ impl<P: Platform> Overlay<P> {
         }
         let st = t.st.lock();
         for e in st.tree.values() {
-            e.st.lock().flags &= !OVERLAY_ENTRY_F_VALID_MASK;
+            e.lock().flags &= !OVERLAY_ENTRY_F_VALID_MASK;
         }
         Ok(())
     }
@@ -158,7 +158,7 @@ impl<P: Platform> Overlay<P> {
             let st = t.st.lock();
             let mut next = None;
             for (mac, e) in st.tree.range(start..) {
-                let es = e.st.lock();
+                let es = e.lock();
                 if es.flags & OVERLAY_ENTRY_F_VALID_MASK == 0 {
                     continue;
                 }

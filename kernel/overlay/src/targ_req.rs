@@ -54,7 +54,7 @@ impl<P: Platform> Overlay<P> {
                 // same at once, so the frames meet the new target (and a
                 // new request if they miss) instead of vanishing.
                 let chain = {
-                    let mut es = e.st.lock();
+                    let mut es = e.lock();
                     es.flags &= !OVERLAY_ENTRY_F_PENDING;
                     es.bytes = 0;
                     core::mem::take(&mut es.chain)
@@ -65,7 +65,7 @@ impl<P: Platform> Overlay<P> {
                 g = self.tg.lock();
                 continue;
             };
-            let mut es = e.st.lock();
+            let mut es = e.lock();
             if es.flags & OVERLAY_ENTRY_F_VALID != 0 {
                 // Answered by CACHE_SET while queued. §16 #9: the request is
                 // finished, so balance the outstanding count.
@@ -116,7 +116,7 @@ impl<P: Platform> Overlay<P> {
         let req = h.take(r.otr_reqid).ok_or(Errno::EINVAL)?;
         let e = &req.ent;
         let chain = {
-            let mut es = e.st.lock();
+            let mut es = e.lock();
             es.dest = r.otr_answer;
             es.flags &= !OVERLAY_ENTRY_F_PENDING;
             es.flags |= OVERLAY_ENTRY_F_VALID;
@@ -141,7 +141,7 @@ impl<P: Platform> Overlay<P> {
         let e = &req.ent;
         let mut dropped = None;
         let requeue = {
-            let mut es = e.st.lock();
+            let mut es = e.lock();
             if es.flags & OVERLAY_ENTRY_F_VALID != 0 {
                 es.flags &= !OVERLAY_ENTRY_F_PENDING;
                 false
@@ -209,7 +209,7 @@ impl<P: Platform> Overlay<P> {
             let mut buf = [0u8; ETHERMAX + VLAN_TAGSZ];
             let mut big = Vec::new();
             let n = {
-                let es = req.ent.st.lock();
+                let es = req.ent.lock();
                 let m = es.chain.front().ok_or(Errno::EINVAL)?;
                 let want = (m.len() as u64).min(p.otp_size) as usize;
                 let dst = if want <= buf.len() {

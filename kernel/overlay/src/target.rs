@@ -14,15 +14,25 @@
 //! The target counts requests queued or outstanding (`ocount`); device
 //! delete sets TEARDOWN (no new requests) and waits for it to reach zero.
 //!
-//! Lock order: global target lock → target lock → entry lock.
+//! The transmit path's common case takes no lock: [`Target::tx_route`]
+//! finds the entry in the lock-free [`MacTable`] and reads its route from
+//! a sequence-locked copy ([`crate::route`]) that every holder of the entry
+//! lock republishes on release ([`EntryGuard`]). Anything else (no entry,
+//! unresolved, a writer busy) goes to [`Target::tx_lookup`], which decides
+//! again under the locks. The ioctls find entries in the tree, under the
+//! target lock.
+//!
+//! Lock order: global target lock → target lock → table writer lock;
+//! target lock → entry lock.
 
 use crate::ether::mac_vlan_header_info;
 use crate::kcondvar::KCondvar;
-use crate::kmutex::KMutex;
+use crate::kmutex::{KMutex, KMutexGuard};
 use crate::mactable::MacTable;
 use crate::moment::Moment;
 use crate::msgblk::{MsgBlk, MsgBlkChain};
 use crate::platform::{Platform, SockaddrIn6};
+use crate::route::{RouteCell, RouteRead};
 use alloc::collections::BTreeMap;
 use alloc::sync::{Arc, Weak};
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -51,14 +61,63 @@ pub(crate) struct Entry<P: Platform> {
     #[allow(dead_code)]
     pub mac: [u8; 6],
     pub target: Weak<Target<P>>,
-    pub st: KMutex<EntryState>,
+    /// Reached only through [`Entry::lock`], which republishes `route`.
+    st: KMutex<EntryState>,
+    /// The route as the transmit path reads it without the lock.
+    route: RouteCell,
+}
+
+/// The entry lock held: the entry's state, whose route is republished
+/// for the lock-free transmit path when the guard is dropped.
+pub(crate) struct EntryGuard<'a> {
+    g: KMutexGuard<'a, EntryState>,
+    route: &'a RouteCell,
+}
+
+impl core::ops::Deref for EntryGuard<'_> {
+    type Target = EntryState;
+    fn deref(&self) -> &EntryState {
+        &self.g
+    }
+}
+
+impl core::ops::DerefMut for EntryGuard<'_> {
+    fn deref_mut(&mut self) -> &mut EntryState {
+        &mut self.g
+    }
+}
+
+impl Drop for EntryGuard<'_> {
+    fn drop(&mut self) {
+        // Still under the entry lock (the mutex guard drops after this).
+        self.route.publish(self.g.flags, &self.g.dest);
+    }
+}
+
+impl<P: Platform> Entry<P> {
+    fn new(reqid: u64, mac: [u8; 6], target: Weak<Target<P>>, st: EntryState) -> Self {
+        Entry {
+            reqid,
+            mac,
+            target,
+            st: KMutex::new(st),
+            route: RouteCell::default(),
+        }
+    }
+
+    /// Take the entry lock.
+    pub fn lock(&self) -> EntryGuard<'_> {
+        EntryGuard {
+            g: self.st.lock(),
+            route: &self.route,
+        }
+    }
 }
 
 /// Target state, under the target lock.
 pub(crate) struct TargetState<P: Platform> {
     pub teardown: bool,
     pub ocount: u64,
-    pub hash: MacTable<Arc<Entry<P>>>,
     pub tree: BTreeMap<[u8; 6], Arc<Entry<P>>>,
 }
 
@@ -71,6 +130,10 @@ pub(crate) struct Target<P: Platform> {
     pub point: overlay_target_point_t,
     /// `point` as a socket address, made once.
     pub point_sa: SockaddrIn6,
+    /// The same entries as `st.tree`, for the transmit path's lock-free
+    /// lookup; inserted into under the target lock, never shrunk (entries
+    /// live until the target is freed).
+    pub hash: MacTable<Entry<P>>,
     pub st: KMutex<TargetState<P>>,
     pub cv: KCondvar,
 }
@@ -108,10 +171,10 @@ impl<P: Platform> Target<P> {
             varpd_id,
             point,
             point_sa: SockaddrIn6::new(point.otp_ip, point.otp_port),
+            hash: MacTable::new(),
             st: KMutex::new(TargetState {
                 teardown: false,
                 ocount: 0,
-                hash: MacTable::new(),
                 tree: BTreeMap::new(),
             }),
             cv: KCondvar::new(),
@@ -142,17 +205,13 @@ impl<P: Platform> Target<P> {
         }
         let mut mac = [0u8; 6];
         mac.copy_from_slice(dst);
-        let st = self.st.lock();
-        let Some(ent) = st.hash.get(&mac) else {
+        let Some(ent) = self.hash.get(&mac) else {
             return TxRoute::Miss;
         };
-        let es = ent.st.lock();
-        if es.flags & OVERLAY_ENTRY_F_DROP != 0 {
-            TxRoute::Drop
-        } else if es.flags & OVERLAY_ENTRY_F_VALID != 0 {
-            TxRoute::Send(SockaddrIn6::new(es.dest.otp_ip, es.dest.otp_port))
-        } else {
-            TxRoute::Miss
+        match ent.route.read() {
+            RouteRead::Send(sa) => TxRoute::Send(sa),
+            RouteRead::Drop => TxRoute::Drop,
+            RouteRead::Retry => TxRoute::Miss,
         }
     }
 
@@ -180,27 +239,19 @@ impl<P: Platform> Target<P> {
                 }
             }
         }
-        // Fast path (a hit on a valid or drop entry): take the entry lock
-        // under the target lock (the documented order) and borrow the entry
-        // instead of cloning its Arc.
+        // Under the target lock (the order: target lock → entry lock), so
+        // the entry cannot be created twice.
         let ent = {
             let st = self.st.lock();
-            let Some(ent) = st.hash.get(&dst) else {
+            let Some(ent) = st.tree.get(&dst) else {
                 drop(st);
                 return self.tx_new_entry(dst, m);
             };
-            let es = ent.st.lock();
-            if es.flags & OVERLAY_ENTRY_F_DROP != 0 {
-                return TxLookup::Drop;
-            }
-            if es.flags & OVERLAY_ENTRY_F_VALID != 0 {
-                return TxLookup::Send(SockaddrIn6::new(es.dest.otp_ip, es.dest.otp_port), m);
-            }
-            drop(es);
             ent.clone()
         };
-        // Slow path: the entry is unresolved; queue on it.
-        let mut es = ent.st.lock();
+        // The entry may have been answered since `tx_route` looked; if it is
+        // still unresolved, queue on it.
+        let mut es = ent.lock();
         if es.flags & OVERLAY_ENTRY_F_DROP != 0 {
             return TxLookup::Drop;
         }
@@ -229,23 +280,23 @@ impl<P: Platform> Target<P> {
         let mut st = self.st.lock();
         // Lost a race with another transmit creating the same entry: take
         // the normal path, which now finds it.
-        if st.hash.get(&mac).is_some() {
+        if st.tree.contains_key(&mac) {
             drop(st);
             return self.tx_lookup(m);
         }
-        let e = Arc::new(Entry {
-            reqid: NEXT_REQID.fetch_add(1, Ordering::Relaxed),
+        let e = Arc::new(Entry::new(
+            NEXT_REQID.fetch_add(1, Ordering::Relaxed),
             mac,
-            target: self.me.clone(),
-            st: KMutex::new(EntryState {
+            self.me.clone(),
+            EntryState {
                 flags: OVERLAY_ENTRY_F_PENDING,
                 dest: overlay_target_point_t::default(),
                 chain: MsgBlkChain::single(m),
                 bytes: len,
                 vtime: Moment::from_nanos(0),
-            }),
-        });
-        if !st.hash.insert(mac, e.clone()) {
+            },
+        ));
+        if !self.hash.insert(mac, e.clone()) {
             return TxLookup::Drop;
         }
         st.tree.insert(mac, e.clone());
@@ -255,22 +306,22 @@ impl<P: Platform> Target<P> {
     /// Find or create the entry for `mac` (CACHE_SET).
     pub fn entry_get_or_create(&self, mac: [u8; 6]) -> Option<Arc<Entry<P>>> {
         let mut st = self.st.lock();
-        if let Some(e) = st.hash.get(&mac) {
+        if let Some(e) = st.tree.get(&mac) {
             return Some(e.clone());
         }
-        let e = Arc::new(Entry {
-            reqid: NEXT_REQID.fetch_add(1, Ordering::Relaxed),
+        let e = Arc::new(Entry::new(
+            NEXT_REQID.fetch_add(1, Ordering::Relaxed),
             mac,
-            target: self.me.clone(),
-            st: KMutex::new(EntryState {
+            self.me.clone(),
+            EntryState {
                 flags: 0,
                 dest: overlay_target_point_t::default(),
                 chain: MsgBlkChain::new(),
                 bytes: 0,
                 vtime: Moment::from_nanos(0),
-            }),
-        });
-        if !st.hash.insert(mac, e.clone()) {
+            },
+        ));
+        if !self.hash.insert(mac, e.clone()) {
             return None;
         }
         st.tree.insert(mac, e.clone());
@@ -278,7 +329,7 @@ impl<P: Platform> Target<P> {
     }
 
     pub fn entry(&self, mac: &[u8; 6]) -> Option<Arc<Entry<P>>> {
-        self.st.lock().hash.get(mac).cloned()
+        self.st.lock().tree.get(mac).cloned()
     }
 
     /// A request of this target was answered or abandoned: `ocount − 1`
@@ -298,18 +349,16 @@ impl<P: Platform> Target<P> {
         }
     }
 
-    /// Free every entry and its queued frames.
+    /// Free every entry's queued frames and empty the ordered cache; the
+    /// entries themselves go with the target (the lock-free hash keeps
+    /// them for any transmit that may still look).
     pub fn destroy_cache(&self) {
-        let (hash, tree) = {
-            let mut st = self.st.lock();
-            (core::mem::take(&mut st.hash), core::mem::take(&mut st.tree))
-        };
+        let tree = core::mem::take(&mut self.st.lock().tree);
         for e in tree.values() {
-            let mut es = e.st.lock();
+            let mut es = e.lock();
             es.chain = MsgBlkChain::new();
             es.bytes = 0;
         }
-        drop(hash);
         drop(tree);
     }
 
