@@ -98,6 +98,9 @@ impl<T> Drop for Slots<T> {
 /// The writers' side: every array ever published (the last is current)
 /// and the number of keys.
 struct Writer<T> {
+    // Boxed: `cur` points at a `Slots`, which must not move when the
+    // vector grows.
+    #[allow(clippy::vec_box)]
     arrays: Vec<Box<Slots<T>>>,
     len: usize,
 }
