@@ -79,7 +79,7 @@ pub enum InnerIp {
 /// Find the inner IP header of an Ethernet frame whose first bytes are
 /// `f`: after the Ethernet header and at most one 802.1Q tag. `None` for
 /// other ethertypes or when the header does not lie in `f`.
-#[inline]
+#[inline(always)]
 pub fn inner_ip(f: &[u8]) -> Option<InnerIp> {
     if f.len() < ETHER_HDR_LEN {
         return None;
@@ -107,7 +107,7 @@ pub fn inner_ip(f: &[u8]) -> Option<InnerIp> {
 }
 
 /// The inner packet's TOS byte (IPv4) or traffic class (IPv6).
-#[inline]
+#[inline(always)]
 pub fn inner_tos(f: &[u8]) -> Option<u8> {
     match inner_ip(f)? {
         InnerIp::V4(o) => Some(f[o + 1]),
@@ -208,7 +208,7 @@ pub enum DscpMode {
 /// The outer TOS / traffic-class byte for the inner frame whose first
 /// bytes are `f`: the DSCP by `dscp`, the ECN field by [`ecn_encap`] when
 /// `ecn` is on (else Not-ECT, illumos' behaviour).
-#[inline]
+#[inline(always)]
 pub fn encap_tos(f: &[u8], dscp: DscpMode, ecn: bool) -> u8 {
     let fixed = match dscp {
         DscpMode::Fixed(d) => (d & 0x3f) << 2,
