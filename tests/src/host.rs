@@ -14,7 +14,7 @@
 //! and a bare namespace for a peer of another kind. The seed's point-to-point overlay (`demo0`,
 //! `direct`, VNI 23, port 4789) is [`seed_overlay_args`] and, with its VNIC
 //! `foo0`, [`OurHost::demo_link`]; a `files` overlay is
-//! [`files_overlay_args`].
+//! [`files_overlay_args`]; both are [`create_overlay_args`].
 //!
 //! Field order is drop order: daemons (varpd before fkoverlayd), then the
 //! root, then the namespace (which removes the veths and TAPs).
@@ -172,24 +172,19 @@ impl OurHost {
     /// `dladm create-overlay -e vxlan -s direct` with the listen and
     /// destination addresses and ports, and vnetid `vnetid`.
     pub fn direct_overlay(&self, name: &str, vnetid: u32, listen: &str, dest: &str, port: u16) {
-        self.dladm_ok(&[
-            "create-overlay",
-            "-e",
-            "vxlan",
-            "-s",
+        let props = [
+            format!("vxlan/listen_port={port}"),
+            format!("direct/dest_ip={dest}"),
+            format!("direct/dest_port={port}"),
+        ];
+        self.dladm_ok(&create_overlay_args(
             "direct",
-            "-p",
-            &format!("vxlan/listen_ip={listen}"),
-            "-p",
-            &format!("vxlan/listen_port={port}"),
-            "-p",
-            &format!("direct/dest_ip={dest}"),
-            "-p",
-            &format!("direct/dest_port={port}"),
-            "-v",
-            &vnetid.to_string(),
             name,
-        ]);
+            vnetid,
+            listen,
+            &props,
+            &[],
+        ));
     }
 
     /// `dladm create-overlay` of [`files_overlay_args`].
@@ -262,54 +257,49 @@ impl OurHost {
     }
 }
 
+/// `dladm create-overlay -e vxlan -s <search> -p vxlan/listen_ip=<listen>
+/// [-p <prop>]… -v <vnetid> [extra…] <name>`.
+pub fn create_overlay_args(
+    search: &str,
+    name: &str,
+    vnetid: u32,
+    listen: &str,
+    props: &[String],
+    extra: &[&str],
+) -> Vec<String> {
+    let mut args: Vec<String> = ["create-overlay", "-e", "vxlan", "-s", search, "-p"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    args.push(format!("vxlan/listen_ip={listen}"));
+    for p in props {
+        args.push("-p".into());
+        args.push(p.clone());
+    }
+    args.push("-v".into());
+    args.push(vnetid.to_string());
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args.push(name.into());
+    args
+}
+
 /// The seed's `dladm create-overlay -e vxlan -s direct -p
 /// vxlan/listen_ip=<me> -p direct/dest_ip=<peer> -p direct/dest_port=4789
 /// -v 23 [extra…] demo0`.
 pub fn seed_overlay_args(me: &str, peer: &str, extra: &[&str]) -> Vec<String> {
-    let mut args: Vec<String> = [
-        "create-overlay",
-        "-e",
-        "vxlan",
-        "-s",
-        "direct",
-        "-p",
-        &format!("vxlan/listen_ip={me}"),
-        "-p",
-        &format!("direct/dest_ip={peer}"),
-        "-p",
-        "direct/dest_port=4789",
-        "-v",
-        "23",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    args.extend(extra.iter().map(|s| s.to_string()));
-    args.push("demo0".into());
-    args
+    let props = [
+        format!("direct/dest_ip={peer}"),
+        "direct/dest_port=4789".to_string(),
+    ];
+    create_overlay_args("direct", "demo0", 23, me, &props, extra)
 }
 
 /// `dladm create-overlay -e vxlan -s files -p vxlan/listen_ip=<listen> -p
 /// files/config=<cfg> -v <vnetid> <name>`: a dynamic overlay answered from
 /// an overlay_files(5) table.
 pub fn files_overlay_args(name: &str, vnetid: u32, listen: &str, cfg: &Path) -> Vec<String> {
-    [
-        "create-overlay",
-        "-e",
-        "vxlan",
-        "-s",
-        "files",
-        "-p",
-        &format!("vxlan/listen_ip={listen}"),
-        "-p",
-        &format!("files/config={}", cfg.display()),
-        "-v",
-        &vnetid.to_string(),
-        name,
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
+    let props = [format!("files/config={}", cfg.display())];
+    create_overlay_args("files", name, vnetid, listen, &props, &[])
 }
 
 /// Parses `name value` lines.

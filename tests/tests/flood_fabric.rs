@@ -25,13 +25,13 @@ use overlay_tests::bridge::{attach, underlay_bridge};
 use overlay_tests::capture::Capture;
 use overlay_tests::fabric::mac_str;
 use overlay_tests::have_root;
-use overlay_tests::host::OurHost;
+use overlay_tests::host::{create_overlay_args, OurHost};
 use overlay_tests::netns::{Netns, TempRoot};
 use overlay_tests::packets::ether_frame;
 use overlay_tests::traffic::ping;
 use std::collections::BTreeMap;
 
-const VNI: &str = "1000";
+const VNI: u32 = 1000;
 const UL: [&str; 3] = ["192.168.77.1", "192.168.77.2", "192.168.77.3"];
 const OV: [&str; 3] = ["10.66.66.1", "10.66.66.2", "10.66.66.3"];
 const MAC: [[u8; 6]; 3] = [
@@ -48,8 +48,21 @@ fn linux_vtep(ns: &Netns, i: usize) {
     ns.exec_ok(
         "ip",
         &[
-            "link", "add", "vx0", "type", "vxlan", "id", VNI, "local", UL[i], "dstport", "4789",
-            "tos", "inherit", "ttl", "100",
+            "link",
+            "add",
+            "vx0",
+            "type",
+            "vxlan",
+            "id",
+            &VNI.to_string(),
+            "local",
+            UL[i],
+            "dstport",
+            "4789",
+            "tos",
+            "inherit",
+            "ttl",
+            "100",
         ],
     );
     for (j, ip) in UL.iter().enumerate() {
@@ -97,23 +110,9 @@ fn our_overlay(f: &Fabric, extra: &[&str]) {
         UL[1]
     );
     std::fs::write(&cfg, json).expect("write files config");
-    let fc = format!("files/config={}", cfg.display());
-    let lip = format!("vxlan/listen_ip={}", UL[0]);
-    let mut args = vec![
-        "create-overlay",
-        "-e",
-        "vxlan",
-        "-s",
-        "files",
-        "-p",
-        &fc,
-        "-p",
-        &lip,
-    ];
-    for e in extra {
-        args.extend(["-p", e]);
-    }
-    args.extend(["-v", VNI, "ov0"]);
+    let mut props = vec![format!("files/config={}", cfg.display())];
+    props.extend(extra.iter().map(|e| e.to_string()));
+    let args = create_overlay_args("files", "ov0", VNI, UL[0], &props, &[]);
     f.ours.dladm_ok(&args);
     f.ours.vnic(
         "ov0",
