@@ -11,10 +11,13 @@
 //! sysctl script run in each first), an underlay link between them (a
 //! [`veth`] with fixed addresses or an [`underlay`] by family and subnet),
 //! then the daemons on each; or, with [`TwoHosts::build_peer`], our host
-//! and a bare namespace for a peer of another kind. The seed's point-to-point overlay (`demo0`,
-//! `direct`, VNI 23, port 4789) is [`seed_overlay_args`] and, with its VNIC
-//! `foo0`, [`OurHost::demo_link`]; a `files` overlay is
-//! [`files_overlay_args`]; both are [`create_overlay_args`].
+//! and a bare namespace for a peer of another kind (a Linux `vxlan`
+//! device, raw sockets).
+//!
+//! The seed's point-to-point overlay (`demo0`, `direct`, VNI 23, port
+//! 4789) is [`seed_overlay_args`] and, with its VNIC `foo0`,
+//! [`OurHost::demo_link`]; a `files` overlay is [`files_overlay_args`];
+//! both are [`create_overlay_args`].
 //!
 //! Field order is drop order: daemons (varpd before fkoverlayd), then the
 //! root, then the namespace (which removes the veths and TAPs).
