@@ -11,7 +11,9 @@
 //! reader's frames are sent and freed on the reader's own thread (at its
 //! transmit batch's flush), an underlay thread's frames are delivered up
 //! and freed on that thread, so in steady state every buffer returns to
-//! the pool it came from and nothing is allocated.
+//! the pool it came from and nothing is allocated. Each data-path thread
+//! fills its pool up front ([`prefill`]) with as many standard buffers as
+//! it can have in flight.
 //!
 //! Buffers come in three size classes ([`CLASSES`]: a standard frame, a
 //! jumbo frame, a 64 KiB datagram) so a small frame never takes a buffer
@@ -90,6 +92,26 @@ pub fn give(v: Vec<u8>) {
     });
 }
 
+/// Fills this thread's pool of the class for `cap`-byte buffers up to `n`
+/// buffers (at most [`POOL_MAX`]), so that a data-path thread whose
+/// frames in flight are bounded by `n` never allocates, however deep its
+/// first bursts.
+pub fn prefill(cap: usize, n: usize) {
+    let Some(k) = class_of(cap) else {
+        return;
+    };
+    let _ = POOL.try_with(|p| {
+        let mut p = p.borrow_mut();
+        let list = &mut p.free[k];
+        if list.capacity() == 0 {
+            list.reserve_exact(POOL_MAX);
+        }
+        while list.len() < n.min(POOL_MAX) {
+            list.push(Vec::with_capacity(CLASSES[k]));
+        }
+    });
+}
+
 /// A pooled message holding `parts` one after the other, with `headroom`
 /// free bytes in front.
 pub fn msgblk(headroom: usize, parts: &[&[u8]]) -> MsgBlk {
@@ -135,5 +157,7 @@ mod tests {
         let huge = take(CLASSES[2] + 1);
         give(huge);
         assert_eq!(pooled()[2], before[2]);
+        prefill(1500, 40);
+        assert!(pooled()[0] >= 40);
     }
 }

@@ -384,6 +384,11 @@ impl Mac {
     fn reader(self: Arc<Self>, client: Arc<Client>) {
         let mut buf = vec![0u8; TAP_READ_MAX];
         let mut pend = Pending;
+        // Frames in flight on this thread: at most a transmit batch's
+        // queue (each frame, or TSO segment, is queued as it is built;
+        // a full queue is sent and its buffers freed). Standard frames;
+        // jumbo frames fill their class as they come.
+        bufpool::prefill(FRAME_HEADROOM + 1518, txbatch::MAX_QUEUED + 2);
         crate::alloccount::mark_datapath_thread();
         while wait_readable(client.tap.raw_fd(), &client.stop) {
             let mut more = true;

@@ -36,7 +36,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// Datagrams queued before a flush is forced.
-const MAX_QUEUED: usize = 256;
+pub const MAX_QUEUED: usize = 256;
 /// Datagrams per GSO message (the kernel's `UDP_MAX_SEGMENTS` is 64 or
 /// more).
 const MAX_SEGS: usize = 64;

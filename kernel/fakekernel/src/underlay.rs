@@ -163,6 +163,9 @@ impl UdpSock {
             .spawn(move || {
                 let mut rx = RxBufs::new();
                 let mut ps = PollSet::new(&sh, &pool, &stop);
+                // Received frames in flight on this thread: those receive
+                // coalescing holds and the one being delivered.
+                crate::bufpool::prefill(1600, crate::gro::GRO_MAX_SEGS + 2);
                 crate::alloccount::mark_datapath_thread();
                 if pool.is_empty() {
                     while wait_readable(sh.fd.as_raw_fd(), &stop) {
