@@ -337,7 +337,11 @@ fn varpd_daemonises_once_ready() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("failed to create door server"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("failed to create door server"),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // An unreadable plugin directory is fatal.
     let out = ns
         .command(&varpd)
