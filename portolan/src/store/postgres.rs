@@ -365,11 +365,7 @@ impl Store for PostgresStore {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        // A vnet over 2^31 - 1 cannot be stored: -1 matches no row.
-        let vnets: Vec<i32> = keys
-            .iter()
-            .map(|(v, _)| i32::try_from(*v).unwrap_or(-1))
-            .collect();
+        let vnets = lookup_vnets(keys);
         let macs: Vec<String> = keys.iter().map(|(_, m)| mac_text(*m)).collect();
         let rows = self.read(|db| db.query(Q_VL2_MANY, &[&vnets, &macs]))?;
         by_ordinal(keys.len(), &rows, vl2_of)
@@ -382,10 +378,7 @@ impl Store for PostgresStore {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let vnets: Vec<i32> = keys
-            .iter()
-            .map(|(v, _)| i32::try_from(*v).unwrap_or(-1))
-            .collect();
+        let vnets = lookup_vnets(keys);
         let ips: Vec<IpAddr> = keys.iter().map(|(_, ip)| from_wire_ip(*ip)).collect();
         let rows = self.read(|db| db.query(Q_VL3_MANY, &[&vnets, &ips]))?;
         by_ordinal(keys.len(), &rows, vl3_of)

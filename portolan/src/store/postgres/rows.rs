@@ -50,6 +50,14 @@ pub(super) fn vnet_param(vnet: u32) -> Result<i32, StoreError> {
         .map_err(|_| StoreError::Invalid(format!("invalid vnet '{vnet}': must be in 0-{VNET_MAX}")))
 }
 
+/// The vnet column values of lookup keys: a vnet over 2^31 - 1 cannot be
+/// stored, so it becomes -1, which matches no row.
+pub(super) fn lookup_vnets<K>(keys: &[(u32, K)]) -> Vec<i32> {
+    keys.iter()
+        .map(|(v, _)| i32::try_from(*v).unwrap_or(-1))
+        .collect()
+}
+
 /// A log event from columns `first..first+7` of `r`: `id::text, host,
 /// vnet, type, mac::text, ip, vlan`.
 pub(super) fn event_of(r: &Row, first: usize) -> Result<LogEvent, StoreError> {
