@@ -20,7 +20,8 @@
 //! flips every round) so both see the same background load.
 //!
 //! Each round measures, from host 1 to host 2 across the overlay: with
-//! `iperf3`, single-stream TCP throughput (receiver's figure) and 64-byte
+//! `iperf3`, TCP throughput of one stream and of four parallel streams
+//! (`-P 4`; receiver's figures) and 64-byte
 //! UDP datagrams at full speed (`-u -l 64 -b 0`), reported as datagrams per
 //! second *received*; the ping round-trip time (p50 and p99 of `--pings`
 //! pings 2 ms apart); and a TCP request/response rate (one byte each way,
@@ -479,7 +480,13 @@ fn fk_cpu(p: &Pair) -> f64 {
 
 /// Single-stream TCP throughput, Gbit/s received.
 fn measure_tcp(p: &Pair, secs: u32) -> Result<f64> {
-    let j = iperf(p, &["-t", &secs.to_string()])?;
+    measure_tcp_streams(p, secs, 1)
+}
+
+/// TCP throughput of `streams` parallel connections (`iperf3 -P`), Gbit/s
+/// received in total.
+fn measure_tcp_streams(p: &Pair, secs: u32, streams: u32) -> Result<f64> {
+    let j = iperf(p, &["-t", &secs.to_string(), "-P", &streams.to_string()])?;
     let bps = json_num(&j, "sum_received", "bits_per_second")
         .ok_or("iperf3 TCP output has no sum_received.bits_per_second")?;
     if let Some(r) = json_num(&j, "sum_sent", "retransmits") {
@@ -547,6 +554,12 @@ fn system(o: &Opts) -> Result {
             higher_is_better: true,
         },
         Test {
+            key: "tcp4_gbps",
+            title: format!("TCP 4 streams, {} s", o.tcp_secs),
+            unit: "Gbit/s",
+            higher_is_better: true,
+        },
+        Test {
             key: "udp64_kpps",
             title: format!("UDP 64 B rx, {} s", o.udp_secs),
             unit: "kpps",
@@ -583,7 +596,13 @@ fn system(o: &Opts) -> Result {
     };
     for r in 0..o.rounds {
         let order: [usize; 2] = if r % 2 == 0 { [0, 1] } else { [1, 0] };
-        for what in ["TCP", "UDP 64 B", "ping", "TCP request/response"] {
+        for what in [
+            "TCP",
+            "TCP -P 4",
+            "UDP 64 B",
+            "ping",
+            "TCP request/response",
+        ] {
             for &i in &order {
                 let p = &pairs[i];
                 say(&format!(
@@ -596,7 +615,8 @@ fn system(o: &Opts) -> Result {
                 let t0 = std::time::Instant::now();
                 let figures: Vec<(usize, f64)> = match what {
                     "TCP" => vec![(0, measure_tcp(p, o.tcp_secs)?)],
-                    "UDP 64 B" => vec![(1, measure_udp(p, o.udp_secs)?)],
+                    "TCP -P 4" => vec![(1, measure_tcp_streams(p, o.tcp_secs, 4)?)],
+                    "UDP 64 B" => vec![(2, measure_udp(p, o.udp_secs)?)],
                     "ping" => {
                         let t = bench_lat::ping(&p.h[0].ns, p.h[1].overlay_ip, o.pings, 2)?;
                         eprintln!(
@@ -605,10 +625,10 @@ fn system(o: &Opts) -> Result {
                             t.sent,
                             t.min()
                         );
-                        vec![(2, t.pct(50.0)), (3, t.pct(99.0))]
+                        vec![(3, t.pct(50.0)), (4, t.pct(99.0))]
                     }
                     _ => vec![(
-                        4,
+                        5,
                         bench_lat::rr(&p.h[1].ns, &p.h[0].ns, p.h[1].overlay_ip, o.rr_secs)?,
                     )],
                 };
