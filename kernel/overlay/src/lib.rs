@@ -64,6 +64,8 @@ pub mod mactable;
 pub mod moment;
 pub mod msgblk;
 #[cfg(not(all(feature = "kernel", not(feature = "std"))))]
+pub mod msgblk_chain_vec;
+#[cfg(not(all(feature = "kernel", not(feature = "std"))))]
 pub mod msgblk_vec;
 pub mod mux;
 pub mod once;

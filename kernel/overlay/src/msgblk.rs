@@ -9,7 +9,7 @@
 //! Backends:
 //! * everything but a kernel build: [`crate::msgblk_vec`], one contiguous
 //!   `Vec<u8>` with a read and a write offset (std and the no_std fallback
-//!   both have `alloc`).
+//!   both have `alloc`), and its chain [`crate::msgblk_chain_vec`].
 //! * feature `kernel` without `std`: `crate::illumos::msgblk` over
 //!   `allocb`/`freemsg`/`b_rptr`/`b_cont`/`b_next`.
 //!
@@ -46,7 +46,9 @@
 //!   frame must not allocate.
 
 #[cfg(not(all(feature = "kernel", not(feature = "std"))))]
-pub use crate::msgblk_vec::{MsgBlk, MsgBlkChain};
+pub use crate::msgblk_chain_vec::MsgBlkChain;
+#[cfg(not(all(feature = "kernel", not(feature = "std"))))]
+pub use crate::msgblk_vec::MsgBlk;
 
 #[cfg(all(feature = "kernel", not(feature = "std")))]
 pub use crate::illumos::msgblk::{MsgBlk, MsgBlkChain};

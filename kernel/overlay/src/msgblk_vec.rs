@@ -1,4 +1,5 @@
-//! The `Vec`-backed `MsgBlk`/`MsgBlkChain` used outside the kernel. One
+//! The `Vec`-backed `MsgBlk` used outside the kernel (its chain is
+//! [`crate::msgblk_chain_vec`]). One
 //! frame is one contiguous buffer with `rptr`/`wptr` offsets, so headroom in
 //! front of `rptr` lets a header be prepended without copying the frame.
 //! A host may lend the buffer with a free routine ([`MsgBlk::esballoc`],
@@ -6,7 +7,6 @@
 //! message is freed, so a host with a buffer pool allocates nothing per
 //! frame.
 
-use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
 /// Headroom [`MsgBlk::from_vec`] and hosts should give frames so VXLAN (and
@@ -191,92 +191,6 @@ impl MsgBlk {
     pub fn clear_hcksum(&mut self) {}
 }
 
-/// Frames linked in order; see [`crate::msgblk`]. A chain of one frame
-/// lives inline (no allocation).
-#[derive(Debug, Default)]
-pub struct MsgBlkChain {
-    head: Option<MsgBlk>,
-    rest: VecDeque<MsgBlk>,
-}
-
-impl MsgBlkChain {
-    pub fn new() -> Self {
-        MsgBlkChain {
-            head: None,
-            rest: VecDeque::new(),
-        }
-    }
-
-    pub fn single(m: MsgBlk) -> Self {
-        MsgBlkChain {
-            head: Some(m),
-            rest: VecDeque::new(),
-        }
-    }
-
-    pub fn push_back(&mut self, m: MsgBlk) {
-        if self.head.is_none() && self.rest.is_empty() {
-            self.head = Some(m);
-        } else {
-            self.rest.push_back(m);
-        }
-    }
-
-    pub fn pop_front(&mut self) -> Option<MsgBlk> {
-        match self.head.take() {
-            Some(m) => Some(m),
-            None => self.rest.pop_front(),
-        }
-    }
-
-    /// The first frame, if any.
-    pub fn front(&self) -> Option<&MsgBlk> {
-        self.head.as_ref().or_else(|| self.rest.front())
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.head.is_none() && self.rest.is_empty()
-    }
-
-    pub fn len(&self) -> usize {
-        self.head.is_some() as usize + self.rest.len()
-    }
-}
-
-impl From<MsgBlk> for MsgBlkChain {
-    fn from(m: MsgBlk) -> Self {
-        MsgBlkChain::single(m)
-    }
-}
-
-impl FromIterator<MsgBlk> for MsgBlkChain {
-    fn from_iter<I: IntoIterator<Item = MsgBlk>>(it: I) -> Self {
-        let mut c = MsgBlkChain::new();
-        for m in it {
-            c.push_back(m);
-        }
-        c
-    }
-}
-
-/// Consuming iterator over a [`MsgBlkChain`].
-pub struct ChainIter(MsgBlkChain);
-
-impl Iterator for ChainIter {
-    type Item = MsgBlk;
-    fn next(&mut self) -> Option<MsgBlk> {
-        self.0.pop_front()
-    }
-}
-
-impl IntoIterator for MsgBlkChain {
-    type Item = MsgBlk;
-    type IntoIter = ChainIter;
-    fn into_iter(self) -> ChainIter {
-        ChainIter(self)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -326,16 +240,5 @@ mod tests {
         assert_eq!(&d, b"5678");
         assert_eq!(m.copy_out(6, &mut d), 1);
         assert_eq!(m.copy_out(100, &mut d), 0);
-    }
-
-    #[test]
-    fn chain_order() {
-        let mut c = MsgBlkChain::new();
-        for i in 0..5u8 {
-            c.push_back(MsgBlk::from_vec(alloc::vec![i]));
-        }
-        assert_eq!(c.len(), 5);
-        let v: Vec<u8> = c.into_iter().map(|m| m.data()[0]).collect();
-        assert_eq!(v, [0, 1, 2, 3, 4]);
     }
 }
