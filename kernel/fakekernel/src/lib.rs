@@ -12,6 +12,7 @@
 //! * [`dlmgmt`]: datalink ids, names, classes, flags and the persistent
 //!   configuration file;
 //! * [`mac`] and [`tap`]: the MAC layer, VNICs as TAP devices;
+//!   [`txlock`]: one thread at a time reads and sends a TAP's frames;
 //! * [`vlan`]: 802.1Q tags for VNICs with a VLAN id;
 //! * [`underlay`]: UDP sockets for the driver's muxes, with their send
 //!   ([`udptx`]) and receive ([`udprx`]) sides;
@@ -42,6 +43,7 @@ pub mod stats;
 pub mod tap;
 pub mod tso;
 pub mod txbatch;
+pub mod txlock;
 pub mod udprx;
 pub mod udptx;
 pub mod underlay;

@@ -49,6 +49,7 @@ use crate::stats::{Stat, Stats};
 use crate::tap::{wait_readable, StopFd, Tap, TAP_READ_MAX};
 use crate::tso::segment_tcp;
 use crate::txbatch;
+use crate::txlock::{TxGuard, TxLock};
 use crate::vlan::{frame_vid, tag_insert, tag_strip, tag_strip_in_place};
 use overlay::{MsgBlk, MsgBlkChain, FRAME_HEADROOM};
 use overlay_sys::errno::{EBUSY, EEXIST, ENOENT};
@@ -89,16 +90,50 @@ impl Pending {
     }
 }
 
+/// VNICs an underlay thread remembers writing to in one batch, so it can
+/// read their replies at the end of it ([`Mac::rx_flush`]).
+const RX_TOUCHED: usize = 4;
+
+/// Frames an underlay thread reads from one VNIC's TAP at the end of a
+/// batch (the replies its writes produced); the rest is the TAP reader's.
+const RX_REPLY_BURST: usize = 8;
+
 /// The receive-side coalescing state of an underlay thread.
 #[derive(Default)]
 struct RxCoalesce {
     on: bool,
     gro: Gro,
     to: Option<Arc<Client>>,
+    /// The VNICs written to in this batch (the first [`RX_TOUCHED`]),
+    /// each with whether we hold its `txlock`.
+    touched: [Option<(Arc<Client>, bool)>; RX_TOUCHED],
+}
+
+impl RxCoalesce {
+    /// Notes a write to `c` about to happen; takes its `txlock` if free,
+    /// before the write wakes its reader.
+    fn touch(&mut self, c: &Arc<Client>) {
+        if !self.on {
+            return;
+        }
+        for t in self.touched.iter_mut() {
+            match t {
+                Some((p, _)) if Arc::ptr_eq(p, c) => return,
+                Some(_) => {}
+                None => {
+                    *t = Some((Arc::clone(c), c.txlock.try_lock()));
+                    return;
+                }
+            }
+        }
+    }
 }
 
 thread_local! {
     static RXC: RefCell<RxCoalesce> = RefCell::new(RxCoalesce::default());
+    /// An underlay thread's buffer for reading replies from TAPs
+    /// (allocated on first use, kept for the thread's life).
+    static REPLY_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Writes out the pending merged frame, if any.
@@ -128,6 +163,11 @@ pub struct Client {
     tap: Tap,
     stop: StopFd,
     reader: Mutex<Option<JoinHandle<()>>>,
+    /// Held by whichever thread reads the TAP, from the read until what
+    /// it read has been sent (the transmit batch's flush), so the TAP's
+    /// frames leave in the order read: its reader thread takes it when
+    /// the TAP is readable, an underlay thread only when it is free.
+    txlock: TxLock,
 }
 
 impl Client {
@@ -295,6 +335,7 @@ impl Mac {
             tap,
             stop,
             reader: Mutex::new(None),
+            txlock: TxLock::default(),
         });
         // Callers serialise client changes (fkoverlayd's VNIC lock), so the
         // start decision cannot race another add or remove. The client is
@@ -393,6 +434,7 @@ impl Mac {
         while wait_readable(client.tap.raw_fd(), &client.stop) {
             let mut more = true;
             while more {
+                let _own = client.txlock.lock();
                 txbatch::begin();
                 for _ in 0..TX_BURST {
                     match client.tap.read(&mut buf) {
@@ -618,7 +660,8 @@ impl Mac {
         if let Some(c) = to.filter(|_| !group) {
             if let Some(h) = rx_gso_hdr(frame, c.mtu) {
                 // A same-host sender's TSO frame: up whole, in order.
-                self.rx_flush();
+                self.rx_flush_gro();
+                RXC.with(|g| g.borrow_mut().touch(c));
                 self.stats.bump(Stat::MacRxGsoPartial);
                 count_write(c.tap.write_hdr(&h.bytes(), frame), &self.stats);
                 return true;
@@ -628,9 +671,10 @@ impl Mac {
             self.stats.bump(Stat::MacRxCsumPartial);
         }
         if group {
-            self.rx_flush();
+            self.rx_flush_gro();
             let mut any = false;
             for c in clients.iter().filter(|c| c.vid == vid) {
+                RXC.with(|g| g.borrow_mut().touch(c));
                 c.deliver(m.data(), &self.stats);
                 any = true;
             }
@@ -658,9 +702,65 @@ impl Mac {
         RXC.with(|g| g.borrow_mut().on = true);
     }
 
-    /// Writes out what this thread's `mac_rx` calls merged.
+    /// The end of an underlay thread's batch: writes out what this
+    /// thread's `mac_rx` calls merged, then sends the replies its writes
+    /// produced ([`Mac::rx_replies`]).
     pub fn rx_flush(&self) {
+        self.rx_flush_gro();
+        self.rx_replies();
+    }
+
+    /// Writes out what this thread's `mac_rx` calls merged.
+    fn rx_flush_gro(&self) {
         RXC.with(|g| rx_flush_locked(&mut g.borrow_mut(), &self.stats));
+    }
+
+    /// Sends what the VNICs written to in this batch have queued.
+    ///
+    /// A TAP write runs the Linux stack above the VNIC at once, so what it
+    /// answers without waiting for a process (an ICMP echo reply, an ARP
+    /// reply, a TCP ACK, or data an ACK let go) is already in the TAP's
+    /// queue when the write returns. Reading it here, and sending it on
+    /// this thread, spares a wake-up of the TAP's reader thread on the
+    /// way. The TAP's `txlock` was taken, if free, before the first
+    /// write ([`RxCoalesce::touch`]: the write wakes the reader) and is
+    /// held until what was read is sent (the transmit batch's flush), so
+    /// a TAP's frames leave in the order read whichever thread reads
+    /// them; at most [`RX_REPLY_BURST`] frames per VNIC, so a busy TAP
+    /// stays its reader's.
+    fn rx_replies(&self) {
+        for i in 0..RX_TOUCHED {
+            let Some((c, owned)) = RXC.with(|g| g.borrow_mut().touched[i].take()) else {
+                break;
+            };
+            if !owned {
+                continue;
+            }
+            let _own = TxGuard::adopt(&c.txlock);
+            REPLY_BUF.with(|b| {
+                let mut buf = b.borrow_mut();
+                if buf.is_empty() {
+                    buf.resize(TAP_READ_MAX, 0);
+                }
+                let mut pend = Pending;
+                txbatch::begin();
+                for _ in 0..RX_REPLY_BURST {
+                    match c.tap.read(&mut buf) {
+                        Ok(Some(n)) => {
+                            self.stats.bump(Stat::TapRxFrames);
+                            self.stats.bump(Stat::TapRxReplyFrames);
+                            self.client_tx_vnet(&c, &mut buf[..n], &mut pend);
+                        }
+                        Ok(None) => break,
+                        Err(_) => {
+                            // Counted and handled by the TAP's reader.
+                            break;
+                        }
+                    }
+                }
+                txbatch::flush();
+            });
+        }
     }
 
     /// Unicast delivery to `c`, merged with the pending frame when this
@@ -673,6 +773,7 @@ impl Mac {
                 c.deliver(m.data(), &self.stats);
                 return;
             }
+            g.touch(c);
             let mut m = m;
             if let Some(p) = &g.to {
                 if Arc::ptr_eq(p, c) {

@@ -26,6 +26,7 @@ macro_rules! stats {
 stats! {
     TapRxFrames => "tap_rx_frames": "frames read from VNIC TAPs",
     TapRxRunt => "tap_rx_runt_drops": "frames from a TAP shorter than an Ethernet header",
+    TapRxReplyFrames => "tap_rx_reply_frames": "frames read from VNIC TAPs (in tap_rx_frames) by an underlay receive thread right after its writes to them (replies the VNIC's stack produced at once), sent without waking the TAP's reader",
     TapRxErrors => "tap_rx_errors": "read errors on TAPs",
     LocalUnicast => "local_unicast": "unicast frames switched between VNICs of one overlay",
     LocalFlood => "local_flood": "broadcast/multicast copies delivered to other local VNICs",
