@@ -141,7 +141,7 @@ mod tests {
     fn buffers_come_back_to_the_pool_of_their_class() {
         let before = pooled();
         let m = msgblk(128, &[b"frame", b" bytes"]);
-        assert_eq!(m.data(), b"frame bytes");
+        assert_eq!(m.first(), b"frame bytes");
         assert_eq!(m.headroom(), 128);
         drop(m);
         let after = pooled();

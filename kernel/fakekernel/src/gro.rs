@@ -153,7 +153,10 @@ impl Gro {
     /// be empty). `Err(m)`: deliver it on its own.
     pub fn start(&mut self, m: MsgBlk) -> Result<(), MsgBlk> {
         debug_assert!(self.is_empty());
-        let Some(s) = Gro::check(m.data()) else {
+        if m.nblocks() > 1 {
+            return Err(m);
+        }
+        let Some(s) = Gro::check(m.first()) else {
             return Err(m);
         };
         self.total = m.len();
@@ -169,7 +172,10 @@ impl Gro {
     /// Appends `m` to the pending frame if it continues it. `Err(m)`:
     /// flush the pending frame, then [`Gro::start`] with `m`.
     pub fn append(&mut self, m: MsgBlk) -> Result<(), MsgBlk> {
-        match self.continues(m.data()) {
+        if m.nblocks() > 1 {
+            return Err(m);
+        }
+        match self.continues(m.first()) {
             Some(s) => {
                 self.add(m, s);
                 Ok(())
@@ -184,7 +190,7 @@ impl Gro {
             return None;
         }
         let s = Gro::check(f)?;
-        let p = self.frames[0].data();
+        let p = self.frames[0].first();
         let lay = self.lay;
         if s.lay != lay || s.len > self.mss || !lay.udp && s.seq != self.next_seq {
             return None;
@@ -251,20 +257,20 @@ impl Gro {
         let multi = self.frames.len() > 1;
         self.hdr = [0; VNET_HDR_LEN];
         if multi {
-            // Not None: we own the segments' buffers (MsgBlk::from_vec or
-            // a pooled esballoc), never shared.
-            if let Some(p) = self.frames[0].first_mut() {
-                self.hdr = Gro::rewrite(p, self.lay, self.mss, self.total);
-            }
+            // The segment's bytes are its own, in a private buffer or
+            // its region of a shared receive buffer.
+            let p = self.frames[0].first_region_mut();
+            self.hdr = Gro::rewrite(p, self.lay, self.mss, self.total);
         }
         // One segment, unchanged: an all-zero header (checksums as
         // received, verified by the stack).
         let hl = self.lay.hl;
         std::iter::once(&self.hdr[..]).chain(self.frames.iter().enumerate().map(move |(i, m)| {
+            // Every segment is one block (start and append refuse others).
             if i == 0 {
-                m.data()
+                m.first()
             } else {
-                &m.data()[hl..]
+                &m.first()[hl..]
             }
         }))
     }

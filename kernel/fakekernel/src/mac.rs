@@ -180,6 +180,15 @@ impl Client {
         count_write(self.tap.write(frame), stats);
     }
 
+    /// Delivers a message, its blocks gathered by one `writev`.
+    fn deliver_msg(&self, m: &MsgBlk, stats: &Stats) {
+        if m.nblocks() == 1 {
+            self.deliver(m.first(), stats);
+        } else {
+            count_write(self.tap.write_parts(m.blocks()), stats);
+        }
+    }
+
     /// Delivers a buffer that starts with its own vnet header.
     fn deliver_vnet(&self, buf: &[u8], stats: &Stats) {
         count_write(self.tap.write_vnet(buf), stats);
@@ -520,7 +529,7 @@ impl Mac {
             let mut m = MsgBlk::esballoc(v, FRAME_HEADROOM, bufpool::give);
             if group {
                 // TCP to a group address: odd, but handle it like any frame.
-                self.client_tx_to(src, m.data(), Some(&mut *pend));
+                self.client_tx_to(src, m.first(), Some(&mut *pend));
                 return;
             }
             self.stats.bump(Stat::ToOverlay);
@@ -607,7 +616,7 @@ impl Mac {
             self.stats.bump(Stat::VlanTxTagged);
             match pend {
                 Some(p) => p.push(&ops, m),
-                None => ops.m_tx(m.data()),
+                None => ops.m_tx(m.first()),
             }
             return;
         }
@@ -631,7 +640,17 @@ impl Mac {
             self.stats.bump(Stat::MacRxNoClient);
             return;
         };
-        match frame_vid(m.data()) {
+        if m.nblocks() > 1 {
+            // Classification, checksum finishing and coalescing read the
+            // frame as one block (the driver hands up one block per
+            // datagram; a frame in pieces is rare).
+            self.stats.add(Stat::CopyBytes, m.len() as u64);
+            if !m.pullup(0) {
+                self.stats.bump(Stat::MacRxRunt);
+                return;
+            }
+        }
+        match frame_vid(m.first()) {
             None => {
                 self.rx_classify(&clients, 0, m);
             }
@@ -640,7 +659,7 @@ impl Mac {
             }
             Some(vid) => {
                 // The driver's buffer is ours: the tag goes in place.
-                tag_strip_in_place(m.data_mut());
+                tag_strip_in_place(m.first_region_mut());
                 m.strip(crate::vlan::VLAN_TAGSZ);
                 if self.rx_classify(&clients, vid, m) && vid != 0 {
                     self.stats.bump(Stat::VlanRxUntagged);
@@ -652,7 +671,7 @@ impl Mac {
     /// Delivers `m` (untagged) of VLAN `vid` to the VNICs it is for;
     /// false if it was dropped.
     fn rx_classify(&self, clients: &[Arc<Client>], vid: u16, mut m: MsgBlk) -> bool {
-        let frame = m.data_mut();
+        let frame = m.first_region_mut();
         let group = is_group(&frame[0..6]);
         let to = clients
             .iter()
@@ -675,7 +694,7 @@ impl Mac {
             let mut any = false;
             for c in clients.iter().filter(|c| c.vid == vid) {
                 RXC.with(|g| g.borrow_mut().touch(c));
-                c.deliver(m.data(), &self.stats);
+                c.deliver_msg(&m, &self.stats);
                 any = true;
             }
             if !any {
@@ -770,7 +789,7 @@ impl Mac {
             let mut g = g.borrow_mut();
             let g = &mut *g;
             if !g.on {
-                c.deliver(m.data(), &self.stats);
+                c.deliver_msg(&m, &self.stats);
                 return;
             }
             g.touch(c);
@@ -796,7 +815,7 @@ impl Mac {
                         rx_flush_locked(g, &self.stats);
                     }
                 }
-                Err(m) => c.deliver(m.data(), &self.stats),
+                Err(m) => c.deliver_msg(&m, &self.stats),
             }
         });
     }

@@ -29,6 +29,7 @@
 //! sends go out at once.
 
 use crate::udptx::{Shared, TxCmsg};
+use overlay::msgblk_vec::MAX_BLKS;
 use overlay::{MsgBlk, TxHdr};
 use std::cell::RefCell;
 use std::os::fd::AsRawFd;
@@ -74,7 +75,7 @@ impl Scratch {
     fn reserve(&mut self) {
         if self.iov.capacity() == 0 {
             self.runs.reserve_exact(MAX_MSGS);
-            self.iov.reserve_exact(MAX_QUEUED);
+            self.iov.reserve_exact(MAX_QUEUED * MAX_BLKS);
             self.ctrl.reserve_exact(MAX_MSGS);
             self.hdrs.reserve_exact(MAX_MSGS);
         }
@@ -208,15 +209,18 @@ fn send_queued() {
 /// Sends `runs` (all on `sock`) with `sendmmsg`, building the message
 /// headers in `sc`.
 fn send_runs(sock: &Shared, items: &[Item], runs: &[Run], sc: &mut Scratch) {
+    // Each datagram's blocks (a header block and a payload fragment,
+    // say) are its iovecs, one after the other.
     let iov = &mut sc.iov;
     iov.clear();
     for r in runs {
         for it in &items[r.start..r.start + r.count] {
-            let d = it.msg.data();
-            iov.push(libc::iovec {
-                iov_base: d.as_ptr() as *mut libc::c_void,
-                iov_len: d.len(),
-            });
+            for d in it.msg.blocks() {
+                iov.push(libc::iovec {
+                    iov_base: d.as_ptr() as *mut libc::c_void,
+                    iov_len: d.len(),
+                });
+            }
         }
     }
     // Each message's control messages: TOS/TTL and the GSO segment size.
@@ -238,9 +242,13 @@ fn send_runs(sock: &Shared, items: &[Item], runs: &[Run], sc: &mut Scratch) {
         let h = &mut hdrs[m].msg_hdr;
         h.msg_name = (&items[r.start].dst as *const libc::sockaddr_in6) as *mut libc::c_void;
         h.msg_namelen = std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t;
+        let n: usize = items[r.start..r.start + r.count]
+            .iter()
+            .map(|it| it.msg.nblocks())
+            .sum();
         h.msg_iov = iov[off..].as_mut_ptr();
-        h.msg_iovlen = r.count;
-        off += r.count;
+        h.msg_iovlen = n;
+        off += n;
         // `ctrl` is not resized from here on, so the pointer stays valid.
         ctrl[m].apply(h);
     }
@@ -283,9 +291,7 @@ fn send_runs(sock: &Shared, items: &[Item], runs: &[Run], sc: &mut Scratch) {
             sock.stats.bump(crate::stats::Stat::UdpTxGsoFallbacks);
             let mut too_big = false;
             for it in &items[run.start..run.start + run.count] {
-                if sock.send_one(&it.dst, &[it.msg.data()], it.hdr)
-                    == Err(overlay_sys::errno::EMSGSIZE)
-                {
+                if sock.send_msg(&it.dst, &it.msg, it.hdr) == Err(overlay_sys::errno::EMSGSIZE) {
                     too_big = true;
                 }
             }

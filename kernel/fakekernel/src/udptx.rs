@@ -12,7 +12,8 @@
 //! here reaches back up to it.
 
 use crate::stats::{Stat, Stats};
-use overlay::TxHdr;
+use overlay::msgblk_vec::MAX_BLKS;
+use overlay::{MsgBlk, TxHdr};
 use overlay_sys::errno::from_linux;
 use std::net::SocketAddrV6;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -162,7 +163,7 @@ impl Shared {
         let mut iov = [libc::iovec {
             iov_base: std::ptr::null_mut(),
             iov_len: 0,
-        }; 4];
+        }; MAX_BLKS];
         let mut n = 0;
         for (d, b) in iov.iter_mut().zip(bufs) {
             d.iov_base = b.as_ptr() as *mut libc::c_void;
@@ -187,6 +188,21 @@ impl Shared {
         }
         self.stats.bump(Stat::UdpTxDatagrams);
         Ok(())
+    }
+
+    /// Sends the datagram `msg`, one iovec per block (`sendmsg`); see
+    /// [`Shared::send_one`].
+    pub(crate) fn send_msg(
+        &self,
+        sa: &libc::sockaddr_in6,
+        msg: &MsgBlk,
+        hdr: TxHdr,
+    ) -> Result<(), i32> {
+        let mut parts: [&[u8]; MAX_BLKS] = [&[]; MAX_BLKS];
+        for (p, b) in parts.iter_mut().zip(msg.blocks()) {
+            *p = b;
+        }
+        self.send_one(sa, &parts[..msg.nblocks()], hdr)
     }
 
     /// Counts `n` datagrams lost to send error `e` (a Linux errno).

@@ -197,14 +197,17 @@ impl UdpSock {
     pub fn send_msg(&self, dst: &SocketAddrV6, msg: MsgBlk, hdr: TxHdr) -> Result<(), i32> {
         let sa = to_sockaddr(dst);
         let sh = if !self.pool.is_empty() && self.hash.load(std::sync::atomic::Ordering::Relaxed) {
-            let i = crate::srcport::flow_hash(msg.data()) as usize % self.pool.len();
+            // The headers (VXLAN and the inner frame's) may span blocks.
+            let mut h = [0u8; 128];
+            let n = msg.copy_out(0, &mut h);
+            let i = crate::srcport::flow_hash(&h[..n]) as usize % self.pool.len();
             &self.pool[i]
         } else {
             &self.sh
         };
         match crate::txbatch::queue(sh, &sa, msg, hdr) {
             None => Ok(()),
-            Some(msg) => sh.send_one(&sa, &[msg.data()], hdr),
+            Some(msg) => sh.send_msg(&sa, &msg, hdr),
         }
     }
 
@@ -508,13 +511,13 @@ mod batch_tests {
             begin();
             for (i, &t) in toses.iter().enumerate() {
                 let m = dgram(500, i as u8);
-                want.push((m.data().to_vec(), t));
+                want.push((m.to_vec(), t));
                 let hdr = TxHdr { tos: t, ttl: 9 };
                 tx.send_msg(&addr(port), m, hdr).unwrap();
             }
             flush();
             let m = dgram(300, 0xee);
-            want.push((m.data().to_vec(), 0x2e));
+            want.push((m.to_vec(), 0x2e));
             tx.send_msg(&addr(port), m, TxHdr { tos: 0x2e, ttl: 0 })
                 .unwrap();
             let t0 = Instant::now();
@@ -545,13 +548,13 @@ mod batch_tests {
         begin();
         for (i, &n) in sizes.iter().enumerate() {
             let m = dgram(n, i as u8);
-            want.push(m.data().to_vec());
+            want.push(m.to_vec());
             tx.send_msg(&lo(port), m, TxHdr::default()).unwrap();
         }
         flush();
         // Not batching any more: straight out.
         let m = dgram(5, 0xaa);
-        want.push(m.data().to_vec());
+        want.push(m.to_vec());
         tx.send_msg(&lo(port), m, TxHdr::default()).unwrap();
         let t0 = Instant::now();
         while got.lock().unwrap().len() < want.len() && t0.elapsed() < Duration::from_secs(5) {

@@ -53,10 +53,20 @@ pub fn tag_insert(m: &mut MsgBlk, vid: u16) -> bool {
     if m.len() < TPID_OFF {
         return false;
     }
+    if m.headroom() < VLAN_TAGSZ || m.first().len() < TPID_OFF {
+        // The tag goes in place, the addresses in the first block: make
+        // it so (rare: the data path's frames have headroom).
+        match m.dup(VLAN_TAGSZ) {
+            Some(d) => *m = d,
+            None => return false,
+        }
+    }
     if m.prepend(VLAN_TAGSZ, 0, VLAN_TAGSZ).is_none() {
         return false;
     }
-    let d = m.data_mut();
+    let Some(d) = m.first_mut() else {
+        return false;
+    };
     // The addresses move 4 bytes forward, the tag fills the gap.
     d.copy_within(VLAN_TAGSZ..VLAN_TAGSZ + TPID_OFF, 0);
     d[TPID_OFF..TPID_OFF + 2].copy_from_slice(&ETHERTYPE_VLAN.to_be_bytes());

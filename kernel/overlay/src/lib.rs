@@ -51,6 +51,8 @@ extern crate std;
 pub mod illumos;
 
 pub mod bufuserio;
+#[cfg(not(all(feature = "kernel", not(feature = "std"))))]
+pub mod dblk_vec;
 pub mod dev;
 pub mod dld;
 pub mod ecn;

@@ -7,9 +7,11 @@
 //! short or the block is shared — the rule of `overlay_vxlan.c`.
 //!
 //! Backends:
-//! * everything but a kernel build: [`crate::msgblk_vec`], one contiguous
-//!   `Vec<u8>` with a read and a write offset (std and the no_std fallback
-//!   both have `alloc`), and its chain [`crate::msgblk_chain_vec`].
+//! * everything but a kernel build: [`crate::msgblk_vec`], up to three
+//!   blocks held inline, each a `Vec<u8>` with a read and a write offset
+//!   or a region of a shared, reference-counted buffer
+//!   ([`crate::dblk_vec`]) (std and the no_std fallback both have
+//!   `alloc`), and its chain [`crate::msgblk_chain_vec`].
 //! * feature `kernel` without `std`: `crate::illumos::msgblk` over
 //!   `allocb`/`freemsg`/`b_rptr`/`b_cont`/`b_next`.
 //!

@@ -104,7 +104,7 @@ mod tests {
             c.push_back(MsgBlk::from_vec(alloc::vec![i]));
         }
         assert_eq!(c.len(), 5);
-        let v: Vec<u8> = c.into_iter().map(|m| m.data()[0]).collect();
+        let v: Vec<u8> = c.into_iter().map(|m| m.first()[0]).collect();
         assert_eq!(v, [0, 1, 2, 3, 4]);
     }
 }

@@ -1,93 +1,186 @@
 //! The `Vec`-backed `MsgBlk` used outside the kernel (its chain is
-//! [`crate::msgblk_chain_vec`]). One
-//! frame is one contiguous buffer with `rptr`/`wptr` offsets, so headroom in
-//! front of `rptr` lets a header be prepended without copying the frame.
-//! A host may lend the buffer with a free routine ([`MsgBlk::esballoc`],
-//! as `esballoc(9F)` takes a `frtn_t`): the buffer goes back to it when the
-//! message is freed, so a host with a buffer pool allocates nothing per
-//! frame.
+//! [`crate::msgblk_chain_vec`]).
+//!
+//! A message is up to [`MAX_BLKS`] blocks linked as by `b_cont`, held
+//! inline (no allocation per message). A block is either a private buffer
+//! with `rptr`/`wptr` offsets, so headroom in front of `rptr` lets a
+//! header be prepended without copying the frame, or a region of a
+//! shared, reference-counted buffer ([`crate::dblk_vec::Dblk`], `db_ref > 1`): no headroom
+//! and not writable through the driver's interface (`first_mut` is
+//! `None`), as the rules of `mblk_t` say. A host may lend a private
+//! buffer with a free routine ([`MsgBlk::esballoc`], as `esballoc(9F)`
+//! takes a `frtn_t`): the buffer goes back to it when the message is
+//! freed, so a host with a buffer pool allocates nothing per frame.
+//!
+//! A prepend that needs a fresh block links it in front; a message that
+//! already has [`MAX_BLKS`] blocks is first pulled up into one
+//! (`pullupmsg`).
 
+use crate::dblk_vec::DbRef;
 use alloc::vec::Vec;
 
 /// Headroom [`MsgBlk::from_vec`] and hosts should give frames so VXLAN (and
 /// the UDP/IP headers a host may build in place) never reallocates.
 pub const DEFAULT_HEADROOM: usize = 128;
 
+/// Blocks a message holds inline.
+pub const MAX_BLKS: usize = 3;
+
+/// What a block's bytes live in.
+enum Db {
+    /// A private buffer, with the free routine of a lent one.
+    Own(Vec<u8>, Option<fn(Vec<u8>)>),
+    /// A region of a shared buffer; `rptr..wptr` lies inside it.
+    Shared(DbRef),
+    /// No block (an unused slot after the last block).
+    Absent,
+}
+
+/// One block (`mblk_t` with its `dblk_t`).
+struct Blk {
+    db: Db,
+    /// Offsets into the buffer (a block holds less than 4 GiB), kept
+    /// small so a message of [`MAX_BLKS`] blocks is cheap to move.
+    rptr: u32,
+    wptr: u32,
+}
+
+impl Blk {
+    const EMPTY: Blk = Blk {
+        db: Db::Absent,
+        rptr: 0,
+        wptr: 0,
+    };
+
+    fn r(&self) -> usize {
+        self.rptr as usize
+    }
+
+    fn w(&self) -> usize {
+        self.wptr as usize
+    }
+
+    fn bytes(&self) -> &[u8] {
+        let (r, w) = (self.r(), self.w());
+        match &self.db {
+            Db::Own(v, _) => &v[r..w],
+            Db::Shared(d) => d.bytes(r, w),
+            Db::Absent => &[],
+        }
+    }
+
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        let (r, w) = (self.r(), self.w());
+        match &mut self.db {
+            Db::Own(v, _) => &mut v[r..w],
+            Db::Shared(d) => d.bytes_mut(r, w),
+            Db::Absent => &mut [],
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.w() - self.r()
+    }
+
+    fn present(&self) -> bool {
+        !matches!(self.db, Db::Absent)
+    }
+
+    fn shared(&self) -> bool {
+        matches!(self.db, Db::Shared(_))
+    }
+
+    fn own(buf: Vec<u8>, rptr: usize, free: Option<fn(Vec<u8>)>) -> Blk {
+        let wptr = off32(buf.len());
+        Blk {
+            db: Db::Own(buf, free),
+            rptr: off32(rptr).min(wptr),
+            wptr,
+        }
+    }
+}
+
+/// A block offset; blocks hold less than 4 GiB (frames, datagrams).
+fn off32(v: usize) -> u32 {
+    u32::try_from(v).unwrap_or(u32::MAX)
+}
+
+impl Drop for Blk {
+    fn drop(&mut self) {
+        if let Db::Own(v, Some(free)) = &mut self.db {
+            free(core::mem::take(v));
+        }
+    }
+}
+
 /// One frame; see [`crate::msgblk`].
-#[derive(Clone)]
 pub struct MsgBlk {
-    buf: Vec<u8>,
-    rptr: usize,
-    wptr: usize,
-    /// The free routine of a lent buffer ([`MsgBlk::esballoc`]).
-    free: Option<fn(Vec<u8>)>,
+    /// The blocks in use (at least the first), then absent ones.
+    blks: [Blk; MAX_BLKS],
+}
+
+impl Clone for MsgBlk {
+    /// A private copy in one block (`copymsg`): a shared region is never
+    /// duplicated. The first block's headroom is kept.
+    fn clone(&self) -> MsgBlk {
+        let head = self.headroom();
+        let mut buf = Vec::with_capacity(head + self.len());
+        buf.resize(head, 0);
+        for b in self.blocks() {
+            buf.extend_from_slice(b);
+        }
+        MsgBlk::one(Blk::own(buf, head, None))
+    }
 }
 
 impl PartialEq for MsgBlk {
+    /// Same bytes, however split into blocks.
     fn eq(&self, o: &MsgBlk) -> bool {
-        self.buf == o.buf && self.rptr == o.rptr && self.wptr == o.wptr
+        self.len() == o.len() && self.to_vec() == o.to_vec()
     }
 }
 
 impl Eq for MsgBlk {}
 
-impl Drop for MsgBlk {
-    fn drop(&mut self) {
-        if let Some(free) = self.free {
-            free(core::mem::take(&mut self.buf));
-        }
-    }
-}
-
 impl core::fmt::Debug for MsgBlk {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(
             f,
-            "MsgBlk({} bytes, {} headroom)",
+            "MsgBlk({} bytes in {} blocks, {} headroom)",
             self.len(),
+            self.nblocks(),
             self.headroom()
         )
     }
 }
 
 impl MsgBlk {
+    fn one(b: Blk) -> MsgBlk {
+        MsgBlk {
+            blks: [b, Blk::EMPTY, Blk::EMPTY],
+        }
+    }
+
     /// A frame holding `data` with `headroom` free bytes in front.
     pub fn copy_from(headroom: usize, data: &[u8]) -> Option<MsgBlk> {
         let mut buf = Vec::new();
         buf.try_reserve_exact(headroom + data.len()).ok()?;
         buf.resize(headroom, 0);
         buf.extend_from_slice(data);
-        Some(MsgBlk {
-            buf,
-            rptr: headroom,
-            wptr: headroom + data.len(),
-            free: None,
-        })
+        Some(MsgBlk::one(Blk::own(buf, headroom, None)))
     }
 
     /// A frame over a lent buffer (`esballoc`): the bytes `buf[rptr..]`,
     /// with `buf[..rptr]` as headroom; `free(buf)` is called when the
-    /// message is freed (or its buffer replaced by a larger one). Vec
+    /// message is freed (or the block dropped by a strip or pullup). Vec
     /// backend only.
     pub fn esballoc(buf: Vec<u8>, rptr: usize, free: fn(Vec<u8>)) -> MsgBlk {
-        let wptr = buf.len();
-        MsgBlk {
-            buf,
-            rptr: rptr.min(wptr),
-            wptr,
-            free: Some(free),
-        }
+        MsgBlk::one(Blk::own(buf, rptr, Some(free)))
     }
 
     /// A frame that takes over `v` (no headroom). Vec backend only.
     pub fn from_vec(v: Vec<u8>) -> MsgBlk {
-        let n = v.len();
-        MsgBlk {
-            buf: v,
-            rptr: 0,
-            wptr: n,
-            free: None,
-        }
+        MsgBlk::one(Blk::own(v, 0, None))
     }
 
     /// A frame of `data` with [`DEFAULT_HEADROOM`]. Vec backend only.
@@ -95,31 +188,84 @@ impl MsgBlk {
         let mut buf = Vec::with_capacity(DEFAULT_HEADROOM + data.len());
         buf.resize(DEFAULT_HEADROOM, 0);
         buf.extend_from_slice(data);
-        MsgBlk {
-            buf,
-            rptr: DEFAULT_HEADROOM,
-            wptr: DEFAULT_HEADROOM + data.len(),
-            free: None,
+        MsgBlk::one(Blk::own(buf, DEFAULT_HEADROOM, None))
+    }
+
+    /// A frame of one block over `lo..hi` of a shared buffer (made by
+    /// [`Dblk::share`], which carves the region).
+    pub(crate) fn from_region(r: DbRef, lo: usize, hi: usize) -> MsgBlk {
+        MsgBlk::one(Blk {
+            db: Db::Shared(r),
+            rptr: off32(lo),
+            wptr: off32(hi),
+        })
+    }
+
+    /// Links `tail`'s blocks after this message's (`linkb`). If they do
+    /// not fit in [`MAX_BLKS`], `tail` is given back. Vec backend only.
+    pub fn link(&mut self, mut tail: MsgBlk) -> Result<(), MsgBlk> {
+        let (n, k) = (self.nblocks(), tail.nblocks());
+        if n + k > MAX_BLKS {
+            return Err(tail);
         }
+        for i in 0..k {
+            self.blks[n + i] = core::mem::replace(&mut tail.blks[i], Blk::EMPTY);
+        }
+        Ok(())
     }
 
-    /// The frame's bytes as one slice (the vec backend is contiguous).
-    pub fn data(&self) -> &[u8] {
-        &self.buf[self.rptr..self.wptr]
+    /// The blocks' bytes, in order (`b_cont`). Vec backend only.
+    pub fn blocks(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        self.blks[..self.nblocks()].iter().map(Blk::bytes)
     }
 
-    /// The frame's bytes, writable. Vec backend only.
-    pub fn data_mut(&mut self) -> &mut [u8] {
-        &mut self.buf[self.rptr..self.wptr]
+    /// Blocks in the message. Vec backend only.
+    pub fn nblocks(&self) -> usize {
+        1 + self.blks[1..].iter().take_while(|b| b.present()).count()
+    }
+
+    /// Whether the first block is a region of a shared buffer.
+    pub fn is_shared(&self) -> bool {
+        self.blks[0].shared()
+    }
+
+    /// The first block's bytes, writable, whether or not the block is a
+    /// region of a shared buffer: the region is this message's alone
+    /// (regions never overlap and are never duplicated), so the host that
+    /// made it may rewrite it. The driver goes through
+    /// [`MsgBlk::first_mut`], which keeps the `mblk_t` rule. Vec backend
+    /// only.
+    pub fn first_region_mut(&mut self) -> &mut [u8] {
+        self.blks[0].bytes_mut()
+    }
+
+    /// Makes the message one private block with `headroom` bytes in
+    /// front (`pullupmsg`); a message of one private block is left as it
+    /// is. False (and unchanged) if allocation fails. Vec backend only.
+    pub fn pullup(&mut self, headroom: usize) -> bool {
+        if self.nblocks() == 1 && !self.blks[0].shared() {
+            return true;
+        }
+        match self.dup(headroom) {
+            Some(m) => {
+                *self = m;
+                true
+            }
+            None => false,
+        }
     }
 
     /// A copy of the frame's bytes.
     pub fn to_vec(&self) -> Vec<u8> {
-        self.data().to_vec()
+        let mut v = Vec::with_capacity(self.len());
+        for b in self.blocks() {
+            v.extend_from_slice(b);
+        }
+        v
     }
 
     pub fn len(&self) -> usize {
-        self.wptr - self.rptr
+        self.blks.iter().map(Blk::len).sum()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -127,31 +273,53 @@ impl MsgBlk {
     }
 
     pub fn first(&self) -> &[u8] {
-        self.data()
+        self.blks[0].bytes()
     }
 
-    /// The first block's bytes, writable (always, in this backend).
+    /// The first block's bytes, writable; `None` if the block is shared.
     pub fn first_mut(&mut self) -> Option<&mut [u8]> {
-        Some(self.data_mut())
+        if self.blks[0].shared() {
+            return None;
+        }
+        Some(self.blks[0].bytes_mut())
     }
 
     /// A private copy of the whole message with `headroom` bytes in
     /// front (`copymsg` into one block); `None` if allocation fails.
     pub fn dup(&self, headroom: usize) -> Option<MsgBlk> {
-        MsgBlk::copy_from(headroom, self.data())
+        let mut buf = Vec::new();
+        buf.try_reserve_exact(headroom + self.len()).ok()?;
+        buf.resize(headroom, 0);
+        for b in self.blocks() {
+            buf.extend_from_slice(b);
+        }
+        Some(MsgBlk::one(Blk::own(buf, headroom, None)))
     }
 
     pub fn headroom(&self) -> usize {
-        self.rptr
+        if self.blks[0].shared() {
+            0
+        } else {
+            self.blks[0].r()
+        }
     }
 
     pub fn copy_out(&self, off: usize, dst: &mut [u8]) -> usize {
-        let d = self.data();
-        if off >= d.len() {
-            return 0;
+        let mut skip = off;
+        let mut n = 0;
+        for b in self.blocks() {
+            if n == dst.len() {
+                break;
+            }
+            if skip >= b.len() {
+                skip -= b.len();
+                continue;
+            }
+            let k = (b.len() - skip).min(dst.len() - n);
+            dst[n..n + k].copy_from_slice(&b[skip..skip + k]);
+            n += k;
+            skip = 0;
         }
-        let n = dst.len().min(d.len() - off);
-        dst[..n].copy_from_slice(&d[off..off + n]);
         n
     }
 
@@ -159,7 +327,17 @@ impl MsgBlk {
         if n > self.len() {
             return false;
         }
-        self.rptr += n;
+        let mut left = n;
+        // Emptied leading blocks are freed; the last one stays (empty).
+        let mut n = self.nblocks();
+        while n > 1 && left >= self.blks[0].len() {
+            left -= self.blks[0].len();
+            self.blks[..n].rotate_left(1);
+            n -= 1;
+            self.blks[n] = Blk::EMPTY;
+        }
+        // left <= the block's length, so the offset stays in range.
+        self.blks[0].rptr += left as u32;
         true
     }
 
@@ -169,27 +347,37 @@ impl MsgBlk {
         noalloc_min: usize,
         alloc_size: usize,
     ) -> Option<&mut [u8]> {
-        if self.rptr < n.max(noalloc_min) {
-            // A fresh block of alloc_size positioned at its end, the frame
-            // behind it; contiguous here, so one new buffer.
+        if self.headroom() < n.max(noalloc_min) {
+            // A fresh block of alloc_size, positioned at its end, linked
+            // in front of the message.
+            if self.nblocks() == MAX_BLKS && !self.pullup(0) {
+                return None;
+            }
             let head = alloc_size.max(n);
             let mut buf = Vec::new();
-            buf.try_reserve_exact(head + self.len()).ok()?;
+            buf.try_reserve_exact(head).ok()?;
             buf.resize(head, 0);
-            buf.extend_from_slice(self.data());
-            self.wptr = buf.len();
-            self.rptr = head;
-            let old = core::mem::replace(&mut self.buf, buf);
-            if let Some(free) = self.free {
-                free(old);
-            }
+            let k = self.nblocks();
+            self.blks[..=k].rotate_right(1);
+            self.blks[0] = Blk::own(buf, head, None);
         }
-        self.rptr -= n;
-        Some(&mut self.buf[self.rptr..self.rptr + n])
+        let b = &mut self.blks[0];
+        // n <= headroom, the block's read offset.
+        b.rptr -= n as u32;
+        let (lo, hi) = (b.r(), b.r() + n);
+        match &mut b.db {
+            Db::Own(v, _) => Some(&mut v[lo..hi]),
+            // headroom() is 0 for a shared block, so it got a fresh one.
+            Db::Shared(_) | Db::Absent => None,
+        }
     }
 
     pub fn clear_hcksum(&mut self) {}
 }
+
+#[cfg(test)]
+#[path = "msgblk_vec_frags.rs"]
+mod frags;
 
 #[cfg(test)]
 mod tests {
@@ -200,12 +388,12 @@ mod tests {
         let mut m = MsgBlk::copy_from(64, b"frame").unwrap();
         let h = m.prepend(8, 54, 128).unwrap();
         h.copy_from_slice(b"HEADER!!");
-        assert_eq!(m.data(), b"HEADER!!frame");
-        assert_eq!(m.headroom(), 56);
+        assert_eq!(m.to_vec(), b"HEADER!!frame");
+        assert_eq!((m.headroom(), m.nblocks()), (56, 1));
         let mut m = MsgBlk::from_vec(b"abc".to_vec());
         m.prepend(2, 54, 128).unwrap().copy_from_slice(b"xy");
-        assert_eq!(m.data(), b"xyabc");
-        assert_eq!(m.headroom(), 126);
+        assert_eq!(m.to_vec(), b"xyabc");
+        assert_eq!((m.headroom(), m.nblocks()), (126, 2));
     }
 
     #[test]
@@ -218,16 +406,19 @@ mod tests {
         let mut v = Vec::with_capacity(64);
         v.extend_from_slice(b"hhhhframe");
         let m = MsgBlk::esballoc(v, 4, free);
-        assert_eq!((m.data(), m.headroom()), (&b"frame"[..], 4));
+        assert_eq!((m.first(), m.headroom()), (&b"frame"[..], 4));
         drop(m);
         assert_eq!(FREED.load(Ordering::Relaxed), 1);
-        // A prepend that outgrows the headroom frees the lent buffer.
+        // A prepend that outgrows the headroom links a fresh block in
+        // front; the lent buffer goes back with the message.
         let mut v = Vec::with_capacity(64);
         v.extend_from_slice(b"frame");
         let mut m = MsgBlk::esballoc(v, 0, free);
         m.prepend(8, 54, 128).unwrap().copy_from_slice(b"HEADER!!");
+        assert_eq!(FREED.load(Ordering::Relaxed), 1);
+        assert_eq!(m.to_vec(), b"HEADER!!frame");
+        drop(m);
         assert_eq!(FREED.load(Ordering::Relaxed), 2);
-        assert_eq!(m.data(), b"HEADER!!frame");
     }
 
     #[test]
