@@ -12,6 +12,8 @@
 //! * [`dlmgmt`]: datalink ids, names, classes, flags and the persistent
 //!   configuration file;
 //! * [`mac`] and [`tap`]: the MAC layer, VNICs as TAP devices;
+//!   [`provider`]: the driver's MAC callbacks as the MAC layer calls them;
+//!   [`txchain`]: a burst of a TAP's frames in one `mc_tx` chain;
 //!   [`txlock`]: one thread at a time reads and sends a TAP's frames;
 //! * [`vlan`]: 802.1Q tags for VNICs with a VLAN id;
 //! * [`underlay`]: UDP sockets for the driver's muxes, with their send
@@ -36,6 +38,7 @@ pub mod host;
 pub mod mac;
 pub mod offload;
 pub mod platform;
+pub mod provider;
 pub mod rxcsum;
 pub mod server;
 pub mod srcport;
@@ -43,6 +46,7 @@ pub mod stats;
 pub mod tap;
 pub mod tso;
 pub mod txbatch;
+pub mod txchain;
 pub mod txlock;
 pub mod udprx;
 pub mod udptx;

@@ -31,11 +31,13 @@
 //! hands its reader TCP segments of up to 64 KiB (TSO) and frames with
 //! unfinished checksums. The reader finishes checksums, switches a TSO
 //! frame to a local VNIC whole, and otherwise cuts it to wire size and
-//! passes each piece to `mc_tx` as it is cut. Frames for the driver are
-//! built in pooled buffers ([`crate::bufpool`]), so the reader allocates
-//! nothing per frame. Each burst of reads is one transmit batch
-//! ([`crate::txbatch`]): the driver's sends during it leave in a few
-//! `sendmmsg`/UDP GSO calls. On receive, the underlay's thread marks itself
+//! adds each piece to the burst's chain for `mc_tx` as it is cut. Frames
+//! for the driver are built in pooled buffers ([`crate::bufpool`]) and
+//! collected in chains over lent lists ([`crate::txchain`]), so the
+//! reader allocates nothing per frame. Each burst of reads is one `mc_tx`
+//! call per provider (up to [`crate::txchain::CHAIN_MAX`] frames) and one
+//! transmit batch ([`crate::txbatch`]): the driver's sends during it
+//! leave in a few `sendmmsg`/UDP GSO calls. On receive, the underlay's thread marks itself
 //! as batching ([`Mac::rx_batching`]); `mac_rx` on it merges in-order TCP
 //! segments of one flow for one VNIC ([`crate::gro::Gro`]) and writes
 //! the merged frame at the end of the underlay's batch ([`Mac::rx_flush`]),
@@ -44,14 +46,16 @@
 use crate::bufpool;
 use crate::gro::Gro;
 use crate::offload::{complete_csum, VnetHdr, F_NEEDS_CSUM, GSO_NONE, VNET_HDR_LEN};
+pub use crate::provider::ProviderOps;
 use crate::rxcsum::{rx_finish_partial, rx_gso_hdr};
 use crate::stats::{Stat, Stats};
 use crate::tap::{wait_readable, StopFd, Tap, TAP_READ_MAX};
 use crate::tso::segment_tcp;
 use crate::txbatch;
+use crate::txchain::{self, TxChain};
 use crate::txlock::{TxGuard, TxLock};
 use crate::vlan::{frame_vid, tag_insert, tag_strip, tag_strip_in_place};
-use overlay::{MsgBlk, MsgBlkChain, FRAME_HEADROOM};
+use overlay::{MsgBlk, FRAME_HEADROOM};
 use overlay_sys::errno::{EBUSY, EEXIST, ENOENT};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -61,34 +65,8 @@ use std::sync::{Arc, Mutex, RwLock};
 type Snap = (Arc<Vec<Arc<Client>>>, Arc<dyn ProviderOps>);
 use std::thread::JoinHandle;
 
-/// What the MAC layer needs from a provider (the driver's MAC callbacks
-/// of one overlay device, `mac_callbacks_t`).
-pub trait ProviderOps: Send + Sync {
-    /// `mc_start`: join the underlay. Err is an illumos errno.
-    fn m_start(&self) -> Result<(), i32>;
-    /// `mc_stop`.
-    fn m_stop(&self);
-    /// `mc_tx`: one frame (the callee copies it into a message block).
-    fn m_tx(&self, frame: &[u8]);
-    /// `mc_tx` of a chain of frames already in message blocks.
-    fn m_tx_chain(&self, chain: MsgBlkChain);
-}
-
 /// Frames a TAP reader handles before it flushes its transmit batch.
 const TX_BURST: usize = 32;
-
-/// What a TAP reader hands the driver: every frame goes to `mc_tx` on its
-/// own, in a chain of one, which lives inline (a longer chain would
-/// allocate its list per call). Frames are built in pooled buffers
-/// ([`crate::bufpool`]), freed back to the reader's pool when the
-/// transmit batch is flushed.
-struct Pending;
-
-impl Pending {
-    fn push(&mut self, ops: &Arc<dyn ProviderOps>, m: MsgBlk) {
-        ops.m_tx_chain(MsgBlkChain::single(m));
-    }
-}
 
 /// VNICs an underlay thread remembers writing to in one batch, so it can
 /// read their replies at the end of it ([`Mac::rx_flush`]).
@@ -433,12 +411,18 @@ impl Mac {
     /// [`TX_BURST`] frames per transmit batch.
     fn reader(self: Arc<Self>, client: Arc<Client>) {
         let mut buf = vec![0u8; TAP_READ_MAX];
-        let mut pend = Pending;
-        // Frames in flight on this thread: at most a transmit batch's
-        // queue (each frame, or TSO segment, is queued as it is built;
-        // a full queue is sent and its buffers freed). Standard frames;
-        // jumbo frames fill their class as they come.
-        bufpool::prefill(FRAME_HEADROOM + 1518, txbatch::MAX_QUEUED + 2);
+        let mut pend = TxChain::new();
+        // Frames in flight on this thread: at most a chain for mc_tx and
+        // a transmit batch's queue (each frame, or TSO segment, joins the
+        // chain as it is built; a full chain goes to the driver, whose
+        // sends join the queue; a full queue is sent and its buffers
+        // freed). Standard frames; jumbo frames fill their class as they
+        // come.
+        bufpool::prefill(
+            FRAME_HEADROOM + 1518,
+            txbatch::MAX_QUEUED + txchain::CHAIN_MAX + 2,
+        );
+        txchain::prefill();
         crate::alloccount::mark_datapath_thread();
         while wait_readable(client.tap.raw_fd(), &client.stop) {
             let mut more = true;
@@ -462,6 +446,7 @@ impl Mac {
                             // forever, so stop reading.
                             self.stats.bump(Stat::TapRxErrors);
                             tracing::warn!(vnic = %client.name(), "TAP device gone; no longer reading it");
+                            pend.send();
                             txbatch::flush();
                             return;
                         }
@@ -472,13 +457,14 @@ impl Mac {
                         }
                     }
                 }
+                pend.send();
                 txbatch::flush();
             }
         }
     }
 
     /// A buffer read from a VNIC's TAP: vnet header, then the frame.
-    fn client_tx_vnet(&self, src: &Client, buf: &mut [u8], pend: &mut Pending) {
+    fn client_tx_vnet(&self, src: &Client, buf: &mut [u8], pend: &mut TxChain) {
         let Some(h) = VnetHdr::parse(buf) else {
             self.stats.bump(Stat::TapRxRunt);
             return;
@@ -558,7 +544,7 @@ impl Mac {
 
     /// [`Mac::client_tx`], collecting what goes to `mc_tx` in `pend` if
     /// given.
-    fn client_tx_to(&self, src: &Client, frame: &[u8], pend: Option<&mut Pending>) {
+    fn client_tx_to(&self, src: &Client, frame: &[u8], pend: Option<&mut TxChain>) {
         if frame.len() < ETHER_HDR {
             self.stats.bump(Stat::TapRxRunt);
             return;
@@ -761,7 +747,7 @@ impl Mac {
                 if buf.is_empty() {
                     buf.resize(TAP_READ_MAX, 0);
                 }
-                let mut pend = Pending;
+                let mut pend = TxChain::new();
                 txbatch::begin();
                 for _ in 0..RX_REPLY_BURST {
                     match c.tap.read(&mut buf) {
@@ -777,6 +763,7 @@ impl Mac {
                         }
                     }
                 }
+                pend.send();
                 txbatch::flush();
             });
         }

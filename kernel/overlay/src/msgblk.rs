@@ -45,7 +45,10 @@
 //!   `front(&self) -> Option<&MsgBlk>`, `is_empty()`, `len()`;
 //!   `From<MsgBlk>`, `FromIterator<MsgBlk>`, and `IntoIterator<Item =
 //!   MsgBlk>` consuming it in order. Building and draining a chain of one
-//!   frame must not allocate.
+//!   frame must not allocate. The Vec backend alone also lends a chain its
+//!   list of frames (`lend(storage, free)`, [`crate::msgblk_chain_vec`]):
+//!   a host that passes longer chains allocates no list per call, as the
+//!   kernel's `b_next` links need none.
 
 #[cfg(not(all(feature = "kernel", not(feature = "std"))))]
 pub use crate::msgblk_chain_vec::MsgBlkChain;
