@@ -145,7 +145,7 @@ mod tests {
             self.0.lock().unwrap().push(frame.to_vec());
         }
         fn m_tx_chain(&self, chain: MsgBlkChain) {
-            let v: Vec<u8> = chain.into_iter().map(|m| m.data()[0]).collect();
+            let v: Vec<u8> = chain.into_iter().map(|m| m.first()[0]).collect();
             self.0.lock().unwrap().push(v);
         }
     }

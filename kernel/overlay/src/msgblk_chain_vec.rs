@@ -165,10 +165,10 @@ mod tests {
         for i in 0..6u8 {
             c.push_back(MsgBlk::from_vec(alloc::vec![i]));
         }
-        assert_eq!((c.len(), c.front().map(|m| m.data()[0])), (6, Some(0)));
+        assert_eq!((c.len(), c.front().map(|m| m.first()[0])), (6, Some(0)));
         // Part consumed, the rest freed with the chain.
-        assert_eq!(c.pop_front().map(|m| m.data()[0]), Some(0));
-        assert_eq!(c.pop_front().map(|m| m.data()[0]), Some(1));
+        assert_eq!(c.pop_front().map(|m| m.first()[0]), Some(0));
+        assert_eq!(c.pop_front().map(|m| m.first()[0]), Some(1));
         drop(c);
         let back = BACK
             .with(|b| b.borrow_mut().pop())
@@ -179,7 +179,7 @@ mod tests {
         let mut c = MsgBlkChain::lend(back, free);
         c.push_back(MsgBlk::from_vec(alloc::vec![7]));
         c.push_back(MsgBlk::from_vec(alloc::vec![8]));
-        let v: Vec<u8> = c.into_iter().map(|m| m.data()[0]).collect();
+        let v: Vec<u8> = c.into_iter().map(|m| m.first()[0]).collect();
         assert_eq!(v, [7, 8]);
         assert_eq!(BACK.with(|b| b.borrow().len()), 1);
         // A plain chain has no free routine.
