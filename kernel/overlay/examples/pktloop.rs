@@ -4,7 +4,12 @@
 //! is built in the loop (malloc + fill) and freed by the driver/fake host;
 //! `frame` runs only that, so driver cost = scenario − `frame`.
 //!
-//! Run: `cargo run --release -p overlay --example pktloop -- <frame|tx_point|tx_hit|rx> [N] [devs] [entries]`
+//! The `pool_*` scenarios use the `datapath` bench's `pool` harness
+//! instead (a pooled `esballoc` frame as fkoverlayd makes them, the host
+//! counting per thread with no atomic); `pool_frame` is its take + copy +
+//! free.
+//!
+//! Run: `cargo run --release -p overlay --example pktloop -- <[pool_]frame|[pool_]tx_point|[pool_]tx_hit|[pool_]rx> [N] [devs] [entries]`
 
 #[path = "../benches/common/mod.rs"]
 mod common;
@@ -19,6 +24,27 @@ use std::hint::black_box;
 fn run_frame(f: &[u8], n: usize) {
     for _ in 0..n {
         drop(black_box(MsgBlk::with_headroom(black_box(f))));
+    }
+}
+
+#[inline(never)]
+fn run_pool_frame(f: &[u8], n: usize) {
+    for _ in 0..n {
+        drop(black_box(pool_frame(black_box(f))));
+    }
+}
+
+#[inline(never)]
+fn run_pool_tx(dev: &DevHandle<FakePlatform>, f: &[u8], n: usize) {
+    for _ in 0..n {
+        dev.m_tx(pool_frame(black_box(f)).into());
+    }
+}
+
+#[inline(never)]
+fn run_pool_rx(mux: &MuxHandle<FakePlatform>, f: &[u8], n: usize) {
+    for _ in 0..n {
+        mux.recv(pool_frame(black_box(f)));
     }
 }
 
@@ -42,25 +68,41 @@ fn main() {
     let n: usize = a.get(2).and_then(|s| s.parse().ok()).unwrap_or(100_000);
     let devs: u32 = a.get(3).and_then(|s| s.parse().ok()).unwrap_or(1);
     let ents: u32 = a.get(4).and_then(|s| s.parse().ok()).unwrap_or(1);
+    let pool = what.starts_with("pool_");
+    if pool {
+        pool_prefill(256);
+    }
+    let tx = if pool { run_pool_tx } else { run_tx };
+    let rx = if pool { run_pool_rx } else { run_rx };
+    let what = what.strip_prefix("pool_").unwrap_or(what);
+    let host = |o: &Ovl| {
+        if pool {
+            local_counts(o);
+        }
+    };
     match what {
+        "frame" if pool => run_pool_frame(&vxlan(1), n),
         "frame" => run_frame(&vxlan(1), n),
         "tx_point" => {
             let (o, _) = setup(devs, OVERLAY_TARGET_POINT);
+            host(&o);
             let dev = o.dev_by_linkid(1).unwrap();
-            run_tx(&dev, &eth(DST), n);
+            tx(&dev, &eth(DST), n);
         }
         "tx_hit" => {
             let (o, h) = setup(devs, OVERLAY_TARGET_DYNAMIC);
+            host(&o);
             add_entries(&o, h, ents);
             let dev = o.dev_by_linkid(1).unwrap();
-            run_tx(&dev, &eth(mac_of(ents / 2)), n);
+            tx(&dev, &eth(mac_of(ents / 2)), n);
             assert_eq!(dev.stats().tx_frames, n as u64);
         }
         "rx" => {
             let (o, h) = setup(devs, OVERLAY_TARGET_DYNAMIC);
+            host(&o);
             add_entries(&o, h, ents);
             let mux = mux_of(&o);
-            run_rx(&mux, &vxlan(devs / 2 + 1), n);
+            rx(&mux, &vxlan(devs / 2 + 1), n);
             assert_eq!(mux.stats().rx_ok, n as u64);
         }
         _ => panic!("unknown scenario {what}"),

@@ -1,12 +1,14 @@
 //! Setup shared by the `datapath` bench and the `pktloop` example: a driver
 //! on the fake platform with N started devices on one mux, cache entries,
-//! and frames to push through it.
+//! and frames to push through it — either freshly allocated, or from a
+//! per-thread buffer pool as fkoverlayd makes them.
 
 #![allow(dead_code)]
 
 use overlay::sys::*;
 use overlay::testing::FakePlatform;
 use overlay::{BufUserIo, Cred, MsgBlk, MuxHandle, Overlay, SockaddrIn6};
+use std::cell::RefCell;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -123,4 +125,62 @@ pub fn mux_of(o: &Ovl) -> MuxHandle<FakePlatform> {
 /// `n` copies of `frame` with the standard headroom.
 pub fn frames(frame: &[u8], n: usize) -> Vec<MsgBlk> {
     (0..n).map(|_| MsgBlk::with_headroom(frame)).collect()
+}
+
+/// Buffers the frame pool keeps (fkoverlayd's `bufpool::POOL_MAX`).
+const POOL_MAX: usize = 512;
+/// Capacity of a pooled buffer (fkoverlayd's standard size class).
+const POOL_BUF: usize = 2048;
+
+thread_local! {
+    static POOL: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The free routine of pooled frames: the buffer goes back to this
+/// thread's pool (fkoverlayd's `bufpool::give`).
+fn give(v: Vec<u8>) {
+    POOL.with(|p| {
+        let mut p = p.borrow_mut();
+        if p.len() < POOL_MAX {
+            p.push(v);
+        }
+    });
+}
+
+/// Fill this thread's frame pool (fkoverlayd's `bufpool::prefill`).
+pub fn pool_prefill(n: usize) {
+    POOL.with(|p| {
+        let mut p = p.borrow_mut();
+        p.reserve_exact(POOL_MAX);
+        while p.len() < n.min(POOL_MAX) {
+            p.push(Vec::with_capacity(POOL_BUF));
+        }
+    });
+}
+
+/// `frame` in a buffer from this thread's pool with
+/// [`overlay::FRAME_HEADROOM`] in front, lent to the message with
+/// `MsgBlk::esballoc` so freeing it returns the buffer: what fkoverlayd's
+/// TAP reader and underlay receiver hand the driver. The copy of `frame`
+/// stands for the `read(2)` that fills the buffer there.
+#[inline]
+pub fn pool_frame(frame: &[u8]) -> MsgBlk {
+    let h = overlay::FRAME_HEADROOM;
+    let mut v = POOL
+        .with(|p| p.borrow_mut().pop())
+        .unwrap_or_else(|| Vec::with_capacity(POOL_BUF));
+    if v.len() < h {
+        v.resize(h, 0);
+    } else {
+        v.truncate(h);
+    }
+    v.extend_from_slice(frame);
+    MsgBlk::esballoc(v, h, give)
+}
+
+/// Make the setup's host count sends and deliveries per thread, with no
+/// atomic per packet (`FakePlatform::local_counts`; read the counts after
+/// `flush_counts`).
+pub fn local_counts(o: &Ovl) {
+    o.platform().local_counts.store(true, Ordering::Relaxed);
 }
