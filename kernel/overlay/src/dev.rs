@@ -41,11 +41,11 @@ use crate::flood::{flood_send, is_group_frame, FloodList};
 use crate::kcondvar::KCondvar;
 use crate::kmutex::KMutex;
 use crate::msgblk::{MsgBlk, MsgBlkChain};
-use crate::mux::{MuxConn, MuxDev};
+use crate::mux::{mux_close, mux_open, MuxDev};
 use crate::once::OnceSlot;
 use crate::platform::{Platform, SockaddrIn6};
 use crate::plugin::{EncapInfo, EncapInstance, OverlayPlugin};
-use crate::stats::{add, inc, DevCounters, DevStats};
+use crate::stats::{add, inc, sub, DevCounters, DevStats};
 use crate::target::{Target, TxLookup, TxRoute};
 use crate::Overlay;
 use alloc::boxed::Box;
@@ -53,6 +53,9 @@ use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use overlay_sys::*;
+
+/// A started device's mux connection.
+type MuxConn<P> = crate::mux::MuxConn<P, OverlayDev<P>>;
 
 /// What beginning a TX yields: the mux connection, the target (both valid
 /// while the TX is in flight; the target may be null), the vnetid.
@@ -209,11 +212,19 @@ impl<P: Platform> OverlayDev<P> {
             st.vid
         };
         let params = self.inst.socket()?;
-        let conn = self.ovl.mux_open(&self.plugin.0, &params, &*self.inst)?;
+        let ovl = &*self.ovl;
+        let conn = mux_open(
+            &ovl.muxes,
+            &ovl.platform,
+            &self.plugin.0,
+            &params,
+            &*self.inst,
+            |mux| ovl.platform.socket_open(&params, mux),
+        )?;
         // §16 #5: two devices with one vnetid in a mux would corrupt the
         // original's AVL tree; refuse the second one.
         if let Err(e) = conn.mux.add_dev(vid, self.arc()) {
-            self.ovl.mux_close(conn);
+            mux_close(&ovl.muxes, &ovl.platform, conn);
             return Err(e);
         }
         let mut st = self.st.lock();
@@ -252,8 +263,8 @@ impl<P: Platform> OverlayDev<P> {
         drop(st);
         drop(retired);
         if let Some(conn) = conn {
-            conn.mux.remove_dev(vid, (self as *const Self).cast());
-            self.ovl.mux_close(conn);
+            conn.mux.remove_dev(vid, self);
+            mux_close(&self.ovl.muxes, &self.ovl.platform, conn);
         }
         let mut st = self.st.lock();
         st.flags &= !(OVERLAY_F_IN_MUX | OVERLAY_F_MDDROP);
@@ -431,14 +442,20 @@ impl<P: Platform> OverlayDev<P> {
             }
             // The common case decides by reference; only a miss hands the
             // frame over (to be queued, or sent if it raced a RESPOND).
-            let (sa, mut m) = match t.tx_route(&m) {
-                TxRoute::Send(sa) => (sa, m),
+            // `m` stays in place: every move of it costs copies (and
+            // store-forwarding stalls) on the hot path.
+            let mut m = m;
+            let sa = match t.tx_route(&m) {
+                TxRoute::Send(sa) => sa,
                 TxRoute::Drop => {
                     inc(&self.stats.tx_drop_lookup);
                     continue;
                 }
                 TxRoute::Miss => match t.tx_lookup(m) {
-                    TxLookup::Send(sa, m) => (sa, m),
+                    TxLookup::Send(sa, back) => {
+                        m = back;
+                        sa
+                    }
                     TxLookup::Drop => {
                         inc(&self.stats.tx_drop_lookup);
                         continue;
@@ -462,21 +479,29 @@ impl<P: Platform> OverlayDev<P> {
                 add(&self.stats.tx_drop_encap, chain.len() as u64);
                 break;
             };
+            // Counted before the hand-off and taken back if the socket
+            // refuses the datagram: the counters' atomic adds between the
+            // encapsulation's stores to `m` and the host's read of it let
+            // those stores reach the cache first (read straight after,
+            // a wider load than the stores stalls on store forwarding).
+            inc(&self.stats.tx_frames);
+            add(&self.stats.tx_bytes, len);
             if self
                 .ovl
                 .platform
                 .socket_send(&conn.sock, &sa, m, hdr)
                 .is_err()
             {
+                sub(&self.stats.tx_frames, 1);
+                sub(&self.stats.tx_bytes, len);
                 inc(&self.stats.tx_drop_send);
                 add(&self.stats.tx_drop_send, chain.len() as u64);
                 break;
             }
-            inc(&self.stats.tx_frames);
-            add(&self.stats.tx_bytes, len);
         }
-        drop(chain);
         self.io_done(OVERLAY_F_IN_TX);
+        // Frames left after a failure are freed here, in place (moving the
+        // chain to drop it costs a copy); they hold nothing of the device.
     }
 
     /// The current flood list (`None`: head-end replication off).

@@ -93,7 +93,6 @@ pub use bufuserio::BufUserIo;
 pub use dev::OverlayDev;
 pub use errno::Errno;
 pub use msgblk::{MsgBlk, MsgBlkChain};
-pub use mux::OverlayMux;
 pub use overlay_sys as sys;
 pub use platform::{Cred, MacRegistration, Platform, SockaddrIn6, SocketParams, TxHdr, UserIo};
 pub use plugin::{EncapInfo, EncapInstance, EncapPlugin, OverlayPluginRegister};
@@ -113,6 +112,9 @@ pub const FRAME_HEADROOM: usize = 128;
 
 /// What `mac_register`'s driver-private points at.
 pub type DevHandle<P> = Arc<OverlayDev<P>>;
+/// The mux of this driver's devices ([`mux::OverlayMux`] over
+/// [`OverlayDev`]).
+pub type OverlayMux<P> = mux::OverlayMux<P, OverlayDev<P>>;
 /// What `socket_open` hands the host for delivering datagrams.
 pub type MuxHandle<P> = Arc<OverlayMux<P>>;
 
@@ -123,7 +125,7 @@ pub struct Overlay<P: Platform> {
     /// All devices, in creation order (`overlay_dev_list`).
     pub(crate) devs: KMutex<Vec<DevHandle<P>>>,
     pub(crate) plugins: PluginRegistry,
-    pub(crate) muxes: KMutex<mux::MuxList<P>>,
+    pub(crate) muxes: KMutex<mux::MuxList<P, OverlayDev<P>>>,
     /// Global target state: lookup queue, handles, exclusive flag.
     pub(crate) tg: KMutex<targ::TargGlobal<P>>,
     pub(crate) tcv: KCondvar,

@@ -19,9 +19,11 @@
 //! plugin instance turned ECN off. [`OverlayMux::recv`] is an outer
 //! Not-ECT, which changes nothing (illumos' behaviour).
 //!
-//! The mux sits below the device: it knows a device only as a `MuxDev`,
-//! the four receive-side operations a started device hands it when it
-//! joins (`add_dev`).
+//! The mux sits below the device: it is generic over the device type,
+//! which it knows only as a `MuxDev` — the four receive-side operations a
+//! started device hands it when it joins (`add_dev`) — so the receive
+//! path calls them directly, not through a trait object. The crate root
+//! names the one instance, [`crate::OverlayMux`].
 
 use crate::ecn::{ecn_decap_frame, outer_ecn_matters, EcnDecap};
 use crate::errno::Errno;
@@ -30,7 +32,7 @@ use crate::msgblk::MsgBlk;
 use crate::platform::{Platform, SocketParams};
 use crate::plugin::{EncapInstance, OverlayPlugin};
 use crate::stats::{inc, MuxCounters, MuxStats};
-use crate::Overlay;
+use crate::{MuxHandle, Overlay};
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -50,32 +52,36 @@ pub(crate) trait MuxDev: Send + Sync {
     fn rx_finish(&self, m: MsgBlk);
 }
 
-/// One mux; hosts receive a [`MuxHandle`](crate::MuxHandle) in
-/// `socket_open` and call [`OverlayMux::recv`] with every datagram.
-pub struct OverlayMux<P: Platform> {
+/// One mux of devices `D`; hosts receive a [`MuxHandle`](crate::MuxHandle)
+/// in `socket_open` and call [`OverlayMux::recv`] with every datagram.
+// `MuxDev` stays crate-private: hosts use the one instance the crate root
+// names, and must not reach a device's receive accounting.
+#[allow(private_bounds)]
+pub struct OverlayMux<P: Platform, D: MuxDev> {
     pub(crate) plugin: Arc<OverlayPlugin>,
     pub(crate) params: SocketParams,
-    devs: KMutex<BTreeMap<u64, Arc<dyn MuxDev>>>,
+    devs: KMutex<BTreeMap<u64, Arc<D>>>,
     stats: MuxStats,
     /// The host the mux belongs to (its socket is a `P::Socket`).
     _host: PhantomData<P>,
 }
 
 /// A mux together with its socket; what a started device holds.
-pub(crate) struct MuxConn<P: Platform> {
-    pub mux: Arc<OverlayMux<P>>,
+pub(crate) struct MuxConn<P: Platform, D: MuxDev> {
+    pub mux: Arc<OverlayMux<P, D>>,
     pub sock: P::Socket,
 }
 
 /// The global mux list entry: the connection and its device count.
-pub(crate) struct MuxEnt<P: Platform> {
-    conn: Arc<MuxConn<P>>,
+pub(crate) struct MuxEnt<P: Platform, D: MuxDev> {
+    conn: Arc<MuxConn<P, D>>,
     refcnt: u32,
 }
 
-pub(crate) type MuxList<P> = Vec<MuxEnt<P>>;
+pub(crate) type MuxList<P, D> = Vec<MuxEnt<P, D>>;
 
-impl<P: Platform> OverlayMux<P> {
+#[allow(private_bounds)]
+impl<P: Platform, D: MuxDev> OverlayMux<P, D> {
     /// Handle one received datagram (the UDP payload) whose outer header
     /// is unknown or Not-ECT. Always consumes it.
     #[inline]
@@ -104,7 +110,7 @@ impl<P: Platform> OverlayMux<P> {
         }
         // Demux and register the receive as in-flight under the mux lock
         // (lock order: mux devices → device), then deliver without it.
-        let dev: *const dyn MuxDev = {
+        let dev: *const D = {
             let devs = self.devs.lock();
             let Some(d) = devs.get(&info.id) else {
                 drop(devs);
@@ -187,7 +193,7 @@ impl<P: Platform> OverlayMux<P> {
         self.plugin.name
     }
 
-    pub(crate) fn add_dev(&self, vid: u64, dev: Arc<dyn MuxDev>) -> Result<(), Errno> {
+    pub(crate) fn add_dev(&self, vid: u64, dev: Arc<D>) -> Result<(), Errno> {
         let mut d = self.devs.lock();
         if d.contains_key(&vid) {
             return Err(Errno::EEXIST);
@@ -197,88 +203,96 @@ impl<P: Platform> OverlayMux<P> {
     }
 
     /// Remove `dev` (compared by address) if it is the device at `vid`.
-    pub(crate) fn remove_dev(&self, vid: u64, dev: *const ()) {
+    pub(crate) fn remove_dev(&self, vid: u64, dev: *const D) {
         let mut d = self.devs.lock();
         if d.get(&vid)
-            .is_some_and(|x| core::ptr::eq(Arc::as_ptr(x).cast::<()>(), dev))
+            .is_some_and(|x| core::ptr::eq(Arc::as_ptr(x), dev))
         {
             d.remove(&vid);
         }
     }
 }
 
+/// `overlay_mux_open` on the global mux `list`: join the mux bound to
+/// `params`, or create one — its socket from `open` (the host's
+/// `socket_open`, which needs the device type the crate root fixes) and the
+/// plugin's optional `sockopt` applied once — and publish it.
+pub(crate) fn mux_open<P: Platform, D: MuxDev>(
+    list: &KMutex<MuxList<P, D>>,
+    platform: &P,
+    plugin: &Arc<OverlayPlugin>,
+    params: &SocketParams,
+    inst: &dyn EncapInstance,
+    open: impl FnOnce(&Arc<OverlayMux<P, D>>) -> Result<P::Socket, Errno>,
+) -> Result<Arc<MuxConn<P, D>>, Errno> {
+    let mut l = list.lock();
+    if let Some(ent) = l.iter_mut().find(|e| e.conn.mux.params == *params) {
+        if !Arc::ptr_eq(&ent.conn.mux.plugin, plugin) {
+            return Err(Errno::EEXIST);
+        }
+        ent.refcnt += 1;
+        return Ok(ent.conn.clone());
+    }
+    let mux = Arc::new(OverlayMux {
+        plugin: plugin.clone(),
+        params: *params,
+        devs: KMutex::new(BTreeMap::new()),
+        stats: MuxStats::default(),
+        _host: PhantomData,
+    });
+    let sock = open(&mux)?;
+    let mut set =
+        |level: i32, name: i32, val: &[u8]| platform.socket_setopt(&sock, level, name, val);
+    if let Err(e) = inst.sockopt(&mut set) {
+        platform.socket_close(sock);
+        return Err(e);
+    }
+    let conn = Arc::new(MuxConn { mux, sock });
+    l.push(MuxEnt {
+        conn: conn.clone(),
+        refcnt: 1,
+    });
+    Ok(conn)
+}
+
+/// `overlay_mux_close` on the global mux `list`: drop one device's
+/// reference; the last closes the socket.
+pub(crate) fn mux_close<P: Platform, D: MuxDev>(
+    list: &KMutex<MuxList<P, D>>,
+    platform: &P,
+    conn: Arc<MuxConn<P, D>>,
+) {
+    let last = {
+        let mut l = list.lock();
+        let Some(i) = l.iter().position(|e| Arc::ptr_eq(&e.conn, &conn)) else {
+            return;
+        };
+        l[i].refcnt -= 1;
+        if l[i].refcnt == 0 {
+            Some(l.remove(i))
+        } else {
+            None
+        }
+    };
+    drop(conn);
+    if let Some(ent) = last {
+        // Any in-flight transmit has finished (stop waited for it), so
+        // this is the last reference to the connection.
+        match Arc::try_unwrap(ent.conn) {
+            Ok(c) => platform.socket_close(c.sock),
+            Err(_) => debug_assert!(false, "mux connection still referenced at close"),
+        }
+    }
+}
+
 impl<P: Platform> Overlay<P> {
-    /// `overlay_mux_open`.
-    pub(crate) fn mux_open(
-        &self,
-        plugin: &Arc<OverlayPlugin>,
-        params: &SocketParams,
-        inst: &dyn EncapInstance,
-    ) -> Result<Arc<MuxConn<P>>, Errno> {
-        let mut l = self.muxes.lock();
-        if let Some(ent) = l.iter_mut().find(|e| e.conn.mux.params == *params) {
-            if !Arc::ptr_eq(&ent.conn.mux.plugin, plugin) {
-                return Err(Errno::EEXIST);
-            }
-            ent.refcnt += 1;
-            return Ok(ent.conn.clone());
-        }
-        let mux = Arc::new(OverlayMux {
-            plugin: plugin.clone(),
-            params: *params,
-            devs: KMutex::new(BTreeMap::new()),
-            stats: MuxStats::default(),
-            _host: PhantomData,
-        });
-        let sock = self.platform.socket_open(params, &mux)?;
-        let mut set = |level: i32, name: i32, val: &[u8]| {
-            self.platform.socket_setopt(&sock, level, name, val)
-        };
-        if let Err(e) = inst.sockopt(&mut set) {
-            self.platform.socket_close(sock);
-            return Err(e);
-        }
-        let conn = Arc::new(MuxConn { mux, sock });
-        l.push(MuxEnt {
-            conn: conn.clone(),
-            refcnt: 1,
-        });
-        Ok(conn)
-    }
-
-    /// `overlay_mux_close`: drop one device's reference; the last closes
-    /// the socket.
-    pub(crate) fn mux_close(&self, conn: Arc<MuxConn<P>>) {
-        let last = {
-            let mut l = self.muxes.lock();
-            let Some(i) = l.iter().position(|e| Arc::ptr_eq(&e.conn, &conn)) else {
-                return;
-            };
-            l[i].refcnt -= 1;
-            if l[i].refcnt == 0 {
-                Some(l.remove(i))
-            } else {
-                None
-            }
-        };
-        drop(conn);
-        if let Some(ent) = last {
-            // Any in-flight transmit has finished (stop waited for it), so
-            // this is the last reference to the connection.
-            match Arc::try_unwrap(ent.conn) {
-                Ok(c) => self.platform.socket_close(c.sock),
-                Err(_) => debug_assert!(false, "mux connection still referenced at close"),
-            }
-        }
-    }
-
     /// Number of open muxes.
     pub fn nmuxes(&self) -> usize {
         self.muxes.lock().len()
     }
 
     /// The open muxes (for hosts and tests).
-    pub fn muxes(&self) -> Vec<Arc<OverlayMux<P>>> {
+    pub fn muxes(&self) -> Vec<MuxHandle<P>> {
         self.muxes
             .lock()
             .iter()

@@ -93,3 +93,7 @@ pub(crate) fn inc(c: &AtomicU64) {
 pub(crate) fn add(c: &AtomicU64, n: u64) {
     c.fetch_add(n, Ordering::Relaxed);
 }
+
+pub(crate) fn sub(c: &AtomicU64, n: u64) {
+    c.fetch_sub(n, Ordering::Relaxed);
+}
