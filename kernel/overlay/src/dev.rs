@@ -322,6 +322,7 @@ impl<P: Platform> OverlayDev<P> {
     /// End one in-flight TX or RX (`flag`). Lock-free unless the count
     /// reaches zero while `m_stop` waits: then wake it, under the device
     /// lock so the wakeup cannot fall between its check and its wait.
+    #[inline]
     fn io_done(&self, flag: u32) {
         let c = if flag == OVERLAY_F_IN_TX {
             &self.io.txcount
@@ -329,12 +330,20 @@ impl<P: Platform> OverlayDev<P> {
             &self.io.rxcount
         };
         if c.fetch_sub(1, Ordering::SeqCst) == 1 && self.io.draining.load(Ordering::SeqCst) {
-            let mut st = self.st.lock();
-            self.iocv.broadcast();
-            let retired = self.reclaim(&mut st);
-            drop(st);
-            drop(retired);
+            self.io_drained();
         }
+    }
+
+    /// [`Self::io_done`]'s rare case, out of line: a count reached zero
+    /// while someone waits.
+    #[cold]
+    #[inline(never)]
+    fn io_drained(&self) {
+        let mut st = self.st.lock();
+        self.iocv.broadcast();
+        let retired = self.reclaim(&mut st);
+        drop(st);
+        drop(retired);
     }
 
     /// Under the device lock: the retired targets if no transmit can still
@@ -428,13 +437,17 @@ impl<P: Platform> OverlayDev<P> {
             id: vid,
             hdr_size: 0,
         };
-        while let Some(m) = chain.pop_front() {
+        while let Some(mut m) = chain.pop_front() {
             let Some(t) = target else {
                 inc(&self.stats.tx_drop_no_target);
                 continue;
             };
+            // The first block's bytes, read once for both questions below
+            // (a POINT target asks neither).
+            let dynamic = t.mode == OVERLAY_TARGET_DYNAMIC;
+            let first = if dynamic { m.first() } else { &[] };
             // Head-end replication: group frames go to the flood list.
-            if t.mode == OVERLAY_TARGET_DYNAMIC && is_group_frame(m.first()) {
+            if dynamic && is_group_frame(first) {
                 if let Some(list) = self.flood_list() {
                     self.tx_flood(conn, &info, m, &list);
                     continue;
@@ -444,8 +457,7 @@ impl<P: Platform> OverlayDev<P> {
             // frame over (to be queued, or sent if it raced a RESPOND).
             // `m` stays in place: every move of it costs copies (and
             // store-forwarding stalls) on the hot path.
-            let mut m = m;
-            let sa = match t.tx_route(&m) {
+            let sa = match t.tx_route(first, &m) {
                 TxRoute::Send(sa) => sa,
                 TxRoute::Drop => {
                     inc(&self.stats.tx_drop_lookup);

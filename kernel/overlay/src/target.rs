@@ -185,8 +185,9 @@ impl<P: Platform> Target<P> {
     /// frame to a POINT target or to a valid (or drop) cache entry.
     /// [`TxRoute::Miss`] sends the frame to [`Self::tx_lookup`], which
     /// decides again under the locks and queues it.
+    /// `f` is `m.first()`, which the caller has already read.
     #[inline]
-    pub fn tx_route(&self, m: &MsgBlk) -> TxRoute {
+    pub fn tx_route(&self, f: &[u8], m: &MsgBlk) -> TxRoute {
         if self.dest != OVERLAY_PLUGIN_D_IP | OVERLAY_PLUGIN_D_PORT {
             return TxRoute::Drop;
         }
@@ -196,11 +197,12 @@ impl<P: Platform> Target<P> {
         if self.mode != OVERLAY_TARGET_DYNAMIC {
             return TxRoute::Drop;
         }
-        let f = m.first();
         let Some(dst) = f.get(..6) else {
             return TxRoute::Miss;
         };
-        if m.len() < crate::ether::ETHER_HDR_LEN {
+        // The whole length (a walk over the blocks) only when the first
+        // block alone is shorter than an Ethernet header.
+        if f.len() < crate::ether::ETHER_HDR_LEN && m.len() < crate::ether::ETHER_HDR_LEN {
             return TxRoute::Drop;
         }
         let mut mac = [0u8; 6];
