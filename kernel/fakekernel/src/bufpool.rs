@@ -23,7 +23,14 @@
 //! reply) joins that thread's pool, or is freed there if the thread keeps
 //! none (the pool is created on first use; a thread that exits frees its
 //! pool).
+//!
+//! Shared buffers ([`Dblk`], reference-counted, which messages reference
+//! slices of instead of copies: a TAP read buffer, a `recvmmsg` buffer)
+//! are pooled the same way, one size per thread ([`prefill_db`] sets it):
+//! [`take_db`] hands out one no message references, and its free routine
+//! ([`give_db`]) takes it back when the last message over it is freed.
 
+use overlay::dblk_vec::Dblk;
 use overlay::MsgBlk;
 use std::cell::RefCell;
 
@@ -38,12 +45,106 @@ struct Pool {
     free: [Vec<Vec<u8>>; 3],
 }
 
+/// Shared buffers kept per thread.
+pub const DB_POOL_MAX: usize = 16;
+
+/// Sizes of shared buffers a thread keeps (a receive thread keeps its
+/// `recvmmsg` buffers and the TAP read buffers of the replies it sends).
+const DB_CLASSES: usize = 2;
+
+/// A thread's pools of shared buffers: per size, the free ones.
+struct DbPool {
+    classes: [(usize, Vec<Dblk>); DB_CLASSES],
+}
+
+impl DbPool {
+    fn class(&mut self, cap: usize) -> Option<&mut Vec<Dblk>> {
+        self.classes
+            .iter_mut()
+            .find(|(c, _)| *c == cap && cap != 0)
+            .map(|(_, v)| v)
+    }
+}
+
 thread_local! {
     static POOL: RefCell<Pool> = const {
         RefCell::new(Pool {
             free: [Vec::new(), Vec::new(), Vec::new()],
         })
     };
+    static DBS: RefCell<DbPool> = const {
+        RefCell::new(DbPool {
+            classes: [(0, Vec::new()), (0, Vec::new())],
+        })
+    };
+}
+
+/// Makes `cap` one of this thread's shared-buffer sizes (at most two;
+/// a third replaces the second) and fills its pool with `n` of them (at
+/// most [`DB_POOL_MAX`]).
+pub fn prefill_db(cap: usize, n: usize) {
+    let mut old = Vec::new();
+    let _ = DBS.try_with(|p| {
+        let mut p = p.borrow_mut();
+        if p.class(cap).is_none() {
+            let k = p
+                .classes
+                .iter()
+                .position(|(c, _)| *c == 0)
+                .unwrap_or(DB_CLASSES - 1);
+            old = std::mem::take(&mut p.classes[k].1);
+            p.classes[k].0 = cap;
+        }
+        if let Some(free) = p.class(cap) {
+            if free.capacity() == 0 {
+                free.reserve_exact(DB_POOL_MAX);
+            }
+            while free.len() < n.min(DB_POOL_MAX) {
+                free.push(Dblk::new(Vec::with_capacity(cap), Some(give_db)));
+            }
+        }
+    });
+    // Freed outside the pool's borrow (a plain drop would give them back).
+    for d in old {
+        d.free_now();
+    }
+}
+
+/// A shared buffer of `cap` bytes no message references: from this
+/// thread's pool if it keeps that size and has one, else a new one (which
+/// comes back to the pool of the thread that frees its last reference).
+pub fn take_db(cap: usize) -> Dblk {
+    let got = DBS
+        .try_with(|p| p.borrow_mut().class(cap).and_then(Vec::pop))
+        .ok()
+        .flatten();
+    got.unwrap_or_else(|| Dblk::new(Vec::with_capacity(cap), Some(give_db)))
+}
+
+/// The free routine of pooled shared buffers: back to this thread's pool
+/// if it keeps their size and is not full, else freed.
+pub fn give_db(d: Dblk) {
+    let mut d = Some(d);
+    let _ = DBS.try_with(|p| {
+        let mut p = p.borrow_mut();
+        let cap = d.as_ref().map_or(0, Dblk::cap);
+        if let Some(free) = p.class(cap) {
+            if free.len() < DB_POOL_MAX && free.capacity() > 0 {
+                free.extend(d.take());
+            }
+        }
+    });
+    // Not kept (or the thread is exiting and its pool is gone): freed
+    // for good, not dropped (which would give it back again).
+    if let Some(d) = d {
+        d.free_now();
+    }
+}
+
+/// Shared buffers in this thread's pool.
+pub fn pooled_db() -> usize {
+    DBS.try_with(|p| p.borrow().classes.iter().map(|(_, v)| v.len()).sum())
+        .unwrap_or(0)
 }
 
 /// The class a buffer of capacity `cap` is for (the smallest that holds
@@ -159,5 +260,25 @@ mod tests {
         assert_eq!(pooled()[2], before[2]);
         prefill(1500, 40);
         assert!(pooled()[0] >= 40);
+    }
+
+    #[test]
+    fn shared_buffers_come_back_when_their_last_message_goes() {
+        prefill_db(4096, 2);
+        assert_eq!(pooled_db(), 2);
+        let mut d = take_db(4096);
+        assert_eq!(pooled_db(), 1);
+        let a = d.share(0, 100).unwrap();
+        let b = d.share(0, 100).unwrap();
+        drop(d);
+        drop(a);
+        assert_eq!(pooled_db(), 1);
+        drop(b);
+        assert_eq!(pooled_db(), 2);
+        // Another size is not kept.
+        let mut o = take_db(1000);
+        let m = o.share(0, 10).unwrap();
+        drop((o, m));
+        assert_eq!(pooled_db(), 2);
     }
 }

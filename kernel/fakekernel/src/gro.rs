@@ -325,7 +325,7 @@ mod tests {
     use super::*;
     use crate::offload::testframes::{tcp4, tcp6, tso_of, udp4};
     use crate::offload::{complete_csum, tcp_layout};
-    use crate::tso::segment_tcp;
+    use crate::tso::segment_slice;
 
     fn start(g: &mut Gro, f: &[u8]) -> bool {
         g.start(MsgBlk::from_vec(f.to_vec())).is_ok()
@@ -363,7 +363,7 @@ mod tests {
             };
             let (h, f) = tso_of(&orig, 1448, v6);
             let mut segs = Vec::new();
-            segment_tcp(&f, &h, 16, |v| segs.push(v[16..].to_vec())).unwrap();
+            segment_slice(&f, &h, 16, |v| segs.push(v[16..].to_vec())).unwrap();
             assert_eq!(segs.len(), 7);
             let mut got = Vec::new();
             for (i, s) in segs.iter().enumerate() {

@@ -39,6 +39,7 @@ pub mod mac;
 pub mod offload;
 pub mod platform;
 pub mod provider;
+pub mod readbuf;
 pub mod rxcsum;
 pub mod server;
 pub mod srcport;

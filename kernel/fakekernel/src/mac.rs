@@ -47,14 +47,16 @@ use crate::bufpool;
 use crate::gro::Gro;
 use crate::offload::{complete_csum, VnetHdr, F_NEEDS_CSUM, GSO_NONE, VNET_HDR_LEN};
 pub use crate::provider::ProviderOps;
+use crate::readbuf::{ReadBuf, READ_DB_CAP, READ_DB_PREFILL};
 use crate::rxcsum::{rx_finish_partial, rx_gso_hdr};
 use crate::stats::{Stat, Stats};
-use crate::tap::{wait_readable, StopFd, Tap, TAP_READ_MAX};
-use crate::tso::segment_tcp;
+use crate::tap::{wait_readable, StopFd, Tap};
+use crate::tso::{frame_msg, segment_tcp};
 use crate::txbatch;
 use crate::txchain::{self, TxChain};
 use crate::txlock::{TxGuard, TxLock};
 use crate::vlan::{frame_vid, tag_insert, tag_strip, tag_strip_in_place};
+use overlay::dblk_vec::Dblk;
 use overlay::{MsgBlk, FRAME_HEADROOM};
 use overlay_sys::errno::{EBUSY, EEXIST, ENOENT};
 use std::cell::RefCell;
@@ -111,7 +113,7 @@ thread_local! {
     static RXC: RefCell<RxCoalesce> = RefCell::new(RxCoalesce::default());
     /// An underlay thread's buffer for reading replies from TAPs
     /// (allocated on first use, kept for the thread's life).
-    static REPLY_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    static REPLY_BUF: RefCell<Option<ReadBuf>> = const { RefCell::new(None) };
 }
 
 /// Writes out the pending merged frame, if any.
@@ -410,7 +412,6 @@ impl Mac {
     /// The TAP reader: everything the VNIC sends, in bursts of up to
     /// [`TX_BURST`] frames per transmit batch.
     fn reader(self: Arc<Self>, client: Arc<Client>) {
-        let mut buf = vec![0u8; TAP_READ_MAX];
         let mut pend = TxChain::new();
         // Frames in flight on this thread: at most a chain for mc_tx and
         // a transmit batch's queue (each frame, or TSO segment, joins the
@@ -423,6 +424,9 @@ impl Mac {
             txbatch::MAX_QUEUED + txchain::CHAIN_MAX + 2,
         );
         txchain::prefill();
+        // The read buffers those frames' payloads stay in.
+        bufpool::prefill_db(READ_DB_CAP, READ_DB_PREFILL);
+        let mut rb = ReadBuf::new();
         crate::alloccount::mark_datapath_thread();
         while wait_readable(client.tap.raw_fd(), &client.stop) {
             let mut more = true;
@@ -430,10 +434,10 @@ impl Mac {
                 let _own = client.txlock.lock();
                 txbatch::begin();
                 for _ in 0..TX_BURST {
-                    match client.tap.read(&mut buf) {
+                    match client.tap.read(rb.room()) {
                         Ok(Some(n)) => {
                             self.stats.bump(Stat::TapRxFrames);
-                            self.client_tx_vnet(&client, &mut buf[..n], &mut pend);
+                            self.client_tx_vnet(&client, &mut rb.db, n, &mut pend);
                         }
                         Ok(None) => {
                             more = false;
@@ -463,23 +467,35 @@ impl Mac {
         }
     }
 
-    /// A buffer read from a VNIC's TAP: vnet header, then the frame.
-    fn client_tx_vnet(&self, src: &Client, buf: &mut [u8], pend: &mut TxChain) {
-        let Some(h) = VnetHdr::parse(buf) else {
+    /// A buffer read from a VNIC's TAP (`db.tail()[..n]`): vnet header,
+    /// then the frame. What goes to `mc_tx` references the frame's payload
+    /// in `db` (its headers in a pooled header block): nothing is copied.
+    fn client_tx_vnet(&self, src: &Client, db: &mut Dblk, n: usize, pend: &mut TxChain) {
+        let Some(h) = VnetHdr::parse(&db.tail()[..n]) else {
             self.stats.bump(Stat::TapRxRunt);
             return;
         };
+        let (off, len) = (VNET_HDR_LEN, n - VNET_HDR_LEN);
         if h.gso_type == GSO_NONE {
-            let f = &mut buf[VNET_HDR_LEN..];
+            let f = &mut db.tail_mut()[off..n];
             if h.flags & F_NEEDS_CSUM != 0 && complete_csum(f, &h).is_err() {
                 self.stats.bump(Stat::TapRxOffloadDrops);
                 return;
             }
-            self.client_tx_to(src, f, Some(pend));
+            let Some(ops) = self.switch_tx(src, &db.tail()[off..n]) else {
+                return;
+            };
+            let Some((m, copied)) = frame_msg(db, off, len, FRAME_HEADROOM) else {
+                self.stats.bump(Stat::TapRxRunt);
+                return;
+            };
+            self.stats.add(Stat::CopyBytes, copied as u64);
+            self.tx_tagged(src, &ops, m, pend, Stat::TapRxRunt);
             return;
         }
         // A TSO frame.
-        let f = &buf[VNET_HDR_LEN..];
+        let buf = &db.tail()[..n];
+        let f = &buf[off..];
         if f.len() < ETHER_HDR {
             self.stats.bump(Stat::TapRxRunt);
             return;
@@ -505,29 +521,27 @@ impl Mac {
             }
         }
         // Each segment goes on as soon as it is cut (segment_tcp fails
-        // only before the first one), in a pooled buffer.
+        // only before the first one): a header block and its payload in
+        // the read buffer.
         let group = is_group(dst);
         let mut segs = 0u64;
-        let r = segment_tcp(f, &h, FRAME_HEADROOM, |v| {
+        let r = segment_tcp(db, off, len, &h, FRAME_HEADROOM, |m| {
             segs += 1;
-            self.stats
-                .add(Stat::CopyBytes, (v.len() - FRAME_HEADROOM) as u64);
-            let mut m = MsgBlk::esballoc(v, FRAME_HEADROOM, bufpool::give);
             if group {
-                // TCP to a group address: odd, but handle it like any frame.
-                self.client_tx_to(src, m.first(), Some(&mut *pend));
+                // TCP to a group address: odd, but handle it like any
+                // frame (flat, in a pooled buffer).
+                self.stats.add(Stat::CopyBytes, m.len() as u64);
+                let mut parts: [&[u8]; overlay::msgblk_vec::MAX_BLKS] = Default::default();
+                for (p, b) in parts.iter_mut().zip(m.blocks()) {
+                    *p = b;
+                }
+                let flat = bufpool::msgblk(0, &parts);
+                self.client_tx_to(src, flat.first(), Some(&mut *pend));
                 return;
             }
             self.stats.bump(Stat::ToOverlay);
             // Segmented (and checksummed) untagged; the tag goes in last.
-            if src.vid != 0 {
-                if !tag_insert(&mut m, src.vid) {
-                    self.stats.bump(Stat::TapRxOffloadDrops);
-                    return;
-                }
-                self.stats.bump(Stat::VlanTxTagged);
-            }
-            pend.push(&ops, m);
+            self.tx_tagged(src, &ops, m, pend, Stat::TapRxOffloadDrops);
         });
         if r.is_err() {
             self.stats.bump(Stat::TapRxOffloadDrops);
@@ -535,6 +549,26 @@ impl Mac {
         }
         self.stats.bump(Stat::TapTsoFrames);
         self.stats.add(Stat::TapTsoSegments, segs);
+    }
+
+    /// Queues `m` for `mc_tx`, with the tag of `src`'s VLAN if it has one
+    /// (a tag that cannot be inserted is counted in `fail`).
+    fn tx_tagged(
+        &self,
+        src: &Client,
+        ops: &Arc<dyn ProviderOps>,
+        mut m: MsgBlk,
+        pend: &mut TxChain,
+        fail: Stat,
+    ) {
+        if src.vid != 0 {
+            if !tag_insert(&mut m, src.vid) {
+                self.stats.bump(fail);
+                return;
+            }
+            self.stats.bump(Stat::VlanTxTagged);
+        }
+        pend.push(ops, m);
     }
 
     /// A frame sent by a VNIC: local switching, else `mc_tx`.
@@ -545,18 +579,46 @@ impl Mac {
     /// [`Mac::client_tx`], collecting what goes to `mc_tx` in `pend` if
     /// given.
     fn client_tx_to(&self, src: &Client, frame: &[u8], pend: Option<&mut TxChain>) {
+        let Some(ops) = self.switch_tx(src, frame) else {
+            return;
+        };
+        if pend.is_some() {
+            self.stats.add(Stat::CopyBytes, frame.len() as u64);
+        }
+        if src.vid != 0 {
+            let mut m = bufpool::msgblk(FRAME_HEADROOM, &[frame]);
+            if !tag_insert(&mut m, src.vid) {
+                self.stats.bump(Stat::TapRxRunt);
+                return;
+            }
+            self.stats.bump(Stat::VlanTxTagged);
+            match pend {
+                Some(p) => p.push(&ops, m),
+                None => ops.m_tx(m.first()),
+            }
+            return;
+        }
+        match pend {
+            Some(p) => p.push(&ops, bufpool::msgblk(FRAME_HEADROOM, &[frame])),
+            None => ops.m_tx(frame),
+        }
+    }
+
+    /// Local switching of a frame a VNIC sent: delivers it to the local
+    /// VNICs it is for; the provider's ops if it goes to `mc_tx` too.
+    fn switch_tx(&self, src: &Client, frame: &[u8]) -> Option<Arc<dyn ProviderOps>> {
         if frame.len() < ETHER_HDR {
             self.stats.bump(Stat::TapRxRunt);
-            return;
+            return None;
         }
         let Some((clients, ops)) = self.clients_and_ops(src.over) else {
             self.stats.bump(Stat::OverlayDownDrops);
-            return;
+            return None;
         };
         let user_vid = frame_vid(frame);
         if src.vid != 0 && user_vid.is_some() {
             self.stats.bump(Stat::TapRxVlanDrops);
-            return;
+            return None;
         }
         // The VLAN the frame is on, and what local VNICs get (untagged).
         let vid = if src.vid != 0 {
@@ -587,29 +649,10 @@ impl Mac {
                 self.stats.bump(Stat::LocalUnicast);
                 c.deliver(local, &self.stats);
             }
-            return;
+            return None;
         }
         self.stats.bump(Stat::ToOverlay);
-        if pend.is_some() {
-            self.stats.add(Stat::CopyBytes, frame.len() as u64);
-        }
-        if src.vid != 0 {
-            let mut m = bufpool::msgblk(FRAME_HEADROOM, &[frame]);
-            if !tag_insert(&mut m, src.vid) {
-                self.stats.bump(Stat::TapRxRunt);
-                return;
-            }
-            self.stats.bump(Stat::VlanTxTagged);
-            match pend {
-                Some(p) => p.push(&ops, m),
-                None => ops.m_tx(m.first()),
-            }
-            return;
-        }
-        match pend {
-            Some(p) => p.push(&ops, bufpool::msgblk(FRAME_HEADROOM, &[frame])),
-            None => ops.m_tx(frame),
-        }
+        Some(ops)
     }
 
     /// `mac_rx`: a frame the driver delivers up on overlay `linkid`. A
@@ -743,18 +786,16 @@ impl Mac {
             }
             let _own = TxGuard::adopt(&c.txlock);
             REPLY_BUF.with(|b| {
-                let mut buf = b.borrow_mut();
-                if buf.is_empty() {
-                    buf.resize(TAP_READ_MAX, 0);
-                }
+                let mut b = b.borrow_mut();
+                let rb = b.get_or_insert_with(ReadBuf::new);
                 let mut pend = TxChain::new();
                 txbatch::begin();
                 for _ in 0..RX_REPLY_BURST {
-                    match c.tap.read(&mut buf) {
+                    match c.tap.read(rb.room()) {
                         Ok(Some(n)) => {
                             self.stats.bump(Stat::TapRxFrames);
                             self.stats.bump(Stat::TapRxReplyFrames);
-                            self.client_tx_vnet(&c, &mut buf[..n], &mut pend);
+                            self.client_tx_vnet(&c, &mut rb.db, n, &mut pend);
                         }
                         Ok(None) => break,
                         Err(_) => {

@@ -166,6 +166,12 @@ impl UdpSock {
                 // Received frames in flight on this thread: those receive
                 // coalescing holds and the one being delivered.
                 crate::bufpool::prefill(1600, crate::gro::GRO_MAX_SEGS + 2);
+                // The TAP read buffers of the replies this thread sends
+                // (crate::mac's rx_replies).
+                crate::bufpool::prefill_db(
+                    crate::readbuf::READ_DB_CAP,
+                    crate::readbuf::READ_DB_PREFILL,
+                );
                 crate::alloccount::mark_datapath_thread();
                 if pool.is_empty() {
                     while wait_readable(sh.fd.as_raw_fd(), &stop) {
