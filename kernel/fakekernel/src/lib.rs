@@ -25,6 +25,7 @@
 //! * [`bufpool`]: per-thread pools of frame buffers (no allocation per
 //!   packet); [`alloccount`]: the counting allocator that checks it;
 //! * [`stats`]: counters for everything moved or dropped;
+//! * [`lowlat`]: the low-latency mode's CPU latency request;
 //! * [`zone`]: VNICs moved into zones (named network namespaces).
 
 pub mod alloccount;
@@ -35,6 +36,7 @@ pub mod fkcmd;
 pub mod gro;
 pub mod handles;
 pub mod host;
+pub mod lowlat;
 pub mod mac;
 pub mod offload;
 pub mod platform;

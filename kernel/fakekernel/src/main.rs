@@ -15,6 +15,7 @@
 use clap::{Parser, Subcommand};
 use fkoverlayd::alloccount::CountingAlloc;
 use fkoverlayd::host::Host;
+use fkoverlayd::lowlat::{self, LowLatency};
 use fkoverlayd::server::Server;
 use fkoverlayd::stats::Stats;
 use nix::sys::signal::SigSet;
@@ -50,6 +51,22 @@ struct Cli {
     /// may connect (overrides socket_gid of the configuration file).
     #[arg(short = 'g', long = "socket-group")]
     group: Option<u32>,
+    /// Low-latency mode: while traffic flows, hold a PM QoS request
+    /// (/dev/cpu_dma_latency) for this CPU wake-up latency in
+    /// microseconds (default 0: idle CPUs poll). Costs CPU time and
+    /// power on every idle CPU while held (overrides low_latency_us).
+    #[arg(
+        short = 'L',
+        long = "low-latency",
+        value_name = "US",
+        num_args = 0..=1,
+        default_missing_value = "0"
+    )]
+    low_latency: Option<u32>,
+    /// Low-latency mode: drop the request after this many milliseconds
+    /// without traffic (default 1000; overrides low_latency_idle_ms).
+    #[arg(long = "low-latency-idle", value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    low_latency_idle: Option<u64>,
     #[command(subcommand)]
     cmd: Option<Cmd>,
 }
@@ -66,6 +83,10 @@ struct Config {
     dl_config_uids: Vec<u32>,
     #[serde(default)]
     socket_gid: Option<u32>,
+    #[serde(default)]
+    low_latency_us: Option<u32>,
+    #[serde(default)]
+    low_latency_idle_ms: Option<u64>,
 }
 
 fn root_of(cli: &Cli) -> PathBuf {
@@ -81,7 +102,19 @@ fn root_of(cli: &Cli) -> PathBuf {
 fn load_config(root: &Path) -> Result<Config, String> {
     let p = root.join("etc/overlay/fkoverlayd.toml");
     match std::fs::read_to_string(&p) {
-        Ok(t) => toml::from_str(&t).map_err(|e| format!("{}: {e}", p.display())),
+        Ok(t) => {
+            let c: Config = toml::from_str(&t).map_err(|e| format!("{}: {e}", p.display()))?;
+            if c.low_latency_idle_ms
+                .is_some_and(|ms| !(1..=3_600_000).contains(&ms))
+            {
+                return Err(format!(
+                    "{}: invalid value '{}' for low_latency_idle_ms: must be in 1-3600000",
+                    p.display(),
+                    c.low_latency_idle_ms.unwrap_or(0)
+                ));
+            }
+            Ok(c)
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
         Err(e) => Err(format!("{}: {e}", p.display())),
     }
@@ -91,6 +124,7 @@ fn load_config(root: &Path) -> Result<Config, String> {
 struct Opts {
     uids: Vec<u32>,
     group: Option<u32>,
+    low_latency: Option<LowLatency>,
 }
 
 /// Everything that runs once we are the daemon process: returns the
@@ -98,6 +132,9 @@ struct Opts {
 fn start(root: &Path, opts: &Opts) -> Result<(Arc<Host>, Server), String> {
     let stats = Arc::new(Stats::default());
     let host = Host::new(root, Arc::clone(&stats))?;
+    if let Some(ll) = opts.low_latency {
+        lowlat::start(ll, Arc::clone(&stats))?;
+    }
     let server = Server::bind(
         root,
         Arc::clone(&host),
@@ -241,11 +278,20 @@ fn main() -> ExitCode {
     let mut opts = Opts {
         uids: cli.uids.clone(),
         group: cli.group,
+        low_latency: None,
     };
     match load_config(&root) {
         Ok(c) => {
             opts.uids.extend(c.dl_config_uids);
             opts.group = opts.group.or(c.socket_gid);
+            opts.low_latency = cli.low_latency.or(c.low_latency_us).map(|us| LowLatency {
+                latency_us: us,
+                idle: std::time::Duration::from_millis(
+                    cli.low_latency_idle
+                        .or(c.low_latency_idle_ms)
+                        .unwrap_or(lowlat::DEFAULT_IDLE_MS),
+                ),
+            });
         }
         Err(e) => {
             eprintln!("fkoverlayd: {e}");

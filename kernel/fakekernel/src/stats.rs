@@ -61,6 +61,8 @@ stats! {
     TapTsoSegments => "tap_tso_segments": "frames those TSO frames were cut into",
     VnicGroFrames => "vnic_gro_frames": "merged TCP frames written to VNICs",
     VnicGroSegments => "vnic_gro_segments": "segments merged into those frames",
+    LowLatencyHolds => "low_latency_holds": "CPU latency requests taken by the low-latency mode (one per period of traffic)",
+    LowLatencyHeldMs => "low_latency_held_ms": "milliseconds the low-latency mode held its CPU latency request",
     CopyBytes => "datapath_copy_bytes": "frame bytes copied in fkoverlayd between system calls (TSO segments and VNIC frames into messages for mc_tx, received datagrams into messages)",
 }
 

@@ -281,7 +281,8 @@ impl StopFd {
 }
 
 /// Waits until `fd` is readable or `stop` is signalled. Returns false when
-/// stopped.
+/// stopped. A data-path thread's wait: waking to read is activity for the
+/// low-latency mode ([`crate::lowlat`]).
 pub fn wait_readable(fd: RawFd, stop: &StopFd) -> bool {
     loop {
         let mut pfd = [
@@ -308,6 +309,7 @@ pub fn wait_readable(fd: RawFd, stop: &StopFd) -> bool {
             return false;
         }
         if pfd[0].revents != 0 {
+            crate::lowlat::note_activity();
             return true;
         }
     }

@@ -69,6 +69,7 @@ impl PollSet {
                 return false;
             }
             if self.pfd[1..].iter().any(|p| p.revents != 0) {
+                crate::lowlat::note_activity();
                 return true;
             }
         }
