@@ -129,6 +129,30 @@ fn rx_flush_locked(g: &mut RxCoalesce, stats: &Stats) {
     }
 }
 
+/// Sends what `pend` and the transmit batch hold, and goes on batching:
+/// the first frame of a wake-up leaves at once, before the read that
+/// finds the TAP empty (or the frames that follow it, which are
+/// batched).
+fn send_now(pend: &mut TxChain) {
+    pend.send();
+    txbatch::flush();
+    txbatch::begin();
+}
+
+/// Makes the calling thread (a TAP reader) one that does not preempt the
+/// thread that wakes it (`SCHED_BATCH`; it still runs at once on an idle
+/// CPU, and as soon as the waker sleeps). Its wakers are the VNIC's
+/// stack, which sleeps right after a send (ping, a request), and an
+/// underlay thread whose TAP write produced a reply: that thread holds
+/// the VNIC's `txlock` and sends the reply itself ([`Mac::rx_replies`]),
+/// so preempting it would only cost two context switches and a futex
+/// wait on the way. Failure leaves the default policy.
+fn no_wakeup_preemption() {
+    let p = libc::sched_param { sched_priority: 0 };
+    // SAFETY: pid 0 is the calling thread; p is a valid sched_param.
+    unsafe { libc::sched_setscheduler(0, libc::SCHED_BATCH, &p) };
+}
+
 /// One MAC client: a VNIC on a TAP.
 #[derive(Debug)]
 pub struct Client {
@@ -428,8 +452,10 @@ impl Mac {
         bufpool::prefill_db(READ_DB_CAP, READ_DB_PREFILL);
         let mut rb = ReadBuf::new();
         crate::alloccount::mark_datapath_thread();
+        no_wakeup_preemption();
         while wait_readable(client.tap.raw_fd(), &client.stop) {
             let mut more = true;
+            let mut first = true;
             while more {
                 let _own = client.txlock.lock();
                 txbatch::begin();
@@ -438,6 +464,10 @@ impl Mac {
                         Ok(Some(n)) => {
                             self.stats.bump(Stat::TapRxFrames);
                             self.client_tx_vnet(&client, &mut rb.db, n, &mut pend);
+                            if first {
+                                send_now(&mut pend);
+                                first = false;
+                            }
                         }
                         Ok(None) => {
                             more = false;
@@ -790,12 +820,15 @@ impl Mac {
                 let rb = b.get_or_insert_with(ReadBuf::new);
                 let mut pend = TxChain::new();
                 txbatch::begin();
-                for _ in 0..RX_REPLY_BURST {
+                for i in 0..RX_REPLY_BURST {
                     match c.tap.read(rb.room()) {
                         Ok(Some(n)) => {
                             self.stats.bump(Stat::TapRxFrames);
                             self.stats.bump(Stat::TapRxReplyFrames);
                             self.client_tx_vnet(&c, &mut rb.db, n, &mut pend);
+                            if i == 0 {
+                                send_now(&mut pend);
+                            }
                         }
                         Ok(None) => break,
                         Err(_) => {

@@ -149,13 +149,14 @@ impl RxBufs {
         })
     }
 
-    /// One `recvmmsg`; delivers what it got. False when nothing was ready
-    /// (or on an error, which is counted).
+    /// One `recvmmsg`; delivers what it got. Returns how many messages
+    /// it took (at most [`RX_BATCH`]); 0 when nothing was ready (or on an
+    /// error, which is counted).
     pub(crate) fn recv<F: Fn(&[u8], SocketAddrV6, u8)>(
         &mut self,
         sh: &Shared,
         deliver: &F,
-    ) -> bool {
+    ) -> usize {
         let base = self.data.as_mut_ptr();
         for i in 0..RX_BATCH {
             self.iov[i] = libc::iovec {
@@ -191,7 +192,7 @@ impl RxBufs {
             if r < 0 && e != libc::EAGAIN && e != libc::EINTR {
                 sh.stats.bump(Stat::UdpRxErrors);
             }
-            return false;
+            return 0;
         }
         for i in 0..r as usize {
             let h = &self.hdrs[i].msg_hdr;
@@ -222,7 +223,29 @@ impl RxBufs {
                 deliver(dg, src, tos);
             }
         }
-        true
+        r as usize
+    }
+
+    /// Receives batches until the socket is drained, calling `end_batch`
+    /// after each. A batch short of [`RX_BATCH`] took everything queued,
+    /// so the thread goes back to `poll(2)` at once rather than asking
+    /// again only to hear `EAGAIN`.
+    pub(crate) fn drain_batches<F: Fn(&[u8], SocketAddrV6, u8), G: Fn()>(
+        &mut self,
+        sh: &Shared,
+        deliver: &F,
+        end_batch: &G,
+    ) {
+        loop {
+            let n = self.recv(sh, deliver);
+            if n == 0 {
+                return;
+            }
+            end_batch();
+            if n < RX_BATCH {
+                return;
+            }
+        }
     }
 }
 

@@ -175,18 +175,14 @@ impl UdpSock {
                 crate::alloccount::mark_datapath_thread();
                 if pool.is_empty() {
                     while wait_readable(sh.fd.as_raw_fd(), &stop) {
-                        while rx.recv(&sh, &deliver) {
-                            end_batch();
-                        }
+                        rx.drain_batches(&sh, &deliver, &end_batch);
                     }
                     return;
                 }
                 while ps.wait() {
                     for i in ps.ready() {
                         if i == 0 {
-                            while rx.recv(&sh, &deliver) {
-                                end_batch();
-                            }
+                            rx.drain_batches(&sh, &deliver, &end_batch);
                         } else if let Some(p) = pool.get(i - 1) {
                             drain(p);
                         }
