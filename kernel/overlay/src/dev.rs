@@ -568,7 +568,8 @@ impl<P: Platform> OverlayDev<P> {
         if !self.rx_enter(inject) {
             return false;
         }
-        self.rx_finish(m, inject);
+        let len = m.len();
+        self.rx_finish(m, len, inject);
         true
     }
 
@@ -590,10 +591,10 @@ impl<P: Platform> OverlayDev<P> {
         self.io_done(OVERLAY_F_IN_RX);
     }
 
-    /// Deliver `m` up after a successful [`Self::rx_enter`] and end the
-    /// in-flight receive.
-    pub(crate) fn rx_finish(&self, m: MsgBlk, inject: bool) {
-        let len = m.len() as u64;
+    /// Deliver `m` (`len` bytes, its length) up after a successful
+    /// [`Self::rx_enter`] and end the in-flight receive.
+    pub(crate) fn rx_finish(&self, m: MsgBlk, len: usize, inject: bool) {
+        let len = len as u64;
         match self.mac.get() {
             Some(mac) => {
                 if inject {
@@ -623,8 +624,8 @@ impl<P: Platform> MuxDev for OverlayDev<P> {
         OverlayDev::rx_cancel(self)
     }
 
-    fn rx_finish(&self, m: MsgBlk) {
-        OverlayDev::rx_finish(self, m, false)
+    fn rx_finish(&self, m: MsgBlk, len: usize) {
+        OverlayDev::rx_finish(self, m, len, false)
     }
 }
 

@@ -48,8 +48,8 @@ pub(crate) trait MuxDev: Send + Sync {
     fn ecn_decap(&self) -> bool;
     /// End an in-flight receive that delivered nothing.
     fn rx_cancel(&self);
-    /// Deliver `m` up and end the in-flight receive.
-    fn rx_finish(&self, m: MsgBlk);
+    /// Deliver `m` (`len` bytes) up and end the in-flight receive.
+    fn rx_finish(&self, m: MsgBlk, len: usize);
 }
 
 /// One mux of devices `D`; hosts receive a [`MuxHandle`](crate::MuxHandle)
@@ -104,7 +104,14 @@ impl<P: Platform, D: MuxDev> OverlayMux<P, D> {
                 return;
             }
         };
-        if !msg.strip(info.hdr_size) || msg.is_empty() {
+        // The length once (a walk over the blocks), for this test and the
+        // device's byte count.
+        let len = if msg.strip(info.hdr_size) {
+            msg.len()
+        } else {
+            0
+        };
+        if len == 0 {
             inc(&self.stats.rx_drop_empty);
             return;
         }
@@ -136,7 +143,7 @@ impl<P: Platform, D: MuxDev> OverlayMux<P, D> {
             return;
         }
         inc(&self.stats.rx_ok);
-        dev.rx_finish(msg);
+        dev.rx_finish(msg, len);
     }
 
     /// RFC 6040 on the inner frame; false if it must be dropped.
