@@ -9,16 +9,53 @@
 //! counting per thread with no atomic); `pool_frame` is its take + copy +
 //! free.
 //!
-//! Run: `cargo run --release -p overlay --example pktloop -- <[pool_]frame|[pool_]tx_point|[pool_]tx_hit|[pool_]rx> [N] [devs] [entries]`
+//! `tx_chain` is `tx_point` with the frames handed over in chains of
+//! [`CHAIN`]: one `mc_tx` call per chain, over a lent list as fkoverlayd's
+//! TAP readers pass them.
+//!
+//! Run: `cargo run --release -p overlay --example pktloop -- <[pool_]frame|[pool_]tx_point|[pool_]tx_chain|[pool_]tx_hit|[pool_]rx> [N] [devs] [entries]`
 
 #[path = "../benches/common/mod.rs"]
 mod common;
 
 use common::*;
+use overlay::msgblk_chain_vec::ChainStorage;
 use overlay::sys::*;
 use overlay::testing::FakePlatform;
-use overlay::{DevHandle, MsgBlk, MuxHandle};
+use overlay::{DevHandle, MsgBlk, MsgBlkChain, MuxHandle};
+use std::cell::RefCell;
 use std::hint::black_box;
+
+/// Frames per chain in `tx_chain`.
+const CHAIN: usize = 32;
+
+thread_local! {
+    static STORAGE: RefCell<Option<ChainStorage>> = const { RefCell::new(None) };
+}
+
+/// The free routine of the chains' lent list: kept for the next chain.
+fn give_storage(s: ChainStorage) {
+    STORAGE.with(|k| *k.borrow_mut() = Some(s));
+}
+
+#[inline(never)]
+fn run_tx_chain(dev: &DevHandle<FakePlatform>, f: &[u8], n: usize, pool: bool) {
+    for _ in 0..n / CHAIN {
+        let st = STORAGE.with(|k| k.borrow_mut().take());
+        let mut c = MsgBlkChain::lend(
+            st.unwrap_or_else(|| ChainStorage::with_capacity(CHAIN)),
+            give_storage,
+        );
+        for _ in 0..CHAIN {
+            c.push_back(if pool {
+                pool_frame(black_box(f))
+            } else {
+                MsgBlk::with_headroom(black_box(f))
+            });
+        }
+        dev.m_tx(c);
+    }
+}
 
 #[inline(never)]
 fn run_frame(f: &[u8], n: usize) {
@@ -88,6 +125,12 @@ fn main() {
             host(&o);
             let dev = o.dev_by_linkid(1).unwrap();
             tx(&dev, &eth(DST), n);
+        }
+        "tx_chain" => {
+            let (o, _) = setup(devs, OVERLAY_TARGET_POINT);
+            host(&o);
+            let dev = o.dev_by_linkid(1).unwrap();
+            run_tx_chain(&dev, &eth(DST), n, pool);
         }
         "tx_hit" => {
             let (o, h) = setup(devs, OVERLAY_TARGET_DYNAMIC);
