@@ -68,7 +68,7 @@ type Snap = (Arc<Vec<Arc<Client>>>, Arc<dyn ProviderOps>);
 use std::thread::JoinHandle;
 
 /// Frames a TAP reader handles before it flushes its transmit batch.
-const TX_BURST: usize = 32;
+const TX_BURST: usize = 64;
 
 /// VNICs an underlay thread remembers writing to in one batch, so it can
 /// read their replies at the end of it ([`Mac::rx_flush`]).
