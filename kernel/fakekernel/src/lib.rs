@@ -25,7 +25,8 @@
 //! * [`bufpool`]: per-thread pools of frame buffers (no allocation per
 //!   packet); [`alloccount`]: the counting allocator that checks it;
 //! * [`stats`]: counters for everything moved or dropped;
-//! * [`lowlat`]: the low-latency mode's CPU latency request;
+//! * [`lowlat`]: the low-latency mode's CPU latency request; [`slice`]:
+//!   the short scheduler time slice of the underlay receive threads;
 //! * [`zone`]: VNICs moved into zones (named network namespaces).
 
 pub mod alloccount;
@@ -44,6 +45,7 @@ pub mod provider;
 pub mod readbuf;
 pub mod rxcsum;
 pub mod server;
+pub mod slice;
 pub mod srcport;
 pub mod stats;
 pub mod tap;

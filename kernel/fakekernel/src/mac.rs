@@ -139,20 +139,6 @@ fn send_now(pend: &mut TxChain) {
     txbatch::begin();
 }
 
-/// Makes the calling thread (a TAP reader) one that does not preempt the
-/// thread that wakes it (`SCHED_BATCH`; it still runs at once on an idle
-/// CPU, and as soon as the waker sleeps). Its wakers are the VNIC's
-/// stack, which sleeps right after a send (ping, a request), and an
-/// underlay thread whose TAP write produced a reply: that thread holds
-/// the VNIC's `txlock` and sends the reply itself ([`Mac::rx_replies`]),
-/// so preempting it would only cost two context switches and a futex
-/// wait on the way. Failure leaves the default policy.
-fn no_wakeup_preemption() {
-    let p = libc::sched_param { sched_priority: 0 };
-    // SAFETY: pid 0 is the calling thread; p is a valid sched_param.
-    unsafe { libc::sched_setscheduler(0, libc::SCHED_BATCH, &p) };
-}
-
 /// One MAC client: a VNIC on a TAP.
 #[derive(Debug)]
 pub struct Client {
@@ -452,7 +438,6 @@ impl Mac {
         bufpool::prefill_db(READ_DB_CAP, READ_DB_PREFILL);
         let mut rb = ReadBuf::new();
         crate::alloccount::mark_datapath_thread();
-        no_wakeup_preemption();
         while wait_readable(client.tap.raw_fd(), &client.stop) {
             let mut more = true;
             let mut first = true;

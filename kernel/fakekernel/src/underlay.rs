@@ -173,6 +173,8 @@ impl UdpSock {
                     crate::readbuf::READ_DB_PREFILL,
                 );
                 crate::alloccount::mark_datapath_thread();
+                // A short time slice: see crate::slice.
+                crate::slice::set_slice(crate::slice::RX_SLICE_NS);
                 if pool.is_empty() {
                     while wait_readable(sh.fd.as_raw_fd(), &stop) {
                         rx.drain_batches(&sh, &deliver, &end_batch);
