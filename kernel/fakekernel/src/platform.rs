@@ -144,14 +144,13 @@ impl Platform for FkPlatform {
         s.open_pool();
         let mux = Arc::clone(mux);
         let mac = Arc::clone(&self.mac);
-        let stats = Arc::clone(&self.stats);
         s.start_rx(
-            move |buf, _src, tos| {
+            move |m, _src, tos| {
                 Mac::rx_batching();
-                stats.add(crate::stats::Stat::CopyBytes, buf.len() as u64);
-                // A copy into a pooled buffer, freed back to this
-                // thread's pool once delivered up (crate::bufpool).
-                mux.recv_tos(crate::bufpool::msgblk(0, &[buf]), tos)
+                // The datagram's slice of the receive buffer (no copy),
+                // decapsulated in place; the buffer goes back to the
+                // pool once every message over it is freed.
+                mux.recv_tos(m, tos)
             },
             move || mac.rx_flush(),
         )

@@ -8,7 +8,9 @@
 //! buffers allocated once per thread. `UDP_GRO` is on, so the kernel may
 //! hand over a train of equal-sized datagrams of one flow as one buffer
 //! with their size in a control message; it is split here, so the driver
-//! still sees one datagram at a time. The outer TOS (IPv4, `IP_TOS`) or
+//! still sees one datagram at a time. Nothing is copied: the datagrams
+//! stay in the buffer `recvmmsg` wrote, each handed up as a message over
+//! its slice ([`RxBufs`]). The outer TOS (IPv4, `IP_TOS`) or
 //! traffic class (IPv6, `IPV6_TCLASS`) of each datagram is read from its
 //! control messages ([`rx_cmsgs`]) and handed up with it (a GRO train
 //! shares one: the kernel only coalesces datagrams whose IP headers
@@ -18,6 +20,8 @@
 use crate::stats::Stat;
 use crate::tap::StopFd;
 use crate::udptx::{last_errno, Shared, SOL_UDP};
+use overlay::dblk_vec::Dblk;
+use overlay::MsgBlk;
 use std::net::{Ipv6Addr, SocketAddrV6};
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
@@ -124,9 +128,18 @@ pub(crate) fn drain(p: &Shared) {
     }
 }
 
-/// The receive thread's buffers for one `recvmmsg(2)`.
+/// Size of a receive thread's shared buffer: a 64 KiB datagram (or
+/// `UDP_GRO` train) per message of one `recvmmsg`.
+pub const RX_DB_CAP: usize = RX_BATCH * RX_BUF;
+
+/// The receive thread's buffers for one `recvmmsg(2)`. The datagrams go
+/// into a shared buffer ([`Dblk`]) and each is handed up as a message
+/// over its own slice of it (no copy); the buffer is read into again once
+/// no message references it, which is the case after the batch's end
+/// (the MAC layer writes out and frees what it held back), else another
+/// is taken from the pool (or allocated if the pool is dry).
 pub(crate) struct RxBufs {
-    data: Vec<u8>,
+    db: Dblk,
     names: [libc::sockaddr_in6; RX_BATCH],
     /// Control buffers, 8-byte aligned for `cmsghdr`.
     ctrl: [[u64; 8]; RX_BATCH],
@@ -135,9 +148,12 @@ pub(crate) struct RxBufs {
 }
 
 impl RxBufs {
+    /// The buffers, on the receive thread (its pool of shared buffers
+    /// gets the spare one).
     pub(crate) fn new() -> Box<RxBufs> {
+        crate::bufpool::prefill_db(RX_DB_CAP, 2);
         Box::new(RxBufs {
-            data: vec![0u8; RX_BATCH * RX_BUF],
+            db: crate::bufpool::take_db(RX_DB_CAP),
             // SAFETY: sockaddr_in6, iovec and mmsghdr are plain data for
             // which all-zero is valid (null pointers, zero lengths).
             names: unsafe { std::mem::zeroed() },
@@ -152,16 +168,22 @@ impl RxBufs {
     /// One `recvmmsg`; delivers what it got. Returns how many messages
     /// it took (at most [`RX_BATCH`]); 0 when nothing was ready (or on an
     /// error, which is counted).
-    pub(crate) fn recv<F: Fn(&[u8], SocketAddrV6, u8)>(
+    pub(crate) fn recv<F: Fn(MsgBlk, SocketAddrV6, u8)>(
         &mut self,
         sh: &Shared,
         deliver: &F,
     ) -> usize {
-        let base = self.data.as_mut_ptr();
+        if !self.db.reset() {
+            // Messages still hold parts of it: they keep it (it goes
+            // back to the pool with the last of them).
+            self.db = crate::bufpool::take_db(RX_DB_CAP);
+        }
+        // The whole buffer: reset or fresh, nothing is carved.
+        let base = self.db.tail_mut().as_mut_ptr();
         for i in 0..RX_BATCH {
             self.iov[i] = libc::iovec {
-                // SAFETY: i * RX_BUF + RX_BUF <= data.len(), so the
-                // offset stays inside the allocation.
+                // SAFETY: i * RX_BUF + RX_BUF <= RX_DB_CAP, the tail's
+                // length, so the offset stays inside the buffer.
                 iov_base: unsafe { base.add(i * RX_BUF) }.cast(),
                 iov_len: RX_BUF,
             };
@@ -175,9 +197,10 @@ impl RxBufs {
             h.msg_flags = 0;
             self.hdrs[i].msg_len = 0;
         }
-        // SAFETY: every header points at a sockaddr, one iovec into
-        // `data`, and a control buffer, all owned by self and valid for
-        // the sizes given; the kernel writes at most those.
+        // SAFETY: every header points at a sockaddr, one iovec into the
+        // shared buffer's tail (ours alone: nothing is carved), and a
+        // control buffer, all owned by self and valid for the sizes
+        // given; the kernel writes at most those.
         let r = unsafe {
             libc::recvmmsg(
                 sh.fd.as_raw_fd(),
@@ -211,16 +234,24 @@ impl RxBufs {
                 0,
                 sa.sin6_scope_id,
             );
-            let d = &self.data[i * RX_BUF..i * RX_BUF + n];
-            if seg == 0 {
-                // An empty datagram: the driver counts it as malformed.
+            // Each datagram a message over its slice, carved in order
+            // (offsets from where the tail starts now).
+            let at = i * RX_BUF;
+            let mut off = 0;
+            loop {
+                let len = seg.min(n - off);
                 sh.stats.bump(Stat::UdpRxDatagrams);
-                deliver(d, src, tos);
-                continue;
-            }
-            for dg in d.chunks(seg) {
-                sh.stats.bump(Stat::UdpRxDatagrams);
-                deliver(dg, src, tos);
+                // In range: at + n <= RX_DB_CAP and carving only went up
+                // to the previous datagram's end.
+                if let Some(m) = self.db.share(at + off - self.db.carved(), len) {
+                    deliver(m, src, tos);
+                }
+                off += len;
+                // An empty datagram (seg 0) is handed up once: the driver
+                // counts it as malformed.
+                if off >= n || len == 0 {
+                    break;
+                }
             }
         }
         r as usize
@@ -230,7 +261,7 @@ impl RxBufs {
     /// after each. A batch short of [`RX_BATCH`] took everything queued,
     /// so the thread goes back to `poll(2)` at once rather than asking
     /// again only to hear `EAGAIN`.
-    pub(crate) fn drain_batches<F: Fn(&[u8], SocketAddrV6, u8), G: Fn()>(
+    pub(crate) fn drain_batches<F: Fn(MsgBlk, SocketAddrV6, u8), G: Fn()>(
         &mut self,
         sh: &Shared,
         deliver: &F,

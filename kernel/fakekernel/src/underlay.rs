@@ -149,10 +149,11 @@ impl UdpSock {
     }
 
     /// Starts the receive thread: `deliver(datagram, source, outer_tos)`
-    /// for each datagram, `end_batch()` after each batch of them.
+    /// for each datagram (a message over its slice of the receive
+    /// buffer), `end_batch()` after each batch of them.
     pub fn start_rx<F, G>(&mut self, deliver: F, end_batch: G) -> std::io::Result<()>
     where
-        F: Fn(&[u8], SocketAddrV6, u8) + Send + 'static,
+        F: Fn(MsgBlk, SocketAddrV6, u8) + Send + 'static,
         G: Fn() + Send + 'static,
     {
         let sh = Arc::clone(&self.sh);
@@ -163,8 +164,10 @@ impl UdpSock {
             .spawn(move || {
                 let mut rx = RxBufs::new();
                 let mut ps = PollSet::new(&sh, &pool, &stop);
-                // Received frames in flight on this thread: those receive
-                // coalescing holds and the one being delivered.
+                // Pooled frame buffers in flight on this thread: the
+                // header blocks of the replies it sends, and frames the
+                // slow paths flatten (received datagrams stay in the
+                // receive buffer, RxBufs).
                 crate::bufpool::prefill(1600, crate::gro::GRO_MAX_SEGS + 2);
                 // The TAP read buffers of the replies this thread sends
                 // (crate::mac's rx_replies).
@@ -505,7 +508,7 @@ mod batch_tests {
             let port = rx.bound_port().unwrap();
             let g2 = Arc::clone(&got);
             rx.start_rx(
-                move |d, _, tos| g2.lock().unwrap().push((d.to_vec(), tos)),
+                move |d: MsgBlk, _, tos| g2.lock().unwrap().push((d.to_vec(), tos)),
                 || {},
             )
             .unwrap();
@@ -543,8 +546,11 @@ mod batch_tests {
         let mut rx = UdpSock::bind(lo(0), Arc::clone(&stats)).unwrap();
         let port = rx.bound_port().unwrap();
         let g2 = Arc::clone(&got);
-        rx.start_rx(move |d, _, _| g2.lock().unwrap().push(d.to_vec()), || {})
-            .unwrap();
+        rx.start_rx(
+            move |d: MsgBlk, _, _| g2.lock().unwrap().push(d.to_vec()),
+            || {},
+        )
+        .unwrap();
         let tx = UdpSock::bind(lo(0), Arc::clone(&stats)).unwrap();
         let mut want = Vec::new();
         let mut sizes = vec![1000; 70];

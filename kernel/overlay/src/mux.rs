@@ -155,12 +155,22 @@ impl<P: Platform, D: MuxDev> OverlayMux<P, D> {
             None => EcnDecap::Unparsed,
         };
         let r = if r == EcnDecap::Unparsed {
-            // Split or shared headers: decide on a copy; a mark that
-            // cannot be written is counted, the frame still delivered.
+            // Split or shared headers: decide on a copy. A mark goes in
+            // with the headers, copied into a fresh block in front (a
+            // shared block is not written).
             let mut h = [0u8; HDRS];
             let n = msg.copy_out(0, &mut h);
             match ecn_decap_frame(outer_tos, &mut h[..n]) {
-                EcnDecap::Marked(_) | EcnDecap::Unparsed => EcnDecap::Unparsed,
+                // n <= the frame's length, so the strip succeeds; the
+                // headers are gone then, so a failed allocation drops.
+                EcnDecap::Marked(v) if msg.strip(n) => match msg.prepend(n, 0, n) {
+                    Some(d) => {
+                        d.copy_from_slice(&h[..n]);
+                        EcnDecap::Marked(v)
+                    }
+                    None => EcnDecap::Drop,
+                },
+                EcnDecap::Marked(_) => EcnDecap::Unparsed,
                 r => r,
             }
         } else {
