@@ -437,7 +437,12 @@ impl<P: Platform> OverlayDev<P> {
             id: vid,
             hdr_size: 0,
         };
-        while let Some(mut m) = chain.pop_front() {
+        // Asking `is_empty` first spares the last `pop_front`, which
+        // moves a whole (absent) message out to say there is none.
+        while !chain.is_empty() {
+            let Some(mut m) = chain.pop_front() else {
+                break;
+            };
             let Some(t) = target else {
                 inc(&self.stats.tx_drop_no_target);
                 continue;
