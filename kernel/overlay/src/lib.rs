@@ -36,10 +36,11 @@
 //! compile time.
 //!
 //! Layering (no import circles): `dev` owns the data path and calls down
-//! into `flood`, `mux` and `target`; the mux knows a device only through
-//! its `MuxDev` trait, a target never sees its device (a lookup request
-//! carries it), and `flood_send` is handed the platform, socket, plugin
-//! instance and counters by the device.
+//! into `flood`, `mux` and `target`; the mux is generic over its device
+//! type, which it knows only through the `MuxDev` trait (the crate root
+//! names the instance, [`OverlayMux`]); a target never sees its device
+//! (a lookup request carries it); and `flood_send` is handed the
+//! platform, socket, plugin instance and counters by the device.
 #![no_std]
 extern crate alloc;
 #[cfg(feature = "std")]
