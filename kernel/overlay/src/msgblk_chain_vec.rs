@@ -30,6 +30,7 @@ pub struct MsgBlkChain {
 }
 
 impl Drop for MsgBlkChain {
+    #[inline]
     fn drop(&mut self) {
         if let Some(free) = self.free {
             // The frames first (their buffers may go back to a pool of
@@ -42,6 +43,7 @@ impl Drop for MsgBlkChain {
 }
 
 impl MsgBlkChain {
+    #[inline]
     pub fn new() -> Self {
         MsgBlkChain {
             head: None,
@@ -50,6 +52,7 @@ impl MsgBlkChain {
         }
     }
 
+    #[inline]
     pub fn single(m: MsgBlk) -> Self {
         MsgBlkChain {
             head: Some(m),
@@ -71,6 +74,7 @@ impl MsgBlkChain {
         }
     }
 
+    #[inline]
     pub fn push_back(&mut self, m: MsgBlk) {
         if self.head.is_none() && self.rest.is_empty() {
             self.head = Some(m);
@@ -79,6 +83,7 @@ impl MsgBlkChain {
         }
     }
 
+    #[inline]
     pub fn pop_front(&mut self) -> Option<MsgBlk> {
         match self.head.take() {
             Some(m) => Some(m),
@@ -87,14 +92,17 @@ impl MsgBlkChain {
     }
 
     /// The first frame, if any.
+    #[inline]
     pub fn front(&self) -> Option<&MsgBlk> {
         self.head.as_ref().or_else(|| self.rest.front())
     }
 
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.head.is_none() && self.rest.is_empty()
     }
 
+    #[inline]
     pub fn len(&self) -> usize {
         self.head.is_some() as usize + self.rest.len()
     }
@@ -121,6 +129,7 @@ pub struct ChainIter(MsgBlkChain);
 
 impl Iterator for ChainIter {
     type Item = MsgBlk;
+    #[inline]
     fn next(&mut self) -> Option<MsgBlk> {
         self.0.pop_front()
     }
