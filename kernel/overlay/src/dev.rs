@@ -437,9 +437,11 @@ impl<P: Platform> OverlayDev<P> {
             id: vid,
             hdr_size: 0,
         };
-        // Asking `is_empty` first spares the last `pop_front`, which
+        // Counting the frames once spares the last `pop_front`, which
         // moves a whole (absent) message out to say there is none.
-        while !chain.is_empty() {
+        let mut left = chain.len();
+        while left != 0 {
+            left -= 1;
             let Some(mut m) = chain.pop_front() else {
                 break;
             };
