@@ -48,6 +48,7 @@
 
 use crate::bench_lat;
 use crate::bench_report::{Record, Report, Test};
+use crate::bench_udp;
 use crate::util::{cargo, is_root, root, run as sh, Result};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
@@ -524,6 +525,47 @@ fn measure_udp(p: &Pair, secs: u32) -> Result<f64> {
     Ok(bytes / 64.0 / s / 1e3)
 }
 
+/// Datagrams dropped at the receiving socket so far and, for fkoverlayd,
+/// the frames the sending host's TAP reader carried ([`bench_udp`]).
+fn udp_counters(p: &Pair) -> (Option<u64>, Option<u64>) {
+    let drops = bench_udp::rcvbuf_errors(&p.h[1].ns);
+    let carried = if p.side == Side::Ours {
+        p.h[0]
+            .cmd(&bin("fkoverlayd"), &["stats"])
+            .output()
+            .ok()
+            .and_then(|o| {
+                bench_udp::stat_field(&String::from_utf8_lossy(&o.stdout), "tap_rx_frames")
+            })
+    } else {
+        None
+    };
+    (drops, carried)
+}
+
+/// Prints where a UDP test's datagrams went: dropped at the receiving
+/// socket, and what fkoverlayd carried for `fk_secs` of its CPU.
+fn udp_where(
+    p: &Pair,
+    (d0, f0): (Option<u64>, Option<u64>),
+    (d1, f1): (Option<u64>, Option<u64>),
+    fk_secs: f64,
+) {
+    if let (Some(a), Some(b)) = (d0, d1) {
+        eprintln!(
+            "    dropped at the receiving socket: {} datagrams (UDP RcvbufErrors)",
+            b.saturating_sub(a)
+        );
+    }
+    if let (Some(a), Some(b), Side::Ours) = (f0, f1, p.side) {
+        let n = b.saturating_sub(a);
+        eprintln!(
+            "    fkoverlayd carried {n} frames, {:.2} µs of its CPU per frame",
+            fk_secs * 1e6 / n.max(1) as f64
+        );
+    }
+}
+
 fn load_avg() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
@@ -637,7 +679,12 @@ fn system(o: &Opts) -> Result {
                 let figures: Vec<(usize, f64)> = match what {
                     "TCP" => vec![(0, measure_tcp(p, o.tcp_secs)?)],
                     "TCP -P 4" => vec![(1, measure_tcp_streams(p, o.tcp_secs, 4)?)],
-                    "UDP 64 B" => vec![(2, measure_udp(p, o.udp_secs)?)],
+                    "UDP 64 B" => {
+                        let before = udp_counters(p);
+                        let kpps = measure_udp(p, o.udp_secs)?;
+                        udp_where(p, before, udp_counters(p), fk_cpu(p) - c0);
+                        vec![(2, kpps)]
+                    }
                     "ping" => {
                         let t = bench_lat::ping(&p.h[0].ns, p.h[1].overlay_ip, o.pings, 2)?;
                         eprintln!(

@@ -12,6 +12,7 @@
 mod bench;
 mod bench_lat;
 mod bench_report;
+mod bench_udp;
 mod demo;
 mod demo_common;
 mod demo_fabric;
