@@ -63,7 +63,7 @@ stats! {
     VnicGroSegments => "vnic_gro_segments": "segments merged into those frames",
     LowLatencyHolds => "low_latency_holds": "CPU latency requests taken by the low-latency mode (one per period of traffic)",
     LowLatencyHeldMs => "low_latency_held_ms": "milliseconds the low-latency mode held its CPU latency request",
-    CopyBytes => "datapath_copy_bytes": "frame bytes copied in fkoverlayd between system calls, other than the headers it puts in header blocks (a frame's bytes up to its TCP/UDP header's end, or its Ethernet header): the rest of the first 128 bytes of a frame without a TCP/UDP header, frames flattened on slow paths (TCP to a group address, a received frame in pieces, frames a non-reading thread sends)",
+    CopyBytes => "datapath_copy_bytes": "frame bytes copied in fkoverlayd between system calls, other than the headers it puts in header blocks (a frame's bytes up to its TCP/UDP header's end, or its Ethernet header): the rest of the first 128 bytes of a frame without a TCP/UDP header, frames flattened on slow paths (TCP to a group address, a received frame in pieces)",
 }
 
 /// The counter set.

@@ -24,14 +24,20 @@ pub const HDR_BLOCK: usize = 128;
 /// The Ethernet header, which every frame's header block holds.
 const ETHER_HDR: usize = 14;
 
+/// Frames up to this size go into their header block whole: copying a
+/// few payload bytes costs less than a fragment (a reference, an iovec
+/// more per send) and keeps the read buffer free for the next read.
+pub const COPY_MAX: usize = 256;
+
 /// A message for the frame `db.tail()[off..off + len]` (at least an
 /// Ethernet header): its headers copied into a pooled header block with
 /// `headroom` bytes in front (where the driver prepends its own), the
 /// rest a fragment of `db` (carved, not copied). The headers are the
 /// frame up to its TCP/UDP header's end, or for any other frame its
-/// first [`HDR_BLOCK`] bytes. Also returns the bytes copied beyond the
-/// headers (those of a frame without a TCP/UDP header beyond the
-/// Ethernet header). `None` if the range is not in the tail.
+/// first [`HDR_BLOCK`] bytes; a frame of at most [`COPY_MAX`] bytes goes
+/// in whole. Also returns the bytes copied beyond the headers (beyond the
+/// Ethernet header for a frame without a TCP/UDP header). `None` if the
+/// range is not in the tail.
 pub fn frame_msg(
     db: &mut Dblk,
     off: usize,
@@ -39,13 +45,18 @@ pub fn frame_msg(
     headroom: usize,
 ) -> Option<(MsgBlk, usize)> {
     let f = db.tail().get(off..off.checked_add(len)?)?;
-    let (h, copied) = match l4_layout(f) {
-        Ok(lay) => (lay.hl, 0),
-        Err(_) => {
-            let h = len.min(HDR_BLOCK);
-            (h, h.saturating_sub(ETHER_HDR))
-        }
+    let hdrs = match l4_layout(f) {
+        Ok(lay) => lay.hl,
+        Err(_) => ETHER_HDR.min(len),
     };
+    let h = if len <= COPY_MAX {
+        len
+    } else if hdrs > ETHER_HDR {
+        hdrs
+    } else {
+        len.min(HDR_BLOCK)
+    };
+    let copied = h.saturating_sub(hdrs);
     let mut m = crate::bufpool::msgblk(headroom, &[&f[..h]]);
     if h < len {
         let frag = db.share(off + h, len - h)?;
@@ -218,5 +229,28 @@ mod tests {
             segment_slice(&f, &h4, 0, |_| {}),
             Err(OffloadError::BadCsumOffset)
         );
+    }
+
+    #[test]
+    fn frame_msg_copies_headers_only_and_small_frames_whole() {
+        let big = tcp4(1, TCP_ACK, &[7u8; 1400], &[]);
+        let small = tcp4(1, TCP_ACK, &[7u8; 10], &[]);
+        let mut icmp = big.clone();
+        icmp[14 + 9] = 1;
+        let hl = tcp_layout(&big).unwrap().hl;
+        for (f, blocks, copied) in [
+            (&big, 2, 0),
+            (&small, 1, 10),
+            (&icmp, 2, HDR_BLOCK - ETHER_HDR),
+        ] {
+            let mut db = Dblk::new(f.to_vec(), None);
+            let (m, c) = frame_msg(&mut db, 0, f.len(), 32).unwrap();
+            assert_eq!((m.nblocks(), c, m.headroom()), (blocks, copied, 32));
+            assert_eq!(&m.to_vec(), f);
+            if f == &big {
+                assert_eq!(m.first().len(), hl);
+                assert!(!db.is_unique(), "the payload stays in the buffer");
+            }
+        }
     }
 }
