@@ -751,6 +751,8 @@ fn system(o: &Opts) -> Result {
                             "full",
                             "udp_",
                             "tap_rx_frames",
+                            "tap_rx_reply",
+                            "low_latency",
                         ]
                         .iter()
                         .any(|k| l.contains(k))

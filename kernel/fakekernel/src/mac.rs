@@ -91,7 +91,8 @@ struct RxCoalesce {
 
 impl RxCoalesce {
     /// Notes a write to `c` about to happen; takes its `txlock` if free,
-    /// before the write wakes its reader.
+    /// before the write wakes its reader (which, on an idle CPU, would
+    /// otherwise be there first).
     fn touch(&mut self, c: &Arc<Client>) {
         if !self.on {
             return;
@@ -785,12 +786,14 @@ impl Mac {
     /// reply, a TCP ACK, or data an ACK let go) is already in the TAP's
     /// queue when the write returns. Reading it here, and sending it on
     /// this thread, spares a wake-up of the TAP's reader thread on the
-    /// way. The TAP's `txlock` was taken, if free, before the first
-    /// write ([`RxCoalesce::touch`]: the write wakes the reader) and is
-    /// held until what was read is sent (the transmit batch's flush), so
-    /// a TAP's frames leave in the order read whichever thread reads
-    /// them; at most [`RX_REPLY_BURST`] frames per VNIC, so a busy TAP
-    /// stays its reader's.
+    /// way (the reader the write woke finds the TAP empty, and its
+    /// `poll(2)` goes back to sleep; this thread's short time slice,
+    /// [`crate::slice`], keeps that reader from preempting it first).
+    /// The TAP's `txlock` was taken, if free, before the first write
+    /// ([`RxCoalesce::touch`]) and is held until what was read is sent
+    /// (the transmit batch's flush), so a TAP's frames leave in the order
+    /// read whichever thread reads them; at most [`RX_REPLY_BURST`]
+    /// frames per VNIC, so a busy TAP stays its reader's.
     fn rx_replies(&self) {
         for i in 0..RX_TOUCHED {
             let Some((c, owned)) = RXC.with(|g| g.borrow_mut().touched[i].take()) else {
@@ -802,7 +805,12 @@ impl Mac {
             let _own = TxGuard::adopt(&c.txlock);
             REPLY_BUF.with(|b| {
                 let mut b = b.borrow_mut();
-                let rb = b.get_or_insert_with(ReadBuf::new);
+                let rb = b.get_or_insert_with(|| {
+                    // As a TAP reader has (see Mac::reader), on first use.
+                    txchain::prefill();
+                    bufpool::prefill_db(READ_DB_CAP, READ_DB_PREFILL);
+                    ReadBuf::new()
+                });
                 let mut pend = TxChain::new();
                 txbatch::begin();
                 for i in 0..RX_REPLY_BURST {

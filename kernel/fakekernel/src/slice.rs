@@ -8,10 +8,10 @@
 //! VNIC's TAP reader with every TAP write whose frame the VNIC's stack
 //! answers at once (an echo reply, an ACK), and then reads and sends that
 //! answer itself under the VNIC's `txlock` (`crate::mac`): if the reader
-//! preempted it there, it would only take two context switches and a
-//! futex wait to find the lock held. A short slice for the receive thread
-//! gives it the earlier deadline, so the reader it woke waits until it
-//! sleeps (by then the TAP is drained and the reader's `poll(2)` does not
+//! preempted it there, the reader would take the answer (one wake-up
+//! more on the answer's way) or find the lock held. A short slice for the
+//! receive thread gives it the earlier deadline, so the reader it woke
+//! waits until it sleeps (by then the TAP is drained and the reader's `poll(2)` does not
 //! even return), while the thread still preempts tasks with the default
 //! slice when a datagram arrives, as the kernel's softirq receive would.
 //! Its work between sleeps is short (a batch of at most

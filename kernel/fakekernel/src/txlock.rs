@@ -6,17 +6,22 @@
 //! replies the write produced (`crate::mac`). Whoever reads holds this
 //! lock from before the read until what it read has been sent.
 //!
-//! The receive thread takes it with [`TxLock::try_lock`] *before* its
-//! write (the write wakes the reader thread, which would otherwise be
-//! first) and releases it after sending the replies, at the end of its
-//! batch, on another call than the one that took it: so this is a plain
-//! lock word rather than a `Mutex` guard. The reader thread blocks in
-//! [`TxLock::lock`] (a futex wait) until the receive thread is done.
-//! The word is 0 (free), 1 (held) or 2 (held, and a thread may wait), the
+//! The receive thread takes it with [`TxLock::try_lock`], only if it is
+//! free, *before* its first write of a batch (the write wakes the reader
+//! thread, which on an idle CPU would otherwise read the reply first),
+//! and releases it at the end of the batch, after sending the replies,
+//! through a [`TxGuard`] it adopts ([`TxGuard::adopt`]). The reader
+//! thread waits for it in [`TxLock::lock`]: it spins for a few
+//! microseconds first (the holder is running and about to release), then
+//! sleeps in a futex wait. The word is 0 (free), 1 (held) or 2 (held, and a thread may wait), the
 //! classic three-state futex mutex, so an uncontended release makes no
 //! system call.
 
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+/// How long [`TxLock::lock`] spins before it sleeps.
+pub const SPIN: Duration = Duration::from_micros(20);
 
 /// A lock word with a futex for the waiters.
 #[derive(Debug, Default)]
@@ -33,13 +38,36 @@ impl TxLock {
     }
 
     /// Takes the lock, waiting for it; released when the guard drops.
+    /// A holder keeps it for a few microseconds (one read and send), so
+    /// the waiter spins for up to [`SPIN`] before it sleeps in the
+    /// kernel: a futex wait and the holder's wake would cost more than
+    /// the wait itself, and a wake-up more on the VNIC's path.
     pub fn lock(&self) -> TxGuard<'_> {
-        if !self.try_lock() {
+        if self.try_lock() || self.spin() {
+            return TxGuard(self);
+        }
+        {
             while self.state.swap(2, Ordering::Acquire) != 0 {
                 self.futex(libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG, 2);
             }
         }
         TxGuard(self)
+    }
+
+    /// Spins until the lock is taken (true) or [`SPIN`] has passed.
+    fn spin(&self) -> bool {
+        let t0 = Instant::now();
+        loop {
+            for _ in 0..64 {
+                std::hint::spin_loop();
+                if self.state.load(Ordering::Relaxed) == 0 && self.try_lock() {
+                    return true;
+                }
+            }
+            if t0.elapsed() >= SPIN {
+                return false;
+            }
+        }
     }
 
     /// Releases the lock taken by [`TxLock::try_lock`] (or a guard's).
