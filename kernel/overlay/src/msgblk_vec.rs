@@ -16,7 +16,7 @@
 //! already has [`MAX_BLKS`] blocks is first pulled up into one
 //! (`pullupmsg`).
 
-use crate::dblk_vec::DbRef;
+use crate::dblk_vec::{DbRef, Dblk};
 use alloc::vec::Vec;
 
 /// Headroom [`MsgBlk::from_vec`] and hosts should give frames so VXLAN (and
@@ -100,6 +100,17 @@ impl Blk {
     }
 }
 
+impl Dblk {
+    /// A message of one block over `len` bytes at `off` of the tail
+    /// (`tail()[off..off + len]`), carved off the buffer: the message
+    /// holds a reference, and the bytes before them are skipped for good.
+    /// `None` if the range is outside the tail. Vec backend only.
+    pub fn share(&mut self, off: usize, len: usize) -> Option<MsgBlk> {
+        let (r, lo, hi) = self.carve(off, len)?;
+        Some(MsgBlk::from_region(r, lo, hi))
+    }
+}
+
 /// A block offset; blocks hold less than 4 GiB (frames, datagrams).
 fn off32(v: usize) -> u32 {
     u32::try_from(v).unwrap_or(u32::MAX)
@@ -136,7 +147,7 @@ impl Clone for MsgBlk {
 impl PartialEq for MsgBlk {
     /// Same bytes, however split into blocks.
     fn eq(&self, o: &MsgBlk) -> bool {
-        self.len() == o.len() && self.to_vec() == o.to_vec()
+        self.len() == o.len() && self.blocks().flatten().eq(o.blocks().flatten())
     }
 }
 
@@ -193,7 +204,7 @@ impl MsgBlk {
 
     /// A frame of one block over `lo..hi` of a shared buffer (made by
     /// [`Dblk::share`], which carves the region).
-    pub(crate) fn from_region(r: DbRef, lo: usize, hi: usize) -> MsgBlk {
+    fn from_region(r: DbRef, lo: usize, hi: usize) -> MsgBlk {
         MsgBlk::one(Blk {
             db: Db::Shared(r),
             rptr: off32(lo),

@@ -191,3 +191,52 @@ fn a_full_message_is_pulled_up_before_a_fresh_block() {
 fn a_message_is_small_enough_to_move_around() {
     assert!(core::mem::size_of::<MsgBlk>() <= 120);
 }
+
+mod shared {
+    use super::*;
+    use core::sync::atomic::{AtomicUsize, Ordering};
+
+    static BACK: AtomicUsize = AtomicUsize::new(0);
+    fn back(d: Dblk) {
+        assert!(d.is_unique());
+        BACK.fetch_add(1, Ordering::Relaxed);
+        d.free_now();
+    }
+
+    #[test]
+    fn regions_share_one_buffer_and_it_comes_back_after_the_last() {
+        let mut d = Dblk::new(Vec::with_capacity(64), Some(back));
+        assert_eq!(d.cap(), 64);
+        d.tail_mut()[..10].copy_from_slice(b"0123456789");
+        let a = d.share(0, 4).unwrap();
+        let b = d.share(1, 3).unwrap();
+        assert_eq!(d.carved(), 8);
+        assert_eq!(a.to_vec(), b"0123");
+        assert_eq!(b.to_vec(), b"567");
+        assert_eq!(&d.tail()[..2], b"89");
+        assert!(d.share(0, 57).is_none());
+        assert!(!d.reset());
+        drop(a);
+        assert!(!d.is_unique());
+        drop(b);
+        assert!(d.reset());
+        assert_eq!(d.carved(), 0);
+        let before = BACK.load(Ordering::Relaxed);
+        let c = d.share(0, 2).unwrap();
+        drop(d);
+        assert_eq!(BACK.load(Ordering::Relaxed), before);
+        drop(c);
+        assert_eq!(BACK.load(Ordering::Relaxed), before + 1);
+    }
+
+    #[cfg(feature = "std")]
+    #[test]
+    fn last_reference_on_another_thread_frees_it() {
+        let mut d = Dblk::new(Vec::with_capacity(16), None);
+        let m = d.share(0, 16).unwrap();
+        drop(d);
+        std::thread::spawn(move || assert_eq!(m.len(), 16))
+            .join()
+            .unwrap();
+    }
+}
