@@ -7,10 +7,13 @@
 //! TAP's reader thread. Two of our hosts in namespaces over a veth:
 //!
 //! * pings from a to b: b's `tap_rx_reply_frames` counts (most of) the
-//!   echo replies;
-//! * bulk TCP both ways at once (two iperf3 runs): both threads read the
-//!   same TAPs, each while holding the TAP's lock until what it read is
-//!   sent, so every TAP's frames leave in the order read. A frame sent
+//!   echo replies (TCP segments' answers are left to the reader:
+//!   `stackreply.rs`);
+//! * bulk TCP both ways at once (two iperf3 runs) with pings both ways
+//!   meanwhile: both threads read the same TAPs (the receive thread after
+//!   writing an echo request, the reader for the TCP segments), each
+//!   while holding the TAP's lock until what it read is sent, so every
+//!   TAP's frames leave in the order read. A frame sent
 //!   out of order reaches the receiving stack's out-of-order queue
 //!   (`TcpExt TCPOFOQueue`), as does a lost one; with no drop anywhere on
 //!   the path, that counter must stay still in both namespaces while
@@ -93,6 +96,11 @@ fn fk_replies_sent_by_receive_thread_in_order() {
     let (a0, b0) = (a.stats(), b.stats());
     let (oa0, ob0) = (ofo(&a), ofo(&b));
     std::thread::scope(|s| {
+        // Pings both ways meanwhile: their echo replies are read by the
+        // receive threads from the TAPs the readers are busy with.
+        for (h, ip) in [(&a, b_ip), (&b, a_ip)] {
+            s.spawn(move || h.ns.exec("ping", &["-c", "250", "-i", "0.01", "-q", ip]));
+        }
         let t = s.spawn(|| iperf3(&b.ns, &a.ns, b_ip, 3));
         let n = iperf3(&a.ns, &b.ns, a_ip, 3).expect("iperf3 b -> a");
         assert!(n > 0, "iperf3 b -> a moved nothing");

@@ -15,6 +15,7 @@
 //!   [`provider`]: the driver's MAC callbacks as the MAC layer calls them;
 //!   [`txchain`]: a burst of a TAP's frames in one `mc_tx` chain;
 //!   [`txlock`]: one thread at a time reads and sends a TAP's frames;
+//!   [`stackreply`]: frames whose answer a receive thread sends itself;
 //! * [`vlan`]: 802.1Q tags for VNICs with a VLAN id;
 //! * [`underlay`]: UDP sockets for the driver's muxes, with their send
 //!   ([`udptx`]) and receive ([`udprx`]) sides;
@@ -47,6 +48,7 @@ pub mod rxcsum;
 pub mod server;
 pub mod slice;
 pub mod srcport;
+pub mod stackreply;
 pub mod stats;
 pub mod tap;
 pub mod tso;

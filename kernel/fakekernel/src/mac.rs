@@ -49,6 +49,7 @@ use crate::offload::{complete_csum, VnetHdr, F_NEEDS_CSUM, GSO_NONE, VNET_HDR_LE
 pub use crate::provider::ProviderOps;
 use crate::readbuf::{ReadBuf, READ_DB_CAP, READ_DB_PREFILL};
 use crate::rxcsum::{rx_finish_partial, rx_gso_hdr};
+use crate::stackreply::answered_by_stack;
 use crate::stats::{Stat, Stats};
 use crate::tap::{wait_readable, StopFd, Tap};
 use crate::tso::{frame_msg, segment_tcp};
@@ -725,7 +726,6 @@ impl Mac {
             if let Some(h) = rx_gso_hdr(frame, c.mtu) {
                 // A same-host sender's TSO frame: up whole, in order.
                 self.rx_flush_gro();
-                RXC.with(|g| g.borrow_mut().touch(c));
                 self.stats.bump(Stat::MacRxGsoPartial);
                 count_write(c.tap.write_hdr(&h.bytes(), frame), &self.stats);
                 return true;
@@ -734,11 +734,15 @@ impl Mac {
         if rx_finish_partial(frame) {
             self.stats.bump(Stat::MacRxCsumPartial);
         }
+        // Whether to read the answer on this thread (Mac::rx_replies).
+        let answered = answered_by_stack(frame);
         if group {
             self.rx_flush_gro();
             let mut any = false;
             for c in clients.iter().filter(|c| c.vid == vid) {
-                RXC.with(|g| g.borrow_mut().touch(c));
+                if answered {
+                    RXC.with(|g| g.borrow_mut().touch(c));
+                }
                 c.deliver_msg(&m, &self.stats);
                 any = true;
             }
@@ -747,6 +751,9 @@ impl Mac {
             }
             any
         } else if let Some(c) = to {
+            if answered {
+                RXC.with(|g| g.borrow_mut().touch(c));
+            }
             self.deliver_coalesced(c, m);
             true
         } else {
@@ -846,7 +853,6 @@ impl Mac {
                 c.deliver_msg(&m, &self.stats);
                 return;
             }
-            g.touch(c);
             let mut m = m;
             if let Some(p) = &g.to {
                 if Arc::ptr_eq(p, c) {
