@@ -89,7 +89,9 @@ fn fk_low_latency_request_held_while_traffic_flows() {
     assert_eq!(held2, held1, "request still held after traffic stopped");
     assert_eq!(a.stat("low_latency_holds"), holds1);
     if baseline > 7 {
-        assert_eq!(after, baseline, "target not restored");
+        // Ours is gone: the target is above 7 µs again (not necessarily
+        // the baseline, which other processes' requests may move).
+        assert!(after > 7, "target {after} µs: request not dropped");
     } else {
         eprintln!("another process holds a request of {baseline} µs: restore not checked");
     }
