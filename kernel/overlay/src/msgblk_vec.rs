@@ -358,7 +358,9 @@ impl MsgBlk {
         noalloc_min: usize,
         alloc_size: usize,
     ) -> Option<&mut [u8]> {
-        if self.headroom() < n.max(noalloc_min) {
+        // A shared first block is never written in place, even for n = 0
+        // (its headroom reads as 0, so only that case needs the test).
+        if self.blks[0].shared() || self.headroom() < n.max(noalloc_min) {
             // A fresh block of alloc_size, positioned at its end, linked
             // in front of the message.
             if self.nblocks() == MAX_BLKS && !self.pullup(0) {
@@ -378,7 +380,7 @@ impl MsgBlk {
         let (lo, hi) = (b.r(), b.r() + n);
         match &mut b.db {
             Db::Own(v, _) => Some(&mut v[lo..hi]),
-            // headroom() is 0 for a shared block, so it got a fresh one.
+            // A shared first block got a fresh one above.
             Db::Shared(_) | Db::Absent => None,
         }
     }
@@ -393,6 +395,17 @@ mod frags;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prepend_nothing_to_a_shared_block() {
+        // An empty header on a shared block is a fresh private block, not
+        // a failure (found by the frags property test).
+        let mut db = crate::dblk_vec::Dblk::new(Vec::with_capacity(64), None);
+        let mut m = db.share(1, 0).unwrap();
+        assert_eq!(m.prepend(0, 0, 0).map(|h| h.len()), Some(0));
+        assert!(!m.is_shared());
+        assert_eq!(m.len(), 0);
+    }
 
     #[test]
     fn prepend_in_place_and_realloc() {
