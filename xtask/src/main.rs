@@ -10,6 +10,7 @@
 //! | `fuzz`  | runs each cargo-fuzz target of `tests/fuzz` for a bounded time (`--seconds N`, default 60) |
 
 mod bench;
+mod bench_hosts;
 mod bench_lat;
 mod bench_report;
 mod bench_udp;
