@@ -60,6 +60,7 @@ impl Blk {
         self.wptr as usize
     }
 
+    #[inline]
     fn bytes(&self) -> &[u8] {
         let (r, w) = (self.r(), self.w());
         match &self.db {
@@ -117,6 +118,7 @@ fn off32(v: usize) -> u32 {
 }
 
 impl Drop for Blk {
+    #[inline]
     fn drop(&mut self) {
         if let Db::Own(v, Some(free)) = &mut self.db {
             free(core::mem::take(v));
@@ -275,19 +277,23 @@ impl MsgBlk {
         v
     }
 
+    #[inline]
     pub fn len(&self) -> usize {
         self.blks.iter().map(Blk::len).sum()
     }
 
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
+    #[inline]
     pub fn first(&self) -> &[u8] {
         self.blks[0].bytes()
     }
 
     /// The first block's bytes, writable; `None` if the block is shared.
+    #[inline]
     pub fn first_mut(&mut self) -> Option<&mut [u8]> {
         if self.blks[0].shared() {
             return None;
@@ -307,6 +313,7 @@ impl MsgBlk {
         Some(MsgBlk::one(Blk::own(buf, headroom, None)))
     }
 
+    #[inline]
     pub fn headroom(&self) -> usize {
         if self.blks[0].shared() {
             0
@@ -334,6 +341,7 @@ impl MsgBlk {
         n
     }
 
+    #[inline]
     pub fn strip(&mut self, n: usize) -> bool {
         if n > self.len() {
             return false;
@@ -352,6 +360,7 @@ impl MsgBlk {
         true
     }
 
+    #[inline]
     pub fn prepend(
         &mut self,
         n: usize,
