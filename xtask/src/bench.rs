@@ -326,10 +326,16 @@ fn load_avg() -> String {
         .unwrap_or_default()
 }
 
+/// Debian packages of the system benchmark: namespaces and veth, ping,
+/// iperf3.
+const BENCH_PACKAGES: &[&str] = &["iproute2", "iputils-ping", "iperf3"];
+
 fn system(o: &Opts) -> Result {
     if !is_root() {
         return Err("cargo xtask bench needs root (network namespaces and TAP devices): run it as root, e.g. sudo -E cargo xtask bench (or --no-system)".into());
     }
+    // The tools the system benchmark runs, on a fresh machine too.
+    crate::setup::ensure_apt(BENCH_PACKAGES)?;
     say("building fkoverlayd, varpd and dladm (release)");
     sh(cargo().args([
         "build",
