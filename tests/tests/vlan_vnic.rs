@@ -400,8 +400,10 @@ fn vlan_vnic_files_proxy_arp_and_inject() {
     fk_set_str(&mut i.fdl_name, "ov0");
     let (e, i) = dld.ioctl(FK_DL_NAME2ID, &i);
     assert_eq!(e, 0, "ov0's link id");
-    // fkoverlayd sees varpd's exclusive handle close a moment later.
-    let end = Instant::now() + Duration::from_secs(10);
+    // fkoverlayd sees varpd's exclusive handle close a moment later: once
+    // each of varpd's connections is out of its LOOKUP (at most 1 s) and
+    // has read the close. Generous, for a loaded machine.
+    let end = Instant::now() + Duration::from_secs(30);
     let kdev = loop {
         match KDev::open_overlay(a.root.path(), FREAD | FWRITE | FEXCL) {
             Ok(k) => break k,
