@@ -108,40 +108,7 @@ impl MsgBlkChain {
     }
 }
 
-impl From<MsgBlk> for MsgBlkChain {
-    fn from(m: MsgBlk) -> Self {
-        MsgBlkChain::single(m)
-    }
-}
-
-impl FromIterator<MsgBlk> for MsgBlkChain {
-    fn from_iter<I: IntoIterator<Item = MsgBlk>>(it: I) -> Self {
-        let mut c = MsgBlkChain::new();
-        for m in it {
-            c.push_back(m);
-        }
-        c
-    }
-}
-
-/// Consuming iterator over a [`MsgBlkChain`].
-pub struct ChainIter(MsgBlkChain);
-
-impl Iterator for ChainIter {
-    type Item = MsgBlk;
-    #[inline]
-    fn next(&mut self) -> Option<MsgBlk> {
-        self.0.pop_front()
-    }
-}
-
-impl IntoIterator for MsgBlkChain {
-    type Item = MsgBlk;
-    type IntoIter = ChainIter;
-    fn into_iter(self) -> ChainIter {
-        ChainIter(self)
-    }
-}
+include!("msgblk_chain_impls.rs");
 
 #[cfg(test)]
 mod tests {

@@ -394,36 +394,4 @@ impl MsgBlkChain {
     }
 }
 
-impl From<MsgBlk> for MsgBlkChain {
-    fn from(m: MsgBlk) -> Self {
-        Self::single(m)
-    }
-}
-
-impl FromIterator<MsgBlk> for MsgBlkChain {
-    fn from_iter<I: IntoIterator<Item = MsgBlk>>(it: I) -> Self {
-        let mut c = Self::new();
-        for m in it {
-            c.push_back(m);
-        }
-        c
-    }
-}
-
-/// Drains a chain front to back.
-pub struct ChainIter(MsgBlkChain);
-
-impl Iterator for ChainIter {
-    type Item = MsgBlk;
-    fn next(&mut self) -> Option<MsgBlk> {
-        self.0.pop_front()
-    }
-}
-
-impl IntoIterator for MsgBlkChain {
-    type Item = MsgBlk;
-    type IntoIter = ChainIter;
-    fn into_iter(self) -> ChainIter {
-        ChainIter(self)
-    }
-}
+include!("../msgblk_chain_impls.rs");
