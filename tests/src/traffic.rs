@@ -108,13 +108,25 @@ impl Drop for ChildGuard<'_> {
 /// A counter of a namespace's kernel SNMP table (`/proc/net/snmp`), e.g.
 /// ("Udp", "InCsumErrors"): what `nstat`/`netstat -s` show operators.
 pub fn snmp(ns: &Netns, table: &str, field: &str) -> u64 {
-    let out = ns.exec_ok("cat", &["/proc/net/snmp"]);
+    proc_counter(ns, "/proc/net/snmp", table, field)
+}
+
+/// A counter of a namespace's `/proc/net/netstat` (e.g. `TcpExt`,
+/// `TCPOFOQueue`).
+pub fn netstat(ns: &Netns, table: &str, field: &str) -> u64 {
+    proc_counter(ns, "/proc/net/netstat", table, field)
+}
+
+/// `field` of `table` in a file of header/value line pairs
+/// (`/proc/net/snmp`, `/proc/net/netstat`).
+fn proc_counter(ns: &Netns, file: &str, table: &str, field: &str) -> u64 {
+    let out = ns.exec_ok("cat", &[file]);
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let rows: Vec<&str> = text
         .lines()
         .filter(|l| l.starts_with(&format!("{table}:")))
         .collect();
-    assert!(rows.len() >= 2, "no {table} in /proc/net/snmp");
+    assert!(rows.len() >= 2, "no {table} in {file}");
     let names: Vec<&str> = rows[0].split_whitespace().collect();
     let vals: Vec<&str> = rows[1].split_whitespace().collect();
     let i = names

@@ -21,27 +21,9 @@
 
 use overlay_tests::have_root;
 use overlay_tests::host::{delta, HostPair, OurHost, TwoHosts};
-use overlay_tests::netns::{Family, Netns};
-use overlay_tests::traffic::{iperf3, ping, snmp};
+use overlay_tests::netns::Family;
+use overlay_tests::traffic::{iperf3, netstat, ping, snmp};
 use std::collections::BTreeMap;
-
-/// One counter of `/proc/net/netstat` (e.g. `TcpExt`, `TCPOFOQueue`).
-fn netstat(ns: &Netns, table: &str, field: &str) -> u64 {
-    let out = ns.exec_ok("cat", &["/proc/net/netstat"]);
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let rows: Vec<&str> = text
-        .lines()
-        .filter(|l| l.starts_with(&format!("{table}:")))
-        .collect();
-    assert!(rows.len() >= 2, "no {table} in /proc/net/netstat");
-    let names: Vec<&str> = rows[0].split_whitespace().collect();
-    let vals: Vec<&str> = rows[1].split_whitespace().collect();
-    let i = names
-        .iter()
-        .position(|n| *n == field)
-        .unwrap_or_else(|| panic!("no {table} {field}"));
-    vals[i].parse().unwrap_or(0)
-}
 
 /// The underlay's UDP receive errors in `h`'s namespace.
 fn udp_errors(h: &OurHost) -> u64 {
