@@ -231,24 +231,8 @@ pub(crate) fn setup_ours(p: &Pair, low_latency: bool) -> Result {
             sh(h.cmd(&bin(d), args).stderr(f))
                 .map_err(|e| format!("{e} (see {})", log.display()))?;
         }
-        let listen = format!("vxlan/listen_ip={}", h.underlay);
-        let dest = format!("direct/dest_ip={}", h.peer);
-        h.dladm(&[
-            "create-overlay",
-            "-e",
-            "vxlan",
-            "-s",
-            "direct",
-            "-p",
-            &listen,
-            "-p",
-            &dest,
-            "-p",
-            "direct/dest_port=4789",
-            "-v",
-            "23",
-            "demo0",
-        ])?;
+        let args = crate::demo_common::seed_create_overlay(h.underlay, h.peer);
+        h.dladm(&args.iter().map(String::as_str).collect::<Vec<_>>())?;
         h.dladm(&["create-vnic", "-l", "demo0", "foo0"])?;
         h.ip(&[
             "addr",

@@ -205,28 +205,9 @@ pub fn run(args: &[String]) -> Result {
 
     for h in &HOSTS {
         say(&format!("{}: dladm create-overlay ... demo0", h.name));
-        let listen = format!("vxlan/listen_ip={}", h.underlay);
-        let dest = format!("direct/dest_ip={}", h.peer);
-        sh(&mut in_host(
-            h,
-            &bin("dladm"),
-            &[
-                "create-overlay",
-                "-e",
-                "vxlan",
-                "-s",
-                "direct",
-                "-p",
-                &listen,
-                "-p",
-                &dest,
-                "-p",
-                "direct/dest_port=4789",
-                "-v",
-                "23",
-                "demo0",
-            ],
-        ))?;
+        let args = crate::demo_common::seed_create_overlay(h.underlay, h.peer);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        sh(&mut in_host(h, &bin("dladm"), &args))?;
         say(&format!("{}: dladm show-overlay", h.name));
         sh(&mut in_host(h, &bin("dladm"), &["show-overlay"]))?;
         say(&format!("{}: dladm create-vnic -l demo0 foo0", h.name));

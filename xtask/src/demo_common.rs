@@ -3,12 +3,40 @@
 //! provide them ([`TOOLS`]; every exec goes through [`tool`], so the unit
 //! test below can prove the list covers them all), this build's binaries,
 //! the processes of a namespace (for teardown), progress messages and the
-//! Ctrl-C flag that stops a demo between steps (its teardown still runs).
+//! Ctrl-C flag that stops a demo between steps (its teardown still runs);
+//! and the seed's `create-overlay` command, which the bench runs too.
 
 use crate::util::{root, Result};
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
+
+/// The seed's overlay, as the demo and the bench create it: `dladm
+/// create-overlay -e vxlan -s direct -p vxlan/listen_ip=LISTEN -p
+/// direct/dest_ip=DEST -p direct/dest_port=4789 -v 23 demo0`, the
+/// arguments after `dladm`.
+pub fn seed_create_overlay(listen: &str, dest: &str) -> Vec<String> {
+    let listen = format!("vxlan/listen_ip={listen}");
+    let dest = format!("direct/dest_ip={dest}");
+    [
+        "create-overlay",
+        "-e",
+        "vxlan",
+        "-s",
+        "direct",
+        "-p",
+        &listen,
+        "-p",
+        &dest,
+        "-p",
+        "direct/dest_port=4789",
+        "-v",
+        "23",
+        "demo0",
+    ]
+    .map(String::from)
+    .to_vec()
+}
 
 /// Every program the demos exec besides cargo and the binaries they build,
 /// with the Debian package providing it: `(program, package)`.
