@@ -23,7 +23,10 @@
 //! `iperf3`, TCP throughput of one stream and of four parallel streams
 //! (`-P 4`; receiver's figures) and 64-byte
 //! UDP datagrams at full speed (`-u -l 64 -b 0`), reported as datagrams per
-//! second *received*; the ping round-trip time (p50 and p99 of `--pings`
+//! second *received*, and beside that the datagrams per second the sending
+//! host's VTEP put on the underlay meanwhile (the kernel's `vx0` transmit
+//! count, fkoverlayd's `udp_tx_datagrams`, over the test's wall time):
+//! what each VTEP carried, whatever the receiver then read; the ping round-trip time (p50 and p99 of `--pings`
 //! pings 2 ms apart); and a TCP request/response rate (one byte each way,
 //! [`crate::bench_lat`]). The table ([`crate::bench_report`]) gives every
 //! round with its ours/kernel ratio, then the medians; for our side also
@@ -297,6 +300,28 @@ fn udp_counters(p: &Pair) -> (Option<u64>, Option<u64>) {
     (drops, carried)
 }
 
+/// VXLAN datagrams the sending host's VTEP has put on the underlay so
+/// far: the kernel's `vx0` transmit count (one per encapsulated frame),
+/// fkoverlayd's `udp_tx_datagrams` (datagrams, however many share a GSO
+/// send). Over a 64-byte test it is the rate the VTEP carried whatever
+/// the receiving application then managed to read.
+fn vtep_sent(p: &Pair) -> Option<u64> {
+    let h = &p.h[0];
+    match p.side {
+        Side::Kernel => {
+            let out = h
+                .cmd("cat", &["/sys/class/net/vx0/statistics/tx_packets"])
+                .output()
+                .ok()?;
+            String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+        }
+        Side::Ours => {
+            let out = h.cmd(&bin("fkoverlayd"), &["stats"]).output().ok()?;
+            bench_udp::stat_field(&String::from_utf8_lossy(&out.stdout), "udp_tx_datagrams")
+        }
+    }
+}
+
 /// Prints where a UDP test's datagrams went: dropped at the receiving
 /// socket, and what fkoverlayd carried for `fk_secs` of its CPU.
 fn udp_where(
@@ -389,6 +414,12 @@ fn system(o: &Opts) -> Result {
             higher_is_better: true,
         },
         Test {
+            key: "udp64_vtep_kpps",
+            title: format!("UDP 64 B sent by the VTEP, {} s", o.udp_secs),
+            unit: "kpps",
+            higher_is_better: true,
+        },
+        Test {
             key: "ping_p50_ms",
             title: format!("ping p50 of {}", o.pings),
             unit: "ms",
@@ -441,9 +472,14 @@ fn system(o: &Opts) -> Result {
                     "TCP -P 4" => vec![(1, measure_tcp_streams(p, o.tcp_secs, 4)?)],
                     "UDP 64 B" => {
                         let before = udp_counters(p);
+                        let sent0 = vtep_sent(p);
+                        let t = std::time::Instant::now();
                         let kpps = measure_udp(p, o.udp_secs)?;
+                        let secs = t.elapsed().as_secs_f64();
+                        let sent = vtep_sent(p).zip(sent0).map(|(b, a)| b.saturating_sub(a));
                         udp_where(p, before, udp_counters(p), fk_cpu(p) - c0);
-                        vec![(2, kpps)]
+                        let sent = sent.ok_or("cannot read the sending VTEP's datagram count")?;
+                        vec![(2, kpps), (3, sent as f64 / secs / 1e3)]
                     }
                     "ping" => {
                         let t = bench_lat::ping(&p.h[0].ns, p.h[1].overlay_ip, o.pings, 2)?;
@@ -453,10 +489,10 @@ fn system(o: &Opts) -> Result {
                             t.sent,
                             t.min()
                         );
-                        vec![(3, t.pct(50.0)), (4, t.pct(99.0))]
+                        vec![(4, t.pct(50.0)), (5, t.pct(99.0))]
                     }
                     _ => vec![(
-                        5,
+                        6,
                         bench_lat::rr(&p.h[1].ns, &p.h[0].ns, p.h[1].overlay_ip, o.rr_secs)?,
                     )],
                 };
