@@ -282,62 +282,65 @@ fn measure_udp(p: &Pair, secs: u32) -> Result<f64> {
     Ok(bytes / 64.0 / s / 1e3)
 }
 
-/// Datagrams dropped at the receiving socket so far and, for fkoverlayd,
-/// the frames the sending host's TAP reader carried ([`bench_udp`]).
-fn udp_counters(p: &Pair) -> (Option<u64>, Option<u64>) {
-    let drops = bench_udp::rcvbuf_errors(&p.h[1].ns);
-    let carried = if p.side == Side::Ours {
-        p.h[0]
-            .cmd(&bin("fkoverlayd"), &["stats"])
-            .output()
-            .ok()
-            .and_then(|o| {
-                bench_udp::stat_field(&String::from_utf8_lossy(&o.stdout), "tap_rx_frames")
-            })
-    } else {
-        None
-    };
-    (drops, carried)
+/// The counters read around a 64-byte UDP test ([`bench_udp`]).
+#[derive(Clone, Copy)]
+struct UdpCounters {
+    /// Datagrams dropped at the receiving socket (`RcvbufErrors`).
+    drops: Option<u64>,
+    /// fkoverlayd only: frames the sending host's TAP reader carried.
+    carried: Option<u64>,
+    /// VXLAN datagrams the sending host's VTEP put on the underlay: the
+    /// kernel's `vx0` transmit count (one per encapsulated frame),
+    /// fkoverlayd's `udp_tx_datagrams` (datagrams, however many share a
+    /// GSO send). Over the test, the rate the VTEP carried whatever the
+    /// receiving application then managed to read.
+    sent: Option<u64>,
 }
 
-/// VXLAN datagrams the sending host's VTEP has put on the underlay so
-/// far: the kernel's `vx0` transmit count (one per encapsulated frame),
-/// fkoverlayd's `udp_tx_datagrams` (datagrams, however many share a GSO
-/// send). Over a 64-byte test it is the rate the VTEP carried whatever
-/// the receiving application then managed to read.
-fn vtep_sent(p: &Pair) -> Option<u64> {
+/// Reads [`UdpCounters`] now (one `fkoverlayd stats` for ours).
+fn udp_counters(p: &Pair) -> UdpCounters {
+    let drops = bench_udp::rcvbuf_errors(&p.h[1].ns);
     let h = &p.h[0];
     match p.side {
         Side::Kernel => {
-            let out = h
+            let sent = h
                 .cmd("cat", &["/sys/class/net/vx0/statistics/tx_packets"])
                 .output()
-                .ok()?;
-            String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+                .ok()
+                .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok());
+            UdpCounters {
+                drops,
+                carried: None,
+                sent,
+            }
         }
         Side::Ours => {
-            let out = h.cmd(&bin("fkoverlayd"), &["stats"]).output().ok()?;
-            bench_udp::stat_field(&String::from_utf8_lossy(&out.stdout), "udp_tx_datagrams")
+            let stats = h
+                .cmd(&bin("fkoverlayd"), &["stats"])
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default();
+            UdpCounters {
+                drops,
+                carried: bench_udp::stat_field(&stats, "tap_rx_frames"),
+                sent: bench_udp::stat_field(&stats, "udp_tx_datagrams"),
+            }
         }
     }
+}
+
+/// `b - a` where both were read.
+fn delta(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    Some(b?.saturating_sub(a?))
 }
 
 /// Prints where a UDP test's datagrams went: dropped at the receiving
 /// socket, and what fkoverlayd carried for `fk_secs` of its CPU.
-fn udp_where(
-    p: &Pair,
-    (d0, f0): (Option<u64>, Option<u64>),
-    (d1, f1): (Option<u64>, Option<u64>),
-    fk_secs: f64,
-) {
-    if let (Some(a), Some(b)) = (d0, d1) {
-        eprintln!(
-            "    dropped at the receiving socket: {} datagrams (UDP RcvbufErrors)",
-            b.saturating_sub(a)
-        );
+fn udp_where(p: &Pair, c0: UdpCounters, c1: UdpCounters, fk_secs: f64) {
+    if let Some(d) = delta(c0.drops, c1.drops) {
+        eprintln!("    dropped at the receiving socket: {d} datagrams (UDP RcvbufErrors)");
     }
-    if let (Some(a), Some(b), Side::Ours) = (f0, f1, p.side) {
-        let n = b.saturating_sub(a);
+    if let (Some(n), Side::Ours) = (delta(c0.carried, c1.carried), p.side) {
         eprintln!(
             "    fkoverlayd carried {n} frames, {:.2} µs of its CPU per frame",
             fk_secs * 1e6 / n.max(1) as f64
@@ -472,13 +475,13 @@ fn system(o: &Opts) -> Result {
                     "TCP -P 4" => vec![(1, measure_tcp_streams(p, o.tcp_secs, 4)?)],
                     "UDP 64 B" => {
                         let before = udp_counters(p);
-                        let sent0 = vtep_sent(p);
                         let t = std::time::Instant::now();
                         let kpps = measure_udp(p, o.udp_secs)?;
                         let secs = t.elapsed().as_secs_f64();
-                        let sent = vtep_sent(p).zip(sent0).map(|(b, a)| b.saturating_sub(a));
-                        udp_where(p, before, udp_counters(p), fk_cpu(p) - c0);
-                        let sent = sent.ok_or("cannot read the sending VTEP's datagram count")?;
+                        let after = udp_counters(p);
+                        udp_where(p, before, after, fk_cpu(p) - c0);
+                        let sent = delta(before.sent, after.sent)
+                            .ok_or("cannot read the sending VTEP's datagram count")?;
                         vec![(2, kpps), (3, sent as f64 / secs / 1e3)]
                     }
                     "ping" => {
